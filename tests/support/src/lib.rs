@@ -1,0 +1,1 @@
+//! Test support: launchers for real services and emulators of the APIs that cannot be installed here.
