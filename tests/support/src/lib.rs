@@ -1,1 +1,2 @@
 //! Test support: launchers for real services and emulators of the APIs that cannot be installed here.
+pub mod kube;

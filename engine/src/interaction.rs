@@ -1,0 +1,42 @@
+//! Asking the operator: confirmations of destructive steps and `approve` steps.
+
+/// How an approval was given, recorded in the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approval {
+    /// A person answered yes at the prompt.
+    Operator,
+    /// `--yes` was given.
+    AssumeYes,
+}
+
+impl Approval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Approval::Operator => "operator",
+            Approval::AssumeYes => "--yes",
+        }
+    }
+}
+
+pub trait Interaction: Send + Sync {
+    /// Ask a yes/no question. `Err` carries why no answer could be had (no terminal, refused).
+    fn confirm(&self, question: &str) -> Result<Approval, String>;
+}
+
+/// For `--yes` and for tests.
+pub struct AssumeYes;
+
+impl Interaction for AssumeYes {
+    fn confirm(&self, _question: &str) -> Result<Approval, String> {
+        Ok(Approval::AssumeYes)
+    }
+}
+
+/// Without a terminal and without `--yes`, nothing can be confirmed.
+pub struct NoTerminal;
+
+impl Interaction for NoTerminal {
+    fn confirm(&self, question: &str) -> Result<Approval, String> {
+        Err(format!("`{question}` needs confirmation, but there is no terminal to ask on; pass --yes to confirm in scripts"))
+    }
+}

@@ -1,0 +1,52 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::program::Program;
+
+/// `run.json`: what a run was started with, so `resume` can rebuild it and notice edits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMeta {
+    pub run_id: String,
+    pub runbook: String,
+    /// Absolute path of the root runbook.
+    pub runbook_path: String,
+    pub started_at: String,
+    pub host: String,
+    pub user: String,
+    pub engine_version: String,
+    /// Params as given (secret params are left out: they must be given again on resume).
+    pub params: Map<String, Value>,
+    /// Paths of the other inputs, re-read on resume (secrets are never stored, only where they came from).
+    pub inputs: BTreeMap<String, String>,
+    pub parallel: usize,
+    /// Step id -> fingerprint of its definition.
+    pub steps: BTreeMap<String, String>,
+}
+
+pub fn fingerprint(value: &Value) -> String {
+    let digest = Sha256::digest(serde_json::to_string(value).expect("value serializes").as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Each step's definition, plus each runbook's params, vars and connections under `<prefix>(header)`,
+/// since an edit there changes what the steps do.
+pub fn step_fingerprints(program: &Program) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for step in &program.steps {
+        out.insert(step.key.clone(), fingerprint(&step.def.definition));
+    }
+    for frame in &program.frames {
+        let runbook = &program.runbooks[frame.runbook];
+        let header = serde_json::json!({
+            "params": runbook.params.iter().map(|p| (p.name.clone(), serde_json::json!({"default": p.default, "required": p.required}))).collect::<Map<_, _>>(),
+            "vars": runbook.vars.iter().map(|v| (v.name.clone(), v.value.to_json())).collect::<Map<_, _>>(),
+            "connections": runbook.connections.iter().map(|c| (c.name.clone(), serde_json::json!({"kind": c.kind, "fields": c.fields.to_json()}))).collect::<Map<_, _>>(),
+            "include_params": frame.params.as_ref().map(|p| p.to_json()),
+        });
+        out.insert(format!("{}(params, vars, connections)", frame.prefix), fingerprint(&header));
+    }
+    out
+}

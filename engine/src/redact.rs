@@ -1,0 +1,152 @@
+//! Masking of secret values in everything the engine prints or stores.
+//!
+//! Every string leaf of `secrets`, every secret param or var and every output of a `secret: true`
+//! step is registered; each is masked verbatim and in the encodings it commonly travels in
+//! (base64, as Kubernetes Secrets carry it; JSON-escaped, as it sits in a journal line), and a
+//! multi-line secret line by line as well, since tools print keys and certificates a line at a time.
+
+use std::sync::RwLock;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use base64::Engine as _;
+use serde_json::Value;
+
+pub const MASK: &str = "••••";
+
+/// Shorter values are not masked: masking `no` or `42` everywhere would garble every line
+/// while hiding nothing worth hiding.
+pub const MIN_SECRET_LEN: usize = 4;
+
+#[derive(Default)]
+pub struct Redactor {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    patterns: Vec<String>,
+    matcher: Option<AhoCorasick>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = self.inner.read().map(|i| i.patterns.len()).unwrap_or(0);
+        write!(f, "Redactor({count} patterns)")
+    }
+}
+
+impl Redactor {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Register one secret string.
+    pub fn add(&self, secret: &str) {
+        self.add_all(std::iter::once(secret));
+    }
+
+    /// Register every string leaf (and number leaf long enough) in a value.
+    pub fn add_value(&self, value: &Value) {
+        let mut leaves = Vec::new();
+        collect_leaves(value, &mut leaves);
+        self.add_all(leaves.iter().map(String::as_str));
+    }
+
+    pub fn add_all<'a>(&self, secrets: impl IntoIterator<Item = &'a str>) {
+        let mut inner = self.inner.write().expect("redactor lock");
+        let before = inner.patterns.len();
+        for secret in secrets {
+            for variant in variants(secret) {
+                if variant.chars().count() >= MIN_SECRET_LEN && !inner.patterns.contains(&variant) {
+                    inner.patterns.push(variant);
+                }
+            }
+        }
+        if inner.patterns.len() != before {
+            inner.matcher = Some(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(&inner.patterns)
+                    .expect("literal patterns build"),
+            );
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inner.read().expect("redactor lock").patterns.is_empty()
+    }
+
+    pub fn redact(&self, text: &str) -> String {
+        let inner = self.inner.read().expect("redactor lock");
+        match &inner.matcher {
+            Some(m) => m.replace_all(text, &vec![MASK; inner.patterns.len()]),
+            None => text.to_string(),
+        }
+    }
+
+    /// Mask every string in a value (keys are left alone: they name things, they are not secret).
+    pub fn redact_value(&self, value: &Value) -> Value {
+        match value {
+            Value::String(s) => Value::String(self.redact(s)),
+            Value::Array(items) => Value::Array(items.iter().map(|v| self.redact_value(v)).collect()),
+            Value::Object(map) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), self.redact_value(v))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+}
+
+fn collect_leaves(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| collect_leaves(v, out)),
+        Value::Object(map) => map.values().for_each(|v| collect_leaves(v, out)),
+        _ => {}
+    }
+}
+
+fn variants(secret: &str) -> Vec<String> {
+    let trimmed = secret.trim();
+    let mut out = vec![secret.to_string(), trimmed.to_string()];
+    let b64 = base64::engine::general_purpose::STANDARD;
+    out.push(b64.encode(secret));
+    out.push(b64.encode(trimmed));
+    let escaped = serde_json::to_string(secret).expect("string serializes");
+    out.push(escaped[1..escaped.len() - 1].to_string());
+    if trimmed.contains('\n') {
+        out.extend(trimmed.lines().map(str::trim).filter(|l| l.len() >= 8).map(str::to_string));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_plain_base64_and_escaped_forms() {
+        let r = Redactor::new();
+        r.add("s3cr3t-\"pw\"");
+        assert_eq!(r.redact("password=s3cr3t-\"pw\" ok"), format!("password={MASK} ok"));
+        let b64 = base64::engine::general_purpose::STANDARD.encode("s3cr3t-\"pw\"");
+        assert_eq!(r.redact(&format!("data: {b64}")), format!("data: {MASK}"));
+        assert_eq!(r.redact(r#"{"p":"s3cr3t-\"pw\""}"#), format!(r#"{{"p":"{MASK}"}}"#));
+    }
+
+    #[test]
+    fn masks_lines_of_multiline_secrets_and_skips_short_values() {
+        let r = Redactor::new();
+        r.add_value(&serde_json::json!({"key": "-----BEGIN KEY-----\nAAAABBBBCCCC\n-----END KEY-----", "port": "no"}));
+        assert_eq!(r.redact("got AAAABBBBCCCC"), format!("got {MASK}"));
+        assert_eq!(r.redact("no"), "no");
+    }
+
+    #[test]
+    fn longest_match_wins() {
+        let r = Redactor::new();
+        r.add("abcd");
+        r.add("abcdefgh");
+        assert_eq!(r.redact("xabcdefghx"), format!("x{MASK}x"));
+    }
+}
