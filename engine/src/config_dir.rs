@@ -237,10 +237,11 @@ impl ClusterConfig {
 
     /// The value at `dotted`, or [`ConfigDirError::MissingKey`].
     pub fn require(&self, dotted: &str) -> Result<&Value, ConfigDirError> {
-        self.lookup(dotted).ok_or_else(|| ConfigDirError::MissingKey {
-            key: dotted.to_string(),
-            message: self.missing_key_message(dotted),
-        })
+        self.lookup(dotted)
+            .ok_or_else(|| ConfigDirError::MissingKey {
+                key: dotted.to_string(),
+                message: self.missing_key_message(dotted),
+            })
     }
 
     /// `config key objectStorage.buckets.influxDB is not set (looked in: defaults/common-config.yaml,
@@ -283,12 +284,13 @@ fn parse_config_file(text: &str, path: &Path) -> Result<Value, ConfigDirError> {
     options.legacy_octal_numbers = true;
     options.non_finite_float_policy = NonFiniteFloatPolicy::AsString;
     options.with_snippet = false;
-    let value: Value =
-        serde_saphyr::from_str_with_options(text, options).map_err(|error| ConfigDirError::Yaml {
+    let value: Value = serde_saphyr::from_str_with_options(text, options).map_err(|error| {
+        ConfigDirError::Yaml {
             path: path.to_path_buf(),
             location: error.location().map(|at| (at.line(), at.column())),
             message: message_without_location(&error.to_string()),
-        })?;
+        }
+    })?;
     match value {
         // An empty or comment-only file sets nothing.
         Value::Null => Ok(Value::Object(Map::new())),

@@ -5,22 +5,28 @@
 //! can be rendered before running, [`exec`] runs the DAG with checkpoints in the [`journal`], and
 //! [`report`] reads the journal back.
 
+pub mod config_dir;
 pub mod connection;
 pub mod diagnostic;
 pub mod duration;
 pub mod exec;
 pub mod graph;
+pub mod graph_render;
 pub mod interaction;
 pub mod journal;
 pub mod kind;
 pub mod load;
 pub mod model;
+pub mod plan;
 pub mod program;
 pub mod progress;
 pub mod redact;
+pub mod report;
+pub mod schema;
 pub mod schema_check;
 pub mod session;
 pub mod scope;
+pub mod sops;
 pub mod source;
 pub mod suggest;
 pub mod template;

@@ -62,9 +62,10 @@ impl Program {
         self.steps.iter().position(|s| s.key == key)
     }
     /// The step of a frame by its id inside that frame's runbook.
+    /// `id` may be written with `_` for `-`, as templates must (`steps.count_restored`).
     pub fn local(&self, frame: usize, id: &str) -> Option<usize> {
-        let key = format!("{}{id}", self.frames[frame].prefix);
-        self.index_of(&key)
+        let prefix = &self.frames[frame].prefix;
+        self.index_of(&format!("{prefix}{id}")).or_else(|| self.index_of(&format!("{prefix}{}", id.replace('_', "-"))))
     }
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.steps.iter().map(|s| s.key.as_str())

@@ -89,9 +89,11 @@ impl Object for StepsView {
     fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
         let id = key.as_str()?;
         if self.placeholders {
-            return Some(MjValue::from_object(Placeholder(format!("steps.{id}"))));
+            return Some(MjValue::from_object(Placeholder(format!("steps.{}", id.replace('_', "-")))));
         }
-        self.finished.lock().expect("steps view").get(id).cloned()
+        let finished = self.finished.lock().expect("steps view");
+        // `steps.count_restored` reads step `count-restored`: a `-` would be a minus sign.
+        finished.get(id).or_else(|| finished.get(&id.replace('_', "-"))).cloned()
     }
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         let keys: Vec<MjValue> = self.finished.lock().expect("steps view").keys().map(|k| MjValue::from(k.as_str())).collect();

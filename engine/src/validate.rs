@@ -269,8 +269,9 @@ impl Validator<'_> {
                         let help = if later {
                             Some(format!("move `{name}` above this var: vars are evaluated in order"))
                         } else {
-                            let all: Vec<&str> = runbook.vars.iter().map(|v| v.name.as_str()).collect();
-                            did_you_mean(name, all.iter().copied()).or_else(|| Some(format!("declare it under `vars:` (declared: {})", list_or_none(&all))))
+                            let which = if matches!(site, Site::Var { .. }) { "declared before it" } else { "declared" };
+                            did_you_mean(name, visible.iter().copied())
+                                .or_else(|| Some(format!("declare it under `vars:` ({which}: {})", list_or_none(&visible))))
                         };
                         self.diags.push(Diagnostic::new(loc, message).help_opt(help));
                     }
@@ -307,11 +308,21 @@ impl Validator<'_> {
                 ),
             },
             "steps" => self.step_reference(second, loc, site, in_var),
-            other => self.diags.push(
-                Diagnostic::new(loc, format!("`{other}` is undefined"))
-                    .expected(format!("a reference starting with one of: {}", SCOPE_ROOTS.join(", ")))
-                    .help_opt(did_you_mean(other, SCOPE_ROOTS.iter().copied())),
-            ),
+            other => {
+                let hyphenated = self.program.steps.iter().find(|s| s.def.id.contains(&format!("-{other}"))).map(|s| s.def.id.clone());
+                let help = match hyphenated {
+                    Some(id) => Some(format!(
+                        "in a template `-` is a minus sign: write `steps.{}` or `steps['{id}']`",
+                        id.replace('-', "_")
+                    )),
+                    None => did_you_mean(other, SCOPE_ROOTS.iter().copied()),
+                };
+                self.diags.push(
+                    Diagnostic::new(loc, format!("`{other}` is undefined"))
+                        .expected(format!("a reference starting with one of: {}", SCOPE_ROOTS.join(", ")))
+                        .help_opt(help),
+                )
+            }
         }
     }
 

@@ -16,12 +16,9 @@ fn fixture_config(cluster: Cluster) -> ClusterConfig {
 
 /// The file a key came from, relative to the fixture directory.
 fn origin_of(config: &ClusterConfig, key: &str) -> Option<String> {
-    config.origin(key).map(|path| {
-        path.strip_prefix(FIXTURE)
-            .unwrap()
-            .display()
-            .to_string()
-    })
+    config
+        .origin(key)
+        .map(|path| path.strip_prefix(FIXTURE).unwrap().display().to_string())
 }
 
 /// A config directory written for one test and removed afterwards.
@@ -80,8 +77,14 @@ fn later_files_win() {
         config.lookup("global.opsDomain"),
         Some(&json!("ops.ck8s-test.example.invalid"))
     );
-    assert_eq!(origin_of(&config, "global.opsDomain").as_deref(), Some("common-config.yaml"));
-    assert_eq!(origin_of(&config, "objectStorage.s3.region").as_deref(), Some("sc-config.yaml"));
+    assert_eq!(
+        origin_of(&config, "global.opsDomain").as_deref(),
+        Some("common-config.yaml")
+    );
+    assert_eq!(
+        origin_of(&config, "objectStorage.s3.region").as_deref(),
+        Some("sc-config.yaml")
+    );
     assert_eq!(config.lookup("velero.enabled"), Some(&json!(true)));
 }
 
@@ -106,8 +109,15 @@ fn nested_mappings_are_merged_key_by_key() {
         config.lookup("opensearch.snapshot.retentionAge"),
         Some(&json!("30d"))
     );
-    assert_eq!(config.lookup("opensearch.snapshot.enabled"), Some(&json!(true)));
-    assert_eq!(config.origin("objectStorage.s3"), None, "a mapping has no single origin");
+    assert_eq!(
+        config.lookup("opensearch.snapshot.enabled"),
+        Some(&json!(true))
+    );
+    assert_eq!(
+        config.origin("objectStorage.s3"),
+        None,
+        "a mapping has no single origin"
+    );
 }
 
 #[test]
@@ -135,7 +145,10 @@ fn lists_are_replaced_not_merged() {
 fn null_in_a_later_file_overrides_a_default() {
     let config = fixture_config(Cluster::Sc);
     assert_eq!(config.lookup("harbor.persistence"), Some(&Value::Null));
-    assert_eq!(origin_of(&config, "harbor.persistence").as_deref(), Some("sc-config.yaml"));
+    assert_eq!(
+        origin_of(&config, "harbor.persistence").as_deref(),
+        Some("sc-config.yaml")
+    );
     assert_eq!(config.lookup("harbor.persistence.type"), None);
 }
 
@@ -148,9 +161,17 @@ fn the_missing_key_message_lists_the_files_that_exist() {
          defaults/common-config.yaml, defaults/sc-config.yaml, common-config.yaml, sc-config.yaml)"
     );
     let error = sc.require("objectStorage.buckets.nonexistent").unwrap_err();
-    assert!(matches!(&error, ConfigDirError::MissingKey { key, .. } if key == "objectStorage.buckets.nonexistent"));
-    assert_eq!(error.to_string(), sc.missing_key_message("objectStorage.buckets.nonexistent"));
-    assert_eq!(sc.require("objectStorage.buckets.audit").unwrap(), &json!("ck8s-default-audit"));
+    assert!(
+        matches!(&error, ConfigDirError::MissingKey { key, .. } if key == "objectStorage.buckets.nonexistent")
+    );
+    assert_eq!(
+        error.to_string(),
+        sc.missing_key_message("objectStorage.buckets.nonexistent")
+    );
+    assert_eq!(
+        sc.require("objectStorage.buckets.audit").unwrap(),
+        &json!("ck8s-default-audit")
+    );
 
     // No defaults/wc-config.yaml and no wc-config.yaml in the fixture.
     let wc = fixture_config(Cluster::Wc);
@@ -165,14 +186,29 @@ fn the_missing_key_message_lists_the_files_that_exist() {
 #[test]
 fn the_missing_key_message_matches_the_documented_text() {
     let dir = ConfigDir::with_files(&[
-        ("defaults/common-config.yaml", "objectStorage:\n  type: s3\n"),
-        ("defaults/sc-config.yaml", "objectStorage:\n  buckets:\n    harbor: h\n"),
-        ("common-config.yaml", "global:\n  baseDomain: example.invalid\n"),
-        ("sc-config.yaml", "objectStorage:\n  buckets:\n    harbor: h2\n"),
+        (
+            "defaults/common-config.yaml",
+            "objectStorage:\n  type: s3\n",
+        ),
+        (
+            "defaults/sc-config.yaml",
+            "objectStorage:\n  buckets:\n    harbor: h\n",
+        ),
+        (
+            "common-config.yaml",
+            "global:\n  baseDomain: example.invalid\n",
+        ),
+        (
+            "sc-config.yaml",
+            "objectStorage:\n  buckets:\n    harbor: h2\n",
+        ),
     ]);
     let config = ClusterConfig::load(&dir.0, Cluster::Sc).unwrap();
     assert_eq!(
-        config.require("objectStorage.buckets.influxDB").unwrap_err().to_string(),
+        config
+            .require("objectStorage.buckets.influxDB")
+            .unwrap_err()
+            .to_string(),
         "config key objectStorage.buckets.influxDB is not set (looked in: \
          defaults/common-config.yaml, defaults/sc-config.yaml, common-config.yaml, sc-config.yaml)"
     );
@@ -197,7 +233,13 @@ fn malformed_yaml_names_file_line_and_column() {
     ]);
     let error = ClusterConfig::load(&dir.0, Cluster::Sc).unwrap_err();
     assert!(
-        matches!(&error, ConfigDirError::Yaml { location: Some((2, 12)), .. }),
+        matches!(
+            &error,
+            ConfigDirError::Yaml {
+                location: Some((2, 12)),
+                ..
+            }
+        ),
         "{error:?}"
     );
     assert_eq!(
@@ -209,7 +251,9 @@ fn malformed_yaml_names_file_line_and_column() {
     );
 
     let dir = ConfigDir::with_files(&[("sc-config.yaml", "a: 1\na: 2\n")]);
-    let error = ClusterConfig::load(&dir.0, Cluster::Sc).unwrap_err().to_string();
+    let error = ClusterConfig::load(&dir.0, Cluster::Sc)
+        .unwrap_err()
+        .to_string();
     assert!(error.ends_with("sc-config.yaml:2:1: malformed YAML: duplicate mapping key: a, set DuplicateKeyPolicy in Options if acceptable"), "{error}");
 
     let dir = ConfigDir::with_files(&[("sc-config.yaml", "- a\n- b\n")]);
@@ -235,23 +279,45 @@ fn leaves_come_in_document_order_with_their_files() {
     assert_eq!(
         leaves[..3],
         [
-            ("global.baseDomain".to_string(), json!("ck8s-test.example.invalid"), "common-config.yaml".to_string()),
-            ("global.opsDomain".to_string(), json!("ops.ck8s-test.example.invalid"), "common-config.yaml".to_string()),
-            ("global.ck8sCloudProvider".to_string(), json!("none"), "defaults/common-config.yaml".to_string()),
+            (
+                "global.baseDomain".to_string(),
+                json!("ck8s-test.example.invalid"),
+                "common-config.yaml".to_string()
+            ),
+            (
+                "global.opsDomain".to_string(),
+                json!("ops.ck8s-test.example.invalid"),
+                "common-config.yaml".to_string()
+            ),
+            (
+                "global.ck8sCloudProvider".to_string(),
+                json!("none"),
+                "defaults/common-config.yaml".to_string()
+            ),
         ]
     );
     let find = |key: &str| leaves.iter().find(|(path, _, _)| path == key).cloned();
     assert_eq!(
         find("objectStorage.buckets.audit"),
-        Some(("objectStorage.buckets.audit".to_string(), json!("ck8s-default-audit"), "defaults/sc-config.yaml".to_string()))
+        Some((
+            "objectStorage.buckets.audit".to_string(),
+            json!("ck8s-default-audit"),
+            "defaults/sc-config.yaml".to_string()
+        ))
     );
     assert_eq!(
         find("user.grafana.ingress"),
-        Some(("user.grafana.ingress".to_string(), json!({}), "defaults/sc-config.yaml".to_string())),
+        Some((
+            "user.grafana.ingress".to_string(),
+            json!({}),
+            "defaults/sc-config.yaml".to_string()
+        )),
         "an empty mapping is listed as a leaf"
     );
     assert_eq!(
-        find("objectStorage.sync.buckets").map(|(_, _, file)| file).as_deref(),
+        find("objectStorage.sync.buckets")
+            .map(|(_, _, file)| file)
+            .as_deref(),
         Some("sc-config.yaml"),
         "a list is one leaf"
     );
@@ -259,7 +325,11 @@ fn leaves_come_in_document_order_with_their_files() {
     // Every leaf can be looked up again by its path, and has the same origin.
     for (path, value, file) in &leaves {
         assert_eq!(config.lookup(path), Some(value), "{path}");
-        assert_eq!(origin_of(&config, path).as_deref(), Some(file.as_str()), "{path}");
+        assert_eq!(
+            origin_of(&config, path).as_deref(),
+            Some(file.as_str()),
+            "{path}"
+        );
     }
 }
 
@@ -277,7 +347,10 @@ fn files_are_merged_in_ck8s_order() {
     .collect();
     assert_eq!(config.files_looked_in(), files.as_slice());
     assert_eq!(config.cluster(), Cluster::Sc);
-    assert_eq!(secrets_path(Path::new(FIXTURE)), Path::new(FIXTURE).join("secrets.yaml"));
+    assert_eq!(
+        secrets_path(Path::new(FIXTURE)),
+        Path::new(FIXTURE).join("secrets.yaml")
+    );
 }
 
 #[test]
@@ -298,19 +371,27 @@ fn keys_containing_dots_can_be_looked_up() {
 #[test]
 fn scalars_are_read_as_helm_reads_them() {
     let dir = ConfigDir::with_files(&[
-        ("defaults/sc-config.yaml", ""),
         (
-            "sc-config.yaml",
-            "# comment only above\nflags:\n  a: no\n  b: yes\n  c: \"no\"\n  d: True\nmode: 0644\nport: 8086\nratio: 0.5\nempty:\n",
+            "common-config.yaml",
+            "flags:\n  a: no\n  b: yes\n  c: \"no\"\n  d: True\nmode: 0644\nport: 8086\nratio: 0.5\nempty:\n",
         ),
+        ("defaults/sc-config.yaml", ""),
+        ("sc-config.yaml", "# only a comment: sets nothing\n"),
     ]);
     let config = ClusterConfig::load(&dir.0, Cluster::Sc).unwrap();
-    assert_eq!(config.lookup("flags"), Some(&json!({"a": false, "b": true, "c": "no", "d": true})));
+    assert_eq!(
+        config.lookup("flags"),
+        Some(&json!({"a": false, "b": true, "c": "no", "d": true}))
+    );
     assert_eq!(config.lookup("mode"), Some(&json!(420)));
     assert_eq!(config.lookup("port"), Some(&json!(8086)));
     assert_eq!(config.lookup("ratio"), Some(&json!(0.5)));
     assert_eq!(config.lookup("empty"), Some(&Value::Null));
-    assert_eq!(config.files_looked_in().len(), 2, "an empty file is read and sets nothing");
+    assert_eq!(
+        config.files_looked_in().len(),
+        3,
+        "empty files are read and set nothing"
+    );
 }
 
 #[test]
@@ -326,7 +407,8 @@ fn clusters_parse_from_their_short_names() {
 
 #[test]
 fn a_missing_directory_is_an_error() {
-    let error = ClusterConfig::load(Path::new("/nonexistent/ck8s-config"), Cluster::Sc).unwrap_err();
+    let error =
+        ClusterConfig::load(Path::new("/nonexistent/ck8s-config"), Cluster::Sc).unwrap_err();
     assert_eq!(
         error.to_string(),
         "config directory /nonexistent/ck8s-config does not exist: pass --config-dir or set CK8S_CONFIG_PATH"

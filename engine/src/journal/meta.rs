@@ -1,5 +1,7 @@
 use std::collections::BTreeMap;
 
+use indexmap::IndexMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -22,8 +24,8 @@ pub struct RunMeta {
     /// Paths of the other inputs, re-read on resume (secrets are never stored, only where they came from).
     pub inputs: BTreeMap<String, String>,
     pub parallel: usize,
-    /// Step id -> fingerprint of its definition.
-    pub steps: BTreeMap<String, String>,
+    /// Step id -> fingerprint of its definition, in the runbook's order.
+    pub steps: IndexMap<String, String>,
 }
 
 pub fn fingerprint(value: &Value) -> String {
@@ -33,8 +35,8 @@ pub fn fingerprint(value: &Value) -> String {
 
 /// Each step's definition, plus each runbook's params, vars and connections under `<prefix>(header)`,
 /// since an edit there changes what the steps do.
-pub fn step_fingerprints(program: &Program) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
+pub fn step_fingerprints(program: &Program) -> IndexMap<String, String> {
+    let mut out = IndexMap::new();
     for step in &program.steps {
         out.insert(step.key.clone(), fingerprint(&step.def.definition));
     }

@@ -129,6 +129,17 @@ impl RunState {
         self.sessions.last().and_then(|s| s.status)
     }
 
+    /// With no process driving the run, what is still marked started was cut off.
+    pub fn mark_started_as_interrupted(&mut self) {
+        for step in self.steps.values_mut() {
+            for unit in step.units.values_mut() {
+                if unit.status == UnitStatus::Started {
+                    unit.status = UnitStatus::Interrupted;
+                }
+            }
+        }
+    }
+
     fn unit(&mut self, step: &str, index: Option<usize>) -> &mut UnitRecord {
         self.steps.entry(step.to_string()).or_default().units.entry(index).or_insert_with(|| UnitRecord::new(index))
     }
@@ -141,13 +152,7 @@ impl RunState {
         match &record.event {
             Event::SessionStarted { session, command, .. } => {
                 // Whatever was still marked started when a new session begins was interrupted.
-                for step in self.steps.values_mut() {
-                    for unit in step.units.values_mut() {
-                        if unit.status == UnitStatus::Started {
-                            unit.status = UnitStatus::Interrupted;
-                        }
-                    }
-                }
+                self.mark_started_as_interrupted();
                 self.sessions.push(Session { session: *session, started: record.at.clone(), ended: None, status: None, command: command.clone() });
             }
             Event::SessionEnded { status, .. } => {

@@ -4,16 +4,15 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::meta::RunMeta;
 use super::record::{Event, Record};
 use crate::redact::Redactor;
 
+/// RFC 3339 in UTC with exactly three fraction digits, so that timestamps sort and align as text.
 pub fn now_rfc3339() -> String {
-    let now = OffsetDateTime::now_utc();
-    let now = now.replace_nanosecond(now.millisecond() as u32 * 1_000_000).unwrap_or(now);
-    now.format(&Rfc3339).expect("UTC time formats")
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    OffsetDateTime::now_utc().format(&format).expect("UTC time formats")
 }
 
 /// `20261123-154401-a3f9`: sortable, short, and valid inside Kubernetes object names.

@@ -82,8 +82,8 @@ pub(crate) fn decrypt_stanza(
         other => AgeFailure::Malformed(format!("the age stanza did not decrypt: {other}")),
     })?;
     let mut data_key = Zeroizing::new(Vec::with_capacity(64));
-    plaintext
-        .read_to_end(&mut data_key)
-        .map_err(|error| AgeFailure::Malformed(format!("the age payload did not decrypt: {error}")))?;
+    plaintext.read_to_end(&mut data_key).map_err(|error| {
+        AgeFailure::Malformed(format!("the age payload did not decrypt: {error}"))
+    })?;
     Ok(data_key)
 }

@@ -5,11 +5,12 @@
 
 use std::sync::LazyLock;
 
+use aes_gcm::AesGcm;
+// The `aes` crate directly, for its `zeroize` feature: the key schedule is wiped on drop.
+use aes::Aes256;
 use aes_gcm::aead::consts::U32;
 use aes_gcm::aead::generic_array::GenericArray;
 use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::aes::Aes256;
-use aes_gcm::AesGcm;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use regex::Regex;
@@ -147,14 +148,22 @@ fn typed(plaintext: &[u8], value_type: &str) -> Result<PlainValue, CipherError> 
     }
     let text = std::str::from_utf8(plaintext)
         .map_err(|_| CipherError::Malformed(format!("its {value_type} plaintext is not UTF-8")))?;
-    let unparsable = || CipherError::Malformed(format!("its plaintext is not a valid {value_type}"));
+    let unparsable =
+        || CipherError::Malformed(format!("its plaintext is not a valid {value_type}"));
     match value_type {
         "str" => Ok(PlainValue::Str(text.to_string())),
         // "int64" was written by some older sops versions.
         "int" | "int64" => text.parse().map(PlainValue::Int).map_err(|_| unparsable()),
-        "float" => text.parse().map(PlainValue::Float).map_err(|_| unparsable()),
-        "bool" => go_parse_bool(text).map(PlainValue::Bool).ok_or_else(unparsable),
-        other => Err(CipherError::Malformed(format!("its type {other:?} is unknown"))),
+        "float" => text
+            .parse()
+            .map(PlainValue::Float)
+            .map_err(|_| unparsable()),
+        "bool" => go_parse_bool(text)
+            .map(PlainValue::Bool)
+            .ok_or_else(unparsable),
+        other => Err(CipherError::Malformed(format!(
+            "its type {other:?} is unknown"
+        ))),
     }
 }
 

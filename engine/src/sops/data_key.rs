@@ -21,8 +21,14 @@ pub(crate) struct FailedAttempts {
     pub unsupported_kinds: BTreeSet<String>,
 }
 
-/// The data key, or a Shamir combination error (as `Ok(Err(reason))`), or what was tried.
-pub(crate) type Recovery = Result<Result<Zeroizing<Vec<u8>>, String>, FailedAttempts>;
+pub(crate) enum Recovery {
+    /// The data key (not yet checked for length).
+    Recovered(Zeroizing<Vec<u8>>),
+    /// Enough groups were decrypted but their Shamir parts do not combine.
+    InconsistentParts(String),
+    /// Not enough key groups could be decrypted with the keys at hand.
+    Failed(FailedAttempts),
+}
 
 pub(crate) fn recover(metadata: &Metadata, keys: &KeySources) -> Recovery {
     let mut attempts = FailedAttempts::default();
@@ -39,12 +45,15 @@ pub(crate) fn recover(metadata: &Metadata, keys: &KeySources) -> Recovery {
     attempts.recovered_groups = parts.len();
     if parts.len() < needed {
         describe_age_identities(metadata, keys, &mut attempts);
-        return Err(attempts);
+        return Recovery::Failed(attempts);
     }
     if metadata.key_groups.len() == 1 {
-        return Ok(Ok(parts.swap_remove(0)));
+        return Recovery::Recovered(parts.swap_remove(0));
     }
-    Ok(shamir::combine(&parts))
+    match shamir::combine(&parts) {
+        Ok(key) => Recovery::Recovered(key),
+        Err(reason) => Recovery::InconsistentParts(reason),
+    }
 }
 
 /// One group decrypts the whole key; several need the threshold (all groups when unset,
@@ -72,7 +81,10 @@ fn decrypt_group(
                     continue;
                 }
                 match age_keys::decrypt_stanza(enc, &keys.age) {
-                    Ok(part) => return Some(part),
+                    Ok(part) => {
+                        tracing::debug!(recipient = %recipient, "sops data key decrypted with age");
+                        return Some(part);
+                    }
                     // Which identities were tried is reported once, after all groups.
                     Err(AgeFailure::NoMatchingIdentity) => {}
                     Err(AgeFailure::Malformed(reason)) => {
@@ -85,7 +97,10 @@ fn decrypt_group(
                     .tried
                     .push(format!("pgp {fingerprint}: not tried, PGP is disabled")),
                 Some(gpg) => match pgp::decrypt_stanza(gpg, enc) {
-                    Ok(part) => return Some(part),
+                    Ok(part) => {
+                        tracing::debug!(fingerprint = %fingerprint, "sops data key decrypted with gpg");
+                        return Some(part);
+                    }
                     Err(reason) => attempts.tried.push(format!("pgp {fingerprint}: {reason}")),
                 },
             },

@@ -38,7 +38,9 @@ pub(crate) fn decrypt_with_sops(
             FallbackError::Failed(format!("cannot write a temporary copy for sops: {error}"))
         })?)
     };
-    let file = temporary.as_ref().map_or(origin, |copy| copy.path.as_path());
+    let file = temporary
+        .as_ref()
+        .map_or(origin, |copy| copy.path.as_path());
 
     let mut command = Command::new(program);
     command

@@ -106,7 +106,11 @@ impl KeySources {
     }
 
     /// Uses `program` for PGP stanzas, with `GNUPGHOME` set to `gnupg_home` when given.
-    pub fn with_gpg(mut self, program: impl Into<PathBuf>, gnupg_home: Option<PathBuf>) -> KeySources {
+    pub fn with_gpg(
+        mut self,
+        program: impl Into<PathBuf>,
+        gnupg_home: Option<PathBuf>,
+    ) -> KeySources {
         self.gpg = Some(GpgProgram {
             program: program.into(),
             gnupg_home,
@@ -149,7 +153,9 @@ impl KeySources {
             Err(error) => {
                 let mut sources = self;
                 sources.age_looked_in.push(source.clone());
-                sources.problems.push(format!("{source}: cannot read: {error}"));
+                sources
+                    .problems
+                    .push(format!("{source}: cannot read: {error}"));
                 sources
             }
         }

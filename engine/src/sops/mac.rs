@@ -60,7 +60,9 @@ impl MacHasher {
         match value {
             PlainValue::Str(text) => self.hash.update(text.as_bytes()),
             PlainValue::Int(int) => self.hash.update(Zeroizing::new(int.to_string()).as_bytes()),
-            PlainValue::Float(float) => self.hash.update(Zeroizing::new(go_float(*float)).as_bytes()),
+            PlainValue::Float(float) => self
+                .hash
+                .update(Zeroizing::new(go_float(*float)).as_bytes()),
             PlainValue::Bool(flag) => self.hash.update(go_bool(*flag)),
             PlainValue::Bytes(bytes) => self.hash.update(bytes),
             PlainValue::Comment => {}

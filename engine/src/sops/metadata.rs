@@ -13,10 +13,19 @@ const DEFAULT_UNENCRYPTED_SUFFIX: &str = "_unencrypted";
 /// One master key: a copy of the data key (or of one Shamir part) encrypted for one recipient.
 #[derive(Clone)]
 pub(crate) enum MasterKey {
-    Age { recipient: String, enc: String },
-    Pgp { fingerprint: String, enc: String },
+    Age {
+        recipient: String,
+        enc: String,
+    },
+    Pgp {
+        fingerprint: String,
+        enc: String,
+    },
     /// kms, gcp_kms, azure_kv, hc_vault, ...: only the `sops` binary can use these.
-    Other { kind: String, id: String },
+    Other {
+        kind: String,
+        id: String,
+    },
 }
 
 impl MasterKey {
@@ -78,7 +87,9 @@ impl Metadata {
 
         let last_modified = match map.get("lastmodified") {
             Some(Value::String(text)) => go_rfc3339(text).ok_or_else(|| {
-                malformed(format!("lastmodified {text:?} is not an RFC 3339 timestamp"))
+                malformed(format!(
+                    "lastmodified {text:?} is not an RFC 3339 timestamp"
+                ))
             })?,
             _ => return Err(malformed("lastmodified is missing".to_string())),
         };
@@ -329,7 +340,10 @@ mod tests {
 
     #[test]
     fn lastmodified_is_normalised_like_go_time_format() {
-        assert_eq!(go_rfc3339("2026-11-23T07:44:55Z").unwrap(), "2026-11-23T07:44:55Z");
+        assert_eq!(
+            go_rfc3339("2026-11-23T07:44:55Z").unwrap(),
+            "2026-11-23T07:44:55Z"
+        );
         assert_eq!(
             go_rfc3339("2026-11-23T07:44:55.123456Z").unwrap(),
             "2026-11-23T07:44:55Z"

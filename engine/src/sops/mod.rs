@@ -44,7 +44,7 @@ pub use format::Format;
 pub use key_sources::KeySources;
 
 use cipher::{DataKey, ValueCipher};
-use data_key::FailedAttempts;
+use data_key::{FailedAttempts, Recovery};
 use fallback::FallbackError;
 use mac::MacHasher;
 use metadata::Metadata;
@@ -62,10 +62,12 @@ pub fn decrypt_file(path: &Path, keys: &KeySources) -> Result<Value, SopsError> 
 /// [`decrypt_file`] with an explicit store, whatever the extension.
 pub fn decrypt_file_as(path: &Path, format: Format, keys: &KeySources) -> Result<Value, SopsError> {
     // A plain secrets file is itself secret.
-    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| SopsError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?);
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|source| SopsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?,
+    );
     decrypt_str(&text, format, path, keys)
 }
 
@@ -84,9 +86,11 @@ pub fn decrypt_str(
     let metadata = Metadata::parse(&metadata, origin)?;
 
     let data_key = match data_key::recover(&metadata, keys) {
-        Ok(Ok(bytes)) => DataKey::new(bytes),
-        Ok(Err(reason)) => Err(reason),
-        Err(attempts) => return decrypt_without_native_key(attempts, &metadata, text, format, origin, keys),
+        Recovery::Recovered(bytes) => DataKey::new(bytes),
+        Recovery::InconsistentParts(reason) => Err(reason),
+        Recovery::Failed(attempts) => {
+            return decrypt_without_native_key(attempts, &metadata, text, format, origin, keys);
+        }
     }
     .map_err(|reason| SopsError::InvalidDataKey {
         path: origin.to_path_buf(),
@@ -107,7 +111,13 @@ pub fn decrypt_str(
         documents.push(walker.decrypt_document(document)?);
     }
     let computed_mac = walker.finish();
-    mac::verify(&computed_mac, &metadata.mac, &metadata.last_modified, &cipher, origin)?;
+    mac::verify(
+        &computed_mac,
+        &metadata.mac,
+        &metadata.last_modified,
+        &cipher,
+        origin,
+    )?;
     parsed.documents = documents;
     Ok(parsed.into_output())
 }
@@ -158,7 +168,9 @@ fn decrypt_without_native_key(
     let Some(program) = &keys.sops_binary else {
         return Err(no_key(
             attempts.tried.clone(),
-            Some(format!("{kinds}: not tried, the sops binary is not allowed here")),
+            Some(format!(
+                "{kinds}: not tried, the sops binary is not allowed here"
+            )),
         ));
     };
     let gnupg_home = keys.gpg.as_ref().and_then(|gpg| gpg.gnupg_home.as_deref());

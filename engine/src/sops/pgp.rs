@@ -10,7 +10,10 @@ use super::key_sources::GpgProgram;
 
 /// Runs `gpg --batch --quiet --decrypt` with the armored stanza on stdin. The error is a
 /// one-line reason starting with `gpg:`.
-pub(crate) fn decrypt_stanza(gpg: &GpgProgram, armored: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+pub(crate) fn decrypt_stanza(
+    gpg: &GpgProgram,
+    armored: &str,
+) -> Result<Zeroizing<Vec<u8>>, String> {
     let mut command = Command::new(&gpg.program);
     command
         .args(["--batch", "--quiet", "--decrypt"])

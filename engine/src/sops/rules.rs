@@ -45,7 +45,8 @@ impl EncryptionRules {
         let compile = |name: &str, pattern: Option<&str>| {
             pattern
                 .map(|pattern| {
-                    Regex::new(pattern).map_err(|error| format!("{name} is not a valid regex: {error}"))
+                    Regex::new(pattern)
+                        .map_err(|error| format!("{name} is not a valid regex: {error}"))
                 })
                 .transpose()
         };
@@ -112,7 +113,8 @@ mod tests {
     #[test]
     fn unencrypted_suffix_applies_to_any_key_on_the_path() {
         let rules =
-            EncryptionRules::new(Some("_unencrypted".into()), None, None, None, false, false).unwrap();
+            EncryptionRules::new(Some("_unencrypted".into()), None, None, None, false, false)
+                .unwrap();
         let any = Value::String("x".into());
         assert!(rules.is_encrypted(&keys(&["a", "b"]), &any));
         assert!(!rules.is_encrypted(&keys(&["a_unencrypted", "b"]), &any));
@@ -122,7 +124,8 @@ mod tests {
     #[test]
     fn encrypted_regex_is_an_unanchored_search_on_each_key() {
         let rules =
-            EncryptionRules::new(None, None, None, Some("^(data|stringData)$"), false, false).unwrap();
+            EncryptionRules::new(None, None, None, Some("^(data|stringData)$"), false, false)
+                .unwrap();
         let any = Value::String("x".into());
         assert!(rules.is_encrypted(&keys(&["data", "password"]), &any));
         assert!(!rules.is_encrypted(&keys(&["metadata", "name"]), &any));

@@ -207,10 +207,13 @@ fn metadata_from_flat_section(section: Value, origin: &Path) -> Result<Value, So
             "mac_only_encrypted" => Value::Bool(value.as_str() == Some("true")),
             "shamir_threshold" => {
                 let text = value.as_str().unwrap_or_default();
-                let threshold: u64 = text.trim().parse().map_err(|_| SopsError::MalformedMetadata {
-                    path: origin.to_path_buf(),
-                    message: "shamir_threshold is not an integer".to_string(),
-                })?;
+                let threshold: u64 =
+                    text.trim()
+                        .parse()
+                        .map_err(|_| SopsError::MalformedMetadata {
+                            path: origin.to_path_buf(),
+                            message: "shamir_threshold is not an integer".to_string(),
+                        })?;
                 Value::from(threshold)
             }
             _ => value,

@@ -18,7 +18,12 @@ const AGE_KEY1_PUBLIC: &str = "age1lzd99uklcjnc0e7d860axevet2cz99ce9pq6tzuzd05l5
 const AGE_KEY2_PUBLIC: &str = "age1afnrdrkyvy0sl5e08t9ffs4c7g5e5npc8luf7hjc77syewg5gajsls4r90";
 const PGP_KEY1: &str = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
 /// Plaintext values of the generated vectors that must never appear in an error.
-const SECRET_VALUES: &[&str] = &["AKIAEXAMPLE0000TEST", "wJalrXUtnFEMI", "influx-admin-pw", "restic-pw"];
+const SECRET_VALUES: &[&str] = &[
+    "AKIAEXAMPLE0000TEST",
+    "wJalrXUtnFEMI",
+    "influx-admin-pw",
+    "restic-pw",
+];
 
 fn fixture(relative: &str) -> PathBuf {
     Path::new(FIXTURES).join(relative)
@@ -128,9 +133,15 @@ fn tree_difference(actual: &Value, expected: &Value, path: &str) -> Option<Strin
 
 fn assert_no_secret_in(message: &str) {
     for secret in SECRET_VALUES {
-        assert!(!message.contains(secret), "error message leaks {secret:?}: {message}");
+        assert!(
+            !message.contains(secret),
+            "error message leaks {secret:?}: {message}"
+        );
     }
-    assert!(!message.contains("AGE-SECRET-KEY"), "error message leaks an identity: {message}");
+    assert!(
+        !message.contains("AGE-SECRET-KEY"),
+        "error message leaks an identity: {message}"
+    );
 }
 
 // ---------------------------------------------------------------- positive vectors
@@ -171,10 +182,16 @@ fn decrypted_values_keep_their_sops_types() {
     assert_eq!(decrypted["influxDB"]["port"], json!(8086));
     assert_eq!(decrypted["influxDB"]["retentionDays"], json!(7.5));
     assert_eq!(decrypted["influxDB"]["enabled"], json!(true));
-    assert_eq!(decrypted["harbor"]["registryPassword"], json!("line one\nline two\n"));
+    assert_eq!(
+        decrypted["harbor"]["registryPassword"],
+        json!("line one\nline two\n")
+    );
     assert_eq!(decrypted["emptyValue"], json!(""));
     assert_eq!(decrypted["nullValue"], Value::Null);
-    assert_eq!(decrypted["listOfSecrets"], json!(["first-secret", 42, false]));
+    assert_eq!(
+        decrypted["listOfSecrets"],
+        json!(["first-secret", 42, false])
+    );
     assert!(decrypted.get("sops").is_none(), "the metadata is removed");
     // The JSON store records integers as floats; they still come out as integers.
     let from_json = decrypt_file(&fixture("generated/age_secrets.enc.json"), &age_key(1)).unwrap();
@@ -184,7 +201,10 @@ fn decrypted_values_keep_their_sops_types() {
 #[test]
 fn pgp_vectors_decrypt_through_gpg() {
     let expected = plain_tree("generated/expected/secrets.decrypted.yaml");
-    for file in ["generated/pgp_secrets.enc.yaml", "generated/age_and_pgp.enc.yaml"] {
+    for file in [
+        "generated/pgp_secrets.enc.yaml",
+        "generated/age_and_pgp.enc.yaml",
+    ] {
         let decrypted = decrypt_file(&fixture(file), &pgp_keys())
             .unwrap_or_else(|error| panic!("{file} with PGP: {error}"));
         assert_same_tree(&decrypted, &expected, file);
@@ -216,8 +236,14 @@ fn shamir_key_groups_need_both_age_and_pgp() {
             }
             other => panic!("{what}: expected NoKeyCouldDecrypt, got {other:?}"),
         }
-        assert!(message.contains("2 of its 2 key groups are needed, 1 could be decrypted"), "{message}");
-        assert!(message.contains(AGE_KEY1_PUBLIC) && message.contains(PGP_KEY1), "{message}");
+        assert!(
+            message.contains("2 of its 2 key groups are needed, 1 could be decrypted"),
+            "{message}"
+        );
+        assert!(
+            message.contains(AGE_KEY1_PUBLIC) && message.contains(PGP_KEY1),
+            "{message}"
+        );
         assert_no_secret_in(&message);
     }
 }
@@ -243,12 +269,30 @@ fn ini_vectors_decrypt_to_sections_of_strings() {
 #[test]
 fn upstream_pgp_vectors_decrypt_to_the_expected_tree() {
     let cases = [
-        ("upstream/example.yaml", "upstream/expected/example.decrypted.yaml"),
-        ("upstream/example.json", "upstream/expected/example.decrypted.json"),
-        ("upstream/functional-tests/comments.enc.yaml", "upstream/expected/comments.decrypted.yaml"),
-        ("upstream/functional-tests/comments.enc.yaml", "upstream/functional-tests/comments.yaml"),
-        ("upstream/functional-tests/multiple_keys.yaml", "upstream/expected/multiple_keys.decrypted.yaml"),
-        ("upstream/functional-tests/format.enc.yaml", "upstream/expected/format.decrypted.yaml"),
+        (
+            "upstream/example.yaml",
+            "upstream/expected/example.decrypted.yaml",
+        ),
+        (
+            "upstream/example.json",
+            "upstream/expected/example.decrypted.json",
+        ),
+        (
+            "upstream/functional-tests/comments.enc.yaml",
+            "upstream/expected/comments.decrypted.yaml",
+        ),
+        (
+            "upstream/functional-tests/comments.enc.yaml",
+            "upstream/functional-tests/comments.yaml",
+        ),
+        (
+            "upstream/functional-tests/multiple_keys.yaml",
+            "upstream/expected/multiple_keys.decrypted.yaml",
+        ),
+        (
+            "upstream/functional-tests/format.enc.yaml",
+            "upstream/expected/format.decrypted.yaml",
+        ),
     ];
     for (file, expected) in cases {
         let decrypted = decrypt_file(&fixture(file), &pgp_keys())
@@ -259,13 +303,23 @@ fn upstream_pgp_vectors_decrypt_to_the_expected_tree() {
 
 #[test]
 fn a_file_without_sops_metadata_is_returned_as_is() {
-    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/ck8s-config/secrets.yaml"));
+    let path = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/ck8s-config/secrets.yaml"
+    ));
     let text = std::fs::read_to_string(path).unwrap();
     assert!(!is_encrypted(&text, Format::Yaml));
     let value = decrypt_file(path, &KeySources::empty()).unwrap();
-    assert_eq!(value["objectStorage"]["s3"]["accessKey"], json!("test-access-key"));
+    assert_eq!(
+        value["objectStorage"]["s3"]["accessKey"],
+        json!("test-access-key")
+    );
     let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["objectStorage", "opensearch", "harbor", "influxDB"], "document order");
+    assert_eq!(
+        keys,
+        ["objectStorage", "opensearch", "harbor", "influxDB"],
+        "document order"
+    );
 }
 
 #[test]
@@ -277,7 +331,10 @@ fn is_encrypted_recognises_every_store() {
     ] {
         let path = fixture(file);
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(is_encrypted(&text, Format::from_path(&path).unwrap()), "{file}");
+        assert!(
+            is_encrypted(&text, Format::from_path(&path).unwrap()),
+            "{file}"
+        );
     }
     assert!(!is_encrypted("a: [unclosed", Format::Yaml));
     assert!(!is_encrypted("[default]\nkey = value\n", Format::Ini));
@@ -294,7 +351,10 @@ fn the_format_can_be_given_explicitly() {
         Err(SopsError::UnknownFormat { .. })
     ));
     let decrypted = decrypt_file_as(&path, Format::Json, &age_key(1)).unwrap();
-    assert_eq!(decrypted["opensearch"]["adminPassword"], json!("s3cr3t-admin"));
+    assert_eq!(
+        decrypted["opensearch"]["adminPassword"],
+        json!("s3cr3t-admin")
+    );
     // JSON is YAML too, but the store decides the number model and the metadata location.
     let via_str = decrypt_str(&text, Format::Json, Path::new("inline.json"), &age_key(1)).unwrap();
     assert_eq!(via_str, decrypted);
@@ -304,7 +364,8 @@ fn the_format_can_be_given_explicitly() {
 
 #[test]
 fn the_wrong_age_key_lists_the_recipients_and_what_was_tried() {
-    let error = decrypt_file(&fixture("generated/age_key2_only.enc.yaml"), &age_key(1)).unwrap_err();
+    let error =
+        decrypt_file(&fixture("generated/age_key2_only.enc.yaml"), &age_key(1)).unwrap_err();
     let message = error.to_string();
     let SopsError::NoKeyCouldDecrypt {
         recipients, tried, ..
@@ -318,8 +379,14 @@ fn the_wrong_age_key_lists_the_recipients_and_what_was_tried() {
         tried[0].starts_with(&format!("age {AGE_KEY1_PUBLIC} (from ")),
         "{tried:?}"
     );
-    assert!(tried[0].ends_with("key1.txt): not a recipient of this file"), "{tried:?}");
-    assert!(message.starts_with("no key could decrypt the data key of "), "{message}");
+    assert!(
+        tried[0].ends_with("key1.txt): not a recipient of this file"),
+        "{tried:?}"
+    );
+    assert!(
+        message.starts_with("no key could decrypt the data key of "),
+        "{message}"
+    );
     assert!(message.contains("hint: set SOPS_AGE_KEY_FILE"), "{message}");
     assert_no_secret_in(&message);
 }
@@ -329,9 +396,18 @@ fn no_identity_at_all_says_where_it_looked() {
     let keys = KeySources::empty().with_age_key_file(Path::new("/nonexistent/keys.txt"));
     let error = decrypt_file(&fixture("generated/age_secrets.enc.yaml"), &keys).unwrap_err();
     let message = error.to_string();
-    assert!(matches!(error, SopsError::NoKeyCouldDecrypt { .. }), "{error:?}");
-    assert!(message.contains("age: no identity found (looked in /nonexistent/keys.txt)"), "{message}");
-    assert!(message.contains("/nonexistent/keys.txt: cannot read: "), "{message}");
+    assert!(
+        matches!(error, SopsError::NoKeyCouldDecrypt { .. }),
+        "{error:?}"
+    );
+    assert!(
+        message.contains("age: no identity found (looked in /nonexistent/keys.txt)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("/nonexistent/keys.txt: cannot read: "),
+        "{message}"
+    );
 }
 
 #[test]
@@ -343,14 +419,20 @@ fn a_pgp_key_missing_from_gpg_reports_gpgs_reason() {
         panic!("expected NoKeyCouldDecrypt, got {error:?}");
     };
     assert_eq!(tried.len(), 1, "{tried:?}");
-    assert!(tried[0].starts_with(&format!("pgp {PGP_KEY1}: gpg: ")), "{tried:?}");
+    assert!(
+        tried[0].starts_with(&format!("pgp {PGP_KEY1}: gpg: ")),
+        "{tried:?}"
+    );
     assert!(tried[0].contains("No secret key"), "{tried:?}");
 
     let missing_gpg = KeySources::empty().with_gpg("/nonexistent/gpg", None);
     let message = decrypt_file(&fixture("generated/pgp_secrets.enc.yaml"), &missing_gpg)
         .unwrap_err()
         .to_string();
-    assert!(message.contains("`/nonexistent/gpg` was not found on PATH; install GnuPG"), "{message}");
+    assert!(
+        message.contains("`/nonexistent/gpg` was not found on PATH; install GnuPG"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -362,28 +444,40 @@ fn a_changed_clear_value_is_a_mac_mismatch() {
     .unwrap_err();
     assert!(matches!(error, SopsError::MacMismatch { .. }), "{error:?}");
     let message = error.to_string();
-    assert!(message.contains("MAC mismatch: the file was modified outside sops"), "{message}");
+    assert!(
+        message.contains("MAC mismatch: the file was modified outside sops"),
+        "{message}"
+    );
     assert!(!message.contains("TAMPERED"), "{message}");
     assert_no_secret_in(&message);
 }
 
 #[test]
 fn swapped_ciphertexts_fail_authentication_naming_the_key_path() {
-    let error = decrypt_file(&fixture("generated/age_swapped_ciphertexts.enc.yaml"), &age_key(1))
-        .unwrap_err();
+    let error = decrypt_file(
+        &fixture("generated/age_swapped_ciphertexts.enc.yaml"),
+        &age_key(1),
+    )
+    .unwrap_err();
     let SopsError::ValueAuthentication { key_path, .. } = &error else {
         panic!("expected ValueAuthentication, got {error:?}");
     };
     assert_eq!(key_path, "objectStorage.s3.accessKey");
     let message = error.to_string();
-    assert!(message.contains("the value at objectStorage.s3.accessKey failed authentication"), "{message}");
+    assert!(
+        message.contains("the value at objectStorage.s3.accessKey failed authentication"),
+        "{message}"
+    );
     assert_no_secret_in(&message);
 }
 
 #[test]
 fn a_file_without_mac_is_refused() {
-    let error = decrypt_file(&fixture("upstream/functional-tests/no_mac.yaml"), &pgp_keys())
-        .unwrap_err();
+    let error = decrypt_file(
+        &fixture("upstream/functional-tests/no_mac.yaml"),
+        &pgp_keys(),
+    )
+    .unwrap_err();
     assert!(matches!(error, SopsError::MacMissing { .. }), "{error:?}");
     assert!(error.to_string().contains("the file has no MAC"), "{error}");
 }
@@ -393,7 +487,13 @@ fn a_changed_lastmodified_breaks_the_mac() {
     let text = std::fs::read_to_string(fixture("generated/age_secrets.enc.yaml")).unwrap();
     let changed = text.replace("2026-11-23T07:44:55Z", "2026-11-23T07:44:56Z");
     assert_ne!(text, changed);
-    let error = decrypt_str(&changed, Format::Yaml, Path::new("changed.yaml"), &age_key(1)).unwrap_err();
+    let error = decrypt_str(
+        &changed,
+        Format::Yaml,
+        Path::new("changed.yaml"),
+        &age_key(1),
+    )
+    .unwrap_err();
     let SopsError::MacMismatch { detail, .. } = &error else {
         panic!("expected MacMismatch, got {error:?}");
     };
@@ -408,8 +508,12 @@ fn a_malformed_enc_value_names_its_key_path() {
         "adminPassword: ENC[AES256_GCM,data:not*base64,",
     );
     assert_ne!(text, broken);
-    let error = decrypt_str(&broken, Format::Yaml, Path::new("broken.yaml"), &age_key(1)).unwrap_err();
-    let SopsError::MalformedValue { key_path, reason, .. } = &error else {
+    let error =
+        decrypt_str(&broken, Format::Yaml, Path::new("broken.yaml"), &age_key(1)).unwrap_err();
+    let SopsError::MalformedValue {
+        key_path, reason, ..
+    } = &error
+    else {
         panic!("expected MalformedValue, got {error:?}");
     };
     assert_eq!(key_path, "opensearch.adminPassword");
@@ -421,33 +525,85 @@ fn a_malformed_enc_value_names_its_key_path() {
         "adminPassword: hunter2",
     );
     assert_ne!(text, in_clear);
-    let error = decrypt_str(&in_clear, Format::Yaml, Path::new("clear.yaml"), &age_key(1)).unwrap_err();
-    assert!(matches!(error, SopsError::MalformedValue { .. }), "{error:?}");
+    let error = decrypt_str(
+        &in_clear,
+        Format::Yaml,
+        Path::new("clear.yaml"),
+        &age_key(1),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(error, SopsError::MalformedValue { .. }),
+        "{error:?}"
+    );
     assert!(!error.to_string().contains("hunter2"), "{error}");
 }
 
 #[test]
 fn malformed_files_name_file_line_and_column() {
-    let error = decrypt_str("a: 1\nb: [1, 2\n", Format::Yaml, Path::new("bad.yaml"), &KeySources::empty())
-        .unwrap_err();
-    assert!(matches!(error, SopsError::Malformed { location: Some((2, 4)), .. }), "{error:?}");
-    assert_eq!(error.to_string(), "bad.yaml:2:4: malformed YAML file: unclosed bracket '['");
+    let error = decrypt_str(
+        "a: 1\nb: [1, 2\n",
+        Format::Yaml,
+        Path::new("bad.yaml"),
+        &KeySources::empty(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            SopsError::Malformed {
+                location: Some((2, 4)),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "bad.yaml:2:4: malformed YAML file: unclosed bracket '['"
+    );
 
-    let error = decrypt_str("{\"a\": }", Format::Json, Path::new("bad.json"), &KeySources::empty())
-        .unwrap_err();
-    assert!(error.to_string().starts_with("bad.json:1:7: malformed JSON file: "), "{error}");
+    let error = decrypt_str(
+        "{\"a\": }",
+        Format::Json,
+        Path::new("bad.json"),
+        &KeySources::empty(),
+    )
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("bad.json:1:7: malformed JSON file: "),
+        "{error}"
+    );
 
-    let error = decrypt_str("[s]\nno delimiter\n", Format::Ini, Path::new("bad.ini"), &KeySources::empty())
-        .unwrap_err();
-    assert!(error.to_string().starts_with("bad.ini:2:1: malformed INI file: "), "{error}");
+    let error = decrypt_str(
+        "[s]\nno delimiter\n",
+        Format::Ini,
+        Path::new("bad.ini"),
+        &KeySources::empty(),
+    )
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("bad.ini:2:1: malformed INI file: "),
+        "{error}"
+    );
 }
 
 #[test]
 fn malformed_metadata_is_reported() {
     let text = std::fs::read_to_string(fixture("generated/age_secrets.enc.yaml")).unwrap();
-    let no_date = text.replace("lastmodified: \"2026-11-23T07:44:55Z\"", "lastmodified: \"last tuesday\"");
+    let no_date = text.replace(
+        "lastmodified: \"2026-11-23T07:44:55Z\"",
+        "lastmodified: \"last tuesday\"",
+    );
     let error = decrypt_str(&no_date, Format::Yaml, Path::new("m.yaml"), &age_key(1)).unwrap_err();
-    assert!(matches!(error, SopsError::MalformedMetadata { .. }), "{error:?}");
+    assert!(
+        matches!(error, SopsError::MalformedMetadata { .. }),
+        "{error:?}"
+    );
     let no_keys = "a: ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]\nsops:\n  lastmodified: \"2026-01-01T00:00:00Z\"\n  mac: \"\"\n";
     let error = decrypt_str(no_keys, Format::Yaml, Path::new("m.yaml"), &age_key(1)).unwrap_err();
     assert!(error.to_string().contains("it lists no keys"), "{error}");
@@ -479,14 +635,22 @@ fn key_sources_from_variables_read_every_age_source() {
         ]
     );
     assert_eq!(sources.problems().len(), 1, "{:?}", sources.problems());
-    assert!(sources.problems()[0].starts_with("SOPS_AGE_KEY_FILE=/nonexistent/key.txt: cannot read"));
+    assert!(
+        sources.problems()[0].starts_with("SOPS_AGE_KEY_FILE=/nonexistent/key.txt: cannot read")
+    );
 
     let home_only = KeySources::from_variables(|name| match name {
         "HOME" => Some(dir.0.display().to_string()),
         _ => None,
     });
-    assert!(home_only.age_recipients().is_empty(), "~/.config does not exist there");
-    assert!(home_only.problems().is_empty(), "a missing default file is not a problem");
+    assert!(
+        home_only.age_recipients().is_empty(),
+        "~/.config does not exist there"
+    );
+    assert!(
+        home_only.problems().is_empty(),
+        "a missing default file is not a problem"
+    );
 }
 
 #[test]
@@ -544,14 +708,31 @@ fn kms_files_without_a_sops_binary_explain_what_to_do() {
     let text = kms_only_file();
     let error = decrypt_str(&text, Format::Yaml, Path::new("kms.yaml"), &age_key(1)).unwrap_err();
     let message = error.to_string();
-    assert!(matches!(error, SopsError::NoKeyCouldDecrypt { .. }), "{error:?}");
-    assert!(message.contains("kms arn:aws:kms:eu-north-1:111122223333:key/test"), "{message}");
-    assert!(message.contains("kms: not tried, the sops binary is not allowed here"), "{message}");
+    assert!(
+        matches!(error, SopsError::NoKeyCouldDecrypt { .. }),
+        "{error:?}"
+    );
+    assert!(
+        message.contains("kms arn:aws:kms:eu-north-1:111122223333:key/test"),
+        "{message}"
+    );
+    assert!(
+        message.contains("kms: not tried, the sops binary is not allowed here"),
+        "{message}"
+    );
 
     let keys = age_key(1).with_sops_binary("/nonexistent/sops");
     let error = decrypt_str(&text, Format::Yaml, Path::new("kms.yaml"), &keys).unwrap_err();
-    assert!(matches!(error, SopsError::SopsBinaryMissing { .. }), "{error:?}");
-    assert!(error.to_string().contains("install sops, or provide an age key"), "{error}");
+    assert!(
+        matches!(error, SopsError::SopsBinaryMissing { .. }),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("install sops, or provide an age key"),
+        "{error}"
+    );
 }
 
 #[cfg(unix)]
@@ -572,8 +753,13 @@ fn kms_files_are_handed_to_the_sops_binary() {
     .unwrap();
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o700)).unwrap();
     let keys = KeySources::empty().with_sops_binary(&fake);
-    let decrypted = decrypt_str(&kms_only_file(), Format::Yaml, Path::new("kms.yaml"), &keys).unwrap();
-    assert_same_tree(&decrypted, &json!({"b": 1, "a": {"c": "from sops"}}), "fallback");
+    let decrypted =
+        decrypt_str(&kms_only_file(), Format::Yaml, Path::new("kms.yaml"), &keys).unwrap();
+    assert_same_tree(
+        &decrypted,
+        &json!({"b": 1, "a": {"c": "from sops"}}),
+        "fallback",
+    );
 
     let failing = dir.join("failing-sops");
     std::fs::write(&failing, "#!/bin/sh\necho 'Failed to get the data key required to decrypt the SOPS file.' >&2\nexit 128\n").unwrap();
@@ -585,8 +771,14 @@ fn kms_files_are_handed_to_the_sops_binary() {
         &KeySources::empty().with_sops_binary(&failing),
     )
     .unwrap_err();
-    assert!(matches!(error, SopsError::SopsBinaryFailed { .. }), "{error:?}");
-    assert!(error.to_string().contains("Failed to get the data key"), "{error}");
+    assert!(
+        matches!(error, SopsError::SopsBinaryFailed { .. }),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("Failed to get the data key"),
+        "{error}"
+    );
 }
 
 // ---------------------------------------------------------------- fresh files from real sops
@@ -598,7 +790,10 @@ fn require_tool(program: &str, install: &str) {
         .arg("--version")
         .output()
         .is_ok_and(|output| output.status.success());
-    assert!(found, "`{program}` is required for this test and was not found on PATH: {install}");
+    assert!(
+        found,
+        "`{program}` is required for this test and was not found on PATH: {install}"
+    );
 }
 
 struct FreshAgeKey {
@@ -609,7 +804,11 @@ struct FreshAgeKey {
 fn generate_age_key(dir: &TempDir, name: &str) -> FreshAgeKey {
     require_tool("age-keygen", "apt-get install -y age");
     let file = dir.join(name);
-    let output = Command::new("age-keygen").arg("-o").arg(&file).output().unwrap();
+    let output = Command::new("age-keygen")
+        .arg("-o")
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(output.status.success(), "age-keygen failed: {output:?}");
     let text = std::fs::read_to_string(&file).unwrap();
     let public = text
@@ -629,7 +828,12 @@ fn sops_encrypt(dir: &TempDir, plain: &Path, format: Format, rule: &str) -> Stri
         .arg("--config")
         .arg(&config)
         .arg("encrypt")
-        .args(["--input-type", format.as_str(), "--output-type", format.as_str()])
+        .args([
+            "--input-type",
+            format.as_str(),
+            "--output-type",
+            format.as_str(),
+        ])
         .arg(plain)
         .env("SOPS_DISABLE_VERSION_CHECK", "1")
         .output()
@@ -665,7 +869,9 @@ fn sops_decrypt(encrypted: &Path, format: Format, key_files: &[&Path]) -> Value 
     let mut value: Value = serde_json::from_slice(&output.stdout).unwrap();
     // sops' INI store always has a DEFAULT section; runbook drops it when empty.
     if let Some(map) = value.as_object_mut()
-        && map.get("DEFAULT").is_some_and(|section| section == &json!({}))
+        && map
+            .get("DEFAULT")
+            .is_some_and(|section| section == &json!({}))
     {
         map.shift_remove("DEFAULT");
     }
@@ -731,11 +937,20 @@ const ODD_INI: &str = "; comment at the top\n[default]\naccess_key = AKIAFRESH\n
 
 /// Encrypts `plain` with the fresh key(s) under `rule`, decrypts natively and with sops, and
 /// compares both with the plaintext as parsed.
-fn round_trip(plain: &str, format: Format, rule: &str, keys: &[&FreshAgeKey], dir: &TempDir) -> (Value, PathBuf) {
+fn round_trip(
+    plain: &str,
+    format: Format,
+    rule: &str,
+    keys: &[&FreshAgeKey],
+    dir: &TempDir,
+) -> (Value, PathBuf) {
     let plain_path = dir.join(&format!("plain.{format}"));
     std::fs::write(&plain_path, plain).unwrap();
     let encrypted = sops_encrypt(dir, &plain_path, format, rule);
-    assert!(is_encrypted(&encrypted, format), "{rule}: sops output is not recognised as encrypted");
+    assert!(
+        is_encrypted(&encrypted, format),
+        "{rule}: sops output is not recognised as encrypted"
+    );
     let encrypted_path = dir.join(&format!("encrypted.{format}"));
     std::fs::write(&encrypted_path, &encrypted).unwrap();
 
@@ -752,7 +967,11 @@ fn round_trip(plain: &str, format: Format, rule: &str, keys: &[&FreshAgeKey], di
         &format!("{format} `{rule}` against sops decrypt"),
     );
     let expected = decrypt_str(plain, format, &plain_path, &KeySources::empty()).unwrap();
-    assert_same_tree(&native, &expected, &format!("{format} `{rule}` against the plaintext"));
+    assert_same_tree(
+        &native,
+        &expected,
+        &format!("{format} `{rule}` against the plaintext"),
+    );
     (native, encrypted_path)
 }
 
@@ -770,7 +989,10 @@ fn fresh_sops_files_with_odd_values_decrypt_in_every_store() {
     assert_eq!(from_json["int"], json!(42));
     let (ini, _) = round_trip(ODD_INI, Format::Ini, &rule, &[&key], &dir);
     assert_eq!(ini["default"]["quoted"], json!("double quoted"));
-    assert_eq!(ini["other section"]["url"], json!("https://example.invalid/path"));
+    assert_eq!(
+        ini["other section"]["url"],
+        json!("https://example.invalid/path")
+    );
 }
 
 #[test]
@@ -792,18 +1014,29 @@ fn fresh_sops_files_honour_every_encryption_rule() {
         let full_rule = format!("age: {}\n    {rule}", key.public);
         let (_, encrypted_path) = round_trip(plain, Format::Yaml, &full_rule, &[&key], &dir);
         let encrypted = std::fs::read_to_string(&encrypted_path).unwrap();
-        assert!(encrypted.contains("ENC[AES256_GCM"), "{rule}: something is encrypted");
+        assert!(
+            encrypted.contains("ENC[AES256_GCM"),
+            "{rule}: something is encrypted"
+        );
 
         // A clear value in the MAC can't change; with mac_only_encrypted it can.
         let tampered = encrypted.replace("note_unencrypted: clear", "note_unencrypted: changed");
         if tampered == encrypted {
             continue; // this rule encrypted the note
         }
-        let result = decrypt_str(&tampered, Format::Yaml, &encrypted_path, &KeySources::empty().with_age_key_file(&key.file));
+        let result = decrypt_str(
+            &tampered,
+            Format::Yaml,
+            &encrypted_path,
+            &KeySources::empty().with_age_key_file(&key.file),
+        );
         if rule == "mac_only_encrypted: true" {
             assert_eq!(result.unwrap()["note_unencrypted"], json!("changed"));
         } else {
-            assert!(matches!(result, Err(SopsError::MacMismatch { .. })), "{rule}: {result:?}");
+            assert!(
+                matches!(result, Err(SopsError::MacMismatch { .. })),
+                "{rule}: {result:?}"
+            );
         }
     }
 }
@@ -823,7 +1056,37 @@ fn fresh_shamir_files_need_the_threshold_of_key_groups() {
     let one_key = KeySources::empty().with_age_key_file(&second.file);
     let error = decrypt_file(&encrypted, &one_key).unwrap_err();
     assert!(
-        matches!(error, SopsError::NoKeyCouldDecrypt { needed_groups: Some((2, 3)), recovered_groups: 1, .. }),
+        matches!(
+            error,
+            SopsError::NoKeyCouldDecrypt {
+                needed_groups: Some((2, 3)),
+                recovered_groups: 1,
+                ..
+            }
+        ),
         "{error:?}"
     );
+}
+
+#[test]
+fn fresh_multi_document_yaml_is_one_mac_over_all_documents() {
+    let dir = TempDir::new();
+    let key = generate_age_key(&dir, "key.txt");
+    let plain_path = dir.join("stream.yaml");
+    std::fs::write(&plain_path, "a: 1\n---\nb: two\n").unwrap();
+    let encrypted = sops_encrypt(
+        &dir,
+        &plain_path,
+        Format::Yaml,
+        &format!("age: {}", key.public),
+    );
+    let keys = KeySources::empty().with_age_key_file(&key.file);
+    let decrypted = decrypt_str(&encrypted, Format::Yaml, &plain_path, &keys).unwrap();
+    assert_same_tree(&decrypted, &json!([{"a": 1}, {"b": "two"}]), "stream");
+
+    // Dropping the second document changes the MAC input.
+    let first_only = encrypted.split("\n---\n").next().unwrap().to_string() + "\n";
+    assert_ne!(first_only, encrypted);
+    let error = decrypt_str(&first_only, Format::Yaml, &plain_path, &keys).unwrap_err();
+    assert!(matches!(error, SopsError::MacMismatch { .. }), "{error:?}");
 }

@@ -58,14 +58,22 @@ impl KubeEmulator {
                     controllers::spawn_all(&server_cluster);
                     let app = routes::router(server_cluster.clone());
                     let _ = addr_tx.send(addr);
-                    let watches = server_cluster.clone();
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = shutdown_rx.await;
-                            // Open watches would hold the graceful shutdown forever.
-                            watches.watch_generation.send_modify(|g| *g += 1);
-                        })
-                        .await;
+                    let (grace_tx, grace_rx) = oneshot::channel::<()>();
+                    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+                        let _ = grace_rx.await;
+                    });
+                    let stop = async move {
+                        let _ = shutdown_rx.await;
+                        // Open watches would hold a graceful shutdown forever: end them, then
+                        // give in-flight requests a moment before the runtime is dropped.
+                        server_cluster.watch_generation.send_modify(|g| *g += 1);
+                        let _ = grace_tx.send(());
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    };
+                    tokio::select! {
+                        _ = server => {}
+                        _ = stop => {}
+                    }
                 });
                 runtime.shutdown_timeout(Duration::from_millis(200));
             })

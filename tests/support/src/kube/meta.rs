@@ -112,10 +112,10 @@ pub fn remove_finalizer(obj: &mut Value, finalizer: &str) -> bool {
     let before = list.len();
     list.retain(|f| f.as_str() != Some(finalizer));
     let removed = list.len() != before;
-    if list.is_empty() {
-        if let Some(m) = obj["metadata"].as_object_mut() {
-            m.remove("finalizers");
-        }
+    if list.is_empty()
+        && let Some(m) = obj["metadata"].as_object_mut()
+    {
+        m.remove("finalizers");
     }
     removed
 }

@@ -6,9 +6,30 @@
 //! versioned object store with watch history and small controllers (workloads, Jobs and pods,
 //! volumes, garbage collection, Velero) whose outcomes the test scripts.
 //!
+//! ```no_run
+//! use runbook_testsupport::kube::{JobScript, KubeEmulator, RestoreScript};
+//! let k8s = KubeEmulator::start();
+//! k8s.script_job("restore-harbor", JobScript::fail("pg_isready: no response"));
+//! k8s.script_restore(RestoreScript::partially_failed(vec![], vec![("monitoring", "boom")]));
+//! let status = std::process::Command::new("runbook")
+//!     .env("KUBECONFIG", k8s.kubeconfig_path())
+//!     .args(["run", "runbook.yaml", "--yes"])
+//!     .status();
+//! assert!(k8s.requests().iter().any(|r| r.method == "POST" && r.path.ends_with("/restores")));
+//! ```
+//!
 //! It emulates observable API behaviour (paths, status codes, `metav1.Status` bodies, watch
-//! semantics, the fields controllers write), not Kubernetes' internals; each module says what it
-//! simplifies.
+//! semantics, the fields controllers write), not Kubernetes' internals. What is simplified, in
+//! one place (each module says more):
+//! - no authentication, authorization, admission webhooks, schema validation or defaulting
+//!   beyond a few defaults clients rely on; names are checked as RFC 1123 subdomains;
+//! - `resourceVersion` on list/get is ignored (always the latest state); pagination tokens are
+//!   `namespace/name` positions, not snapshots;
+//! - strategic merge knows a fixed table of merge keys; server-side apply merges without field
+//!   ownership (no `managedFields`, no conflicts, `force` accepted and ignored);
+//! - pods are deleted at once (no grace period); Deployments own pods directly (no ReplicaSets);
+//!   DaemonSets create no pods; no events are recorded;
+//! - Velero's object storage is a per-location-name list of backups held in memory.
 
 mod controllers;
 mod discovery;

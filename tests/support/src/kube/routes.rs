@@ -147,18 +147,19 @@ struct Target {
 }
 
 fn resolve(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
-    if rest.first() == Some(&"namespaces") && rest.len() >= 3 {
-        if let Some(rt) = resources::by_plural(group, version, rest[2]).filter(|r| r.namespaced) {
-            if rest.len() > 5 {
-                return None;
-            }
-            return Some(Target {
-                rt,
-                namespace: Some(rest[1].to_string()),
-                name: rest.get(3).map(|s| s.to_string()),
-                subresource: rest.get(4).map(|s| s.to_string()),
-            });
+    if rest.first() == Some(&"namespaces")
+        && rest.len() >= 3
+        && let Some(rt) = resources::by_plural(group, version, rest[2]).filter(|r| r.namespaced)
+    {
+        if rest.len() > 5 {
+            return None;
         }
+        return Some(Target {
+            rt,
+            namespace: Some(rest[1].to_string()),
+            name: rest.get(3).map(|s| s.to_string()),
+            subresource: rest.get(4).map(|s| s.to_string()),
+        });
     }
     let rt = resources::by_plural(group, version, rest.first()?)?;
     if rest.len() > 3 || (rt.namespaced && rest.len() > 1) {
@@ -374,14 +375,13 @@ fn list(
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|l| *l > 0)
+        && items.len() > limit
     {
-        if items.len() > limit {
-            let remaining = items.len() - limit;
-            items.truncate(limit);
-            let last = items.last().expect("limit > 0");
-            metadata["continue"] = json!(format!("{}/{}", namespace_of(last), name_of(last)));
-            metadata["remainingItemCount"] = json!(remaining);
-        }
+        let remaining = items.len() - limit;
+        items.truncate(limit);
+        let last = items.last().expect("limit > 0");
+        metadata["continue"] = json!(format!("{}/{}", namespace_of(last), name_of(last)));
+        metadata["remainingItemCount"] = json!(remaining);
     }
     if !rt.group.contains('.') || rt.group.ends_with(".k8s.io") {
         // Built-in types are listed without per-item apiVersion/kind, as the apiserver encodes them.
@@ -644,10 +644,11 @@ fn serve_scale(
             ));
         }
     };
-    if let Some(rv) = new_scale["metadata"]["resourceVersion"].as_str() {
-        if !rv.is_empty() && current["metadata"]["resourceVersion"].as_str() != Some(rv) {
-            return Err(ApiError::stale(rt, name));
-        }
+    if let Some(rv) = new_scale["metadata"]["resourceVersion"].as_str()
+        && !rv.is_empty()
+        && current["metadata"]["resourceVersion"].as_str() != Some(rv)
+    {
+        return Err(ApiError::stale(rt, name));
     }
     let Some(replicas) = new_scale["spec"]["replicas"].as_i64().filter(|r| *r >= 0) else {
         return Err(ApiError::invalid(

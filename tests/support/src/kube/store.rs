@@ -88,6 +88,9 @@ pub struct Deletion {
     pub warnings: Vec<String>,
 }
 
+/// Where a watch starts: the kept events to replay, and a receiver for the live ones.
+pub type WatchStart = (Vec<Arc<StoredEvent>>, broadcast::Receiver<Arc<StoredEvent>>);
+
 /// How many change events are kept for watches to replay.
 pub const DEFAULT_HISTORY: usize = 10_000;
 
@@ -187,10 +190,7 @@ impl Store {
 
     /// The events after `from` for a watch, and a receiver for what follows; 410 when
     /// they are no longer kept.
-    pub fn watch_from(
-        &self,
-        from: u64,
-    ) -> Result<(Vec<Arc<StoredEvent>>, broadcast::Receiver<Arc<StoredEvent>>), ApiError> {
+    pub fn watch_from(&self, from: u64) -> Result<WatchStart, ApiError> {
         if from < self.oldest_watchable {
             return Err(ApiError::expired(format!(
                 "too old resource version: {from} ({})",
@@ -328,20 +328,20 @@ impl Store {
             ));
         }
         let api_version = rt.api_version();
-        if let Some(v) = obj["apiVersion"].as_str() {
-            if v != api_version {
-                return Err(ApiError::bad_request(format!(
-                    "the API version in the data ({v}) does not match the expected API version ({api_version})"
-                )));
-            }
+        if let Some(v) = obj["apiVersion"].as_str()
+            && v != api_version
+        {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({v}) does not match the expected API version ({api_version})"
+            )));
         }
-        if let Some(k) = obj["kind"].as_str() {
-            if k != rt.kind {
-                return Err(ApiError::bad_request(format!(
-                    "the kind in the data ({k}) does not match the expected kind ({})",
-                    rt.kind
-                )));
-            }
+        if let Some(k) = obj["kind"].as_str()
+            && k != rt.kind
+        {
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({k}) does not match the expected kind ({})",
+                rt.kind
+            )));
         }
         if !obj["metadata"].is_object() {
             obj["metadata"] = json!({});
@@ -507,10 +507,11 @@ impl Store {
             ));
         }
         let current = self.get_or_404(rt, ns, name)?;
-        if let Some(rv) = body["metadata"]["resourceVersion"].as_str() {
-            if !rv.is_empty() && current["metadata"]["resourceVersion"].as_str() != Some(rv) {
-                return Err(ApiError::stale(rt, name));
-            }
+        if let Some(rv) = body["metadata"]["resourceVersion"].as_str()
+            && !rv.is_empty()
+            && current["metadata"]["resourceVersion"].as_str() != Some(rv)
+        {
+            return Err(ApiError::stale(rt, name));
         }
         let new = match target {
             WriteTarget::Status => {
@@ -605,31 +606,31 @@ impl Store {
         opts: &DeleteOptions,
     ) -> Result<Deletion, ApiError> {
         let current = self.get_or_404(rt, ns, name)?;
-        if let Some(uid) = &opts.precondition_uid {
-            if meta::uid_of(&current) != uid {
-                return Err(ApiError::conflict(
-                    rt,
-                    name,
-                    &format!(
-                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                        meta::uid_of(&current)
-                    ),
-                ));
-            }
+        if let Some(uid) = &opts.precondition_uid
+            && meta::uid_of(&current) != uid
+        {
+            return Err(ApiError::conflict(
+                rt,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta::uid_of(&current)
+                ),
+            ));
         }
-        if let Some(rv) = &opts.precondition_resource_version {
-            if current["metadata"]["resourceVersion"].as_str() != Some(rv.as_str()) {
-                return Err(ApiError::conflict(
-                    rt,
-                    name,
-                    &format!(
-                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                        current["metadata"]["resourceVersion"]
-                            .as_str()
-                            .unwrap_or_default()
-                    ),
-                ));
-            }
+        if let Some(rv) = &opts.precondition_resource_version
+            && current["metadata"]["resourceVersion"].as_str() != Some(rv.as_str())
+        {
+            return Err(ApiError::conflict(
+                rt,
+                name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    current["metadata"]["resourceVersion"]
+                        .as_str()
+                        .unwrap_or_default()
+                ),
+            ));
         }
         let mut warnings = Vec::new();
         let propagation = match opts.propagation {
@@ -701,10 +702,10 @@ impl Default for Store {
 /// The defaults the apiserver fills in on create that the controllers and clients rely on.
 fn apply_create_defaults(rt: &ResourceType, obj: &mut Value) {
     match (rt.group, rt.kind) {
-        ("apps", "Deployment" | "StatefulSet" | "ReplicaSet") => {
-            if obj["spec"]["replicas"].is_null() {
-                obj["spec"]["replicas"] = json!(1);
-            }
+        ("apps", "Deployment" | "StatefulSet" | "ReplicaSet")
+            if obj["spec"]["replicas"].is_null() =>
+        {
+            obj["spec"]["replicas"] = json!(1);
         }
         ("batch", "Job") => {
             for (k, v) in [("backoffLimit", 6), ("completions", 1), ("parallelism", 1)] {

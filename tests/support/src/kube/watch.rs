@@ -146,10 +146,10 @@ pub fn serve(
         let mut replayed_up_to = 0;
         for e in replay {
             replayed_up_to = e.revision;
-            if let Some((kind, obj)) = filter.translate(&e) {
-                if tx.send(line(kind, &obj)).await.is_err() {
-                    return;
-                }
+            if let Some((kind, obj)) = filter.translate(&e)
+                && tx.send(line(kind, &obj)).await.is_err()
+            {
+                return;
             }
         }
         let deadline = tokio::time::sleep(timeout);
@@ -164,11 +164,10 @@ pub fn serve(
                             continue;
                         }
                         last_revision = e.revision;
-                        if let Some((kind, obj)) = filter.translate(&e) {
-                            if tx.send(line(kind, &obj)).await.is_err() {
+                        if let Some((kind, obj)) = filter.translate(&e)
+                            && tx.send(line(kind, &obj)).await.is_err() {
                                 return;
                             }
-                        }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         let gone = ApiError::expired("too old resource version: watch fell behind");

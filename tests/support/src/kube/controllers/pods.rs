@@ -143,12 +143,12 @@ impl PodLifecycle {
                 store.modify(pods_rt, &ns, &name, |p| {
                     p["status"] = running_status(p, &ip)
                 });
-            } else if phase == "Running" {
-                if let Some(s) = script.filter(|s| elapsed >= s.pending_for + s.running_for) {
-                    store.modify(pods_rt, &ns, &name, |p| {
-                        p["status"] = terminated_status(p, &s)
-                    });
-                }
+            } else if phase == "Running"
+                && let Some(s) = script.filter(|s| elapsed >= s.pending_for + s.running_for)
+            {
+                store.modify(pods_rt, &ns, &name, |p| {
+                    p["status"] = terminated_status(p, &s)
+                });
             }
         }
     }

@@ -615,10 +615,10 @@ impl Velero {
                     .unwrap_or(source_ns)
                     .to_string();
                 let mut prepared = prepare_for_restore(o, t, &backup, &name, &target_ns);
-                if t.kind == "Namespace" {
-                    if let Some(mapped) = mapping.get(name_of(o)).and_then(Value::as_str) {
-                        prepared["metadata"]["name"] = json!(mapped);
-                    }
+                if t.kind == "Namespace"
+                    && let Some(mapped) = mapping.get(name_of(o)).and_then(Value::as_str)
+                {
+                    prepared["metadata"]["name"] = json!(mapped);
                 }
                 (t, prepared)
             })

@@ -50,13 +50,12 @@ fn default_location(k8s: &KubeEmulator) {
 async fn wait_phase(api: &Api<DynamicObject>, name: &str, phases: &[&str]) -> DynamicObject {
     let deadline = std::time::Instant::now() + SETTLE;
     loop {
-        if let Some(o) = api.get_opt(name).await.unwrap() {
-            if o.data["status"]["phase"]
+        if let Some(o) = api.get_opt(name).await.unwrap()
+            && o.data["status"]["phase"]
                 .as_str()
                 .is_some_and(|p| phases.contains(&p))
-            {
-                return o;
-            }
+        {
+            return o;
         }
         assert!(
             std::time::Instant::now() < deadline,

@@ -1,0 +1,312 @@
+//! Plan: the steps rendered as far as they can be before running, in waves of steps that can run
+//! in parallel, destructive steps marked, secrets masked. Nothing is contacted. Values only known
+//! at run time (a step's outputs) show as `⟨steps.x.outputs.y⟩`.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::connection::Connection;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::kind::Registry;
+use crate::model::ForEach;
+use crate::program::Program;
+use crate::redact::Redactor;
+use crate::scope::{FrameScope, Inputs, RunInfo, resolve_frames};
+use crate::session::{is_destructive, is_idempotent};
+use crate::template::{Templates, expression_text};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub runbook: String,
+    pub path: String,
+    pub params: Map<String, Value>,
+    pub connections: Vec<PlannedConnection>,
+    pub waves: Vec<Vec<PlannedStep>>,
+    pub destructive: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedConnection {
+    pub name: String,
+    pub kind: String,
+    pub endpoint: Option<String>,
+    /// TLS verification is off for this endpoint (`insecure: true`).
+    pub insecure: bool,
+    pub ca_file: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedStep {
+    pub id: String,
+    pub title: String,
+    pub uses: String,
+    pub needs: Vec<String>,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub always: bool,
+    pub continue_on_error: bool,
+    /// The condition, when it can only be decided at run time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// Why it will be skipped, when that is already known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// The items, when known before the run; the expression otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub for_each: Option<Value>,
+    /// What each unit will do, as its kind describes it.
+    pub actions: Vec<String>,
+    /// The rendered inputs (one per item for `for_each` steps), secrets masked.
+    pub with: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+}
+
+pub fn build_plan(program: &Program, registry: &Registry, inputs: &Inputs) -> Result<Plan, Diagnostics> {
+    let redactor = Arc::new(Redactor::new());
+    let templates = Templates::new();
+    let run = RunInfo { id: "⟨run.id⟩".into(), started_at: "⟨run.started_at⟩".into() };
+    let frames = resolve_frames(program, inputs, &run, &templates, &redactor, true)?;
+    let mut diags = Diagnostics::default();
+    let mut waves = Vec::new();
+    let mut destructive = Vec::new();
+    for wave in program.dag.waves() {
+        let mut planned = Vec::new();
+        for step in wave {
+            let p = plan_step(program, registry, &frames, &templates, &redactor, step, &mut diags);
+            if p.destructive {
+                destructive.push(p.id.clone());
+            }
+            planned.push(p);
+        }
+        waves.push(planned);
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let connections = frames
+        .iter()
+        .flat_map(|f| f.connections.0.iter())
+        .map(|c| planned_connection(c, &redactor))
+        .collect();
+    Ok(Plan {
+        runbook: program.root().name.clone(),
+        path: program.root().path.display().to_string(),
+        params: match redactor.redact_value(&Value::Object(frames[0].params.clone())) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        },
+        connections,
+        waves,
+        destructive,
+    })
+}
+
+fn planned_connection(c: &Connection, redactor: &Redactor) -> PlannedConnection {
+    let endpoint = ["url", "endpoint", "kubeconfig"].iter().find_map(|f| c.str(f)).map(|s| redactor.redact(s));
+    PlannedConnection { name: c.name.clone(), kind: c.kind.clone(), endpoint, insecure: c.insecure(), ca_file: c.str("ca_file").map(str::to_string) }
+}
+
+/// Whether an expression or template reads step outputs (then it can only be decided at run time).
+fn reads_steps(templates: &Templates, text: &str, expression: bool) -> bool {
+    let refs = if expression { templates.expression_references(expression_text(text)) } else { templates.template_references(text) };
+    refs.map(|r| r.iter().any(|v| v == "steps" || v.starts_with("steps."))).unwrap_or(false)
+}
+
+fn plan_step(
+    program: &Program,
+    registry: &Registry,
+    frames: &[FrameScope],
+    templates: &Templates,
+    redactor: &Redactor,
+    step: usize,
+    diags: &mut Diagnostics,
+) -> PlannedStep {
+    let ps = &program.steps[step];
+    let def = &ps.def;
+    let frame = &frames[ps.frame];
+    let mut planned = PlannedStep {
+        id: ps.key.clone(),
+        title: def.title().to_string(),
+        uses: def.uses.clone(),
+        needs: program.dag.needs(step).map(|n| program.steps[n].key.clone()).collect(),
+        destructive: is_destructive(program, registry, step),
+        idempotent: is_idempotent(program, registry, step),
+        always: def.always,
+        continue_on_error: def.continue_on_error,
+        when: None,
+        skipped: None,
+        for_each: None,
+        actions: Vec::new(),
+        with: Vec::new(),
+        retry: (def.retry.attempts > 1).then(|| {
+            format!("{} attempts, {} apart (x{} each time)", def.retry.attempts, crate::duration::format_duration(def.retry.delay), def.retry.backoff)
+        }),
+        timeout: def.timeout.map(crate::duration::format_duration),
+    };
+    planned.needs.sort();
+    if let Some(when) = &def.when {
+        if reads_steps(templates, &when.text, true) {
+            planned.when = Some(expression_text(&when.text).to_string());
+        } else {
+            match templates.eval_bool(&when.text, &frame.value(None)) {
+                Ok(true) => {}
+                Ok(false) => planned.skipped = Some(format!("`when: {}` is false", expression_text(&when.text))),
+                Err(e) => diags.push(Diagnostic::new(when.loc, format!("when: {e}"))),
+            }
+        }
+    }
+    if let Some(child) = ps.child_frame {
+        let included = &program.runbooks[program.frames[child].runbook];
+        planned.actions.push(format!("run {} ({} steps, listed as {}.*)", included.path.display(), included.steps.len(), ps.key));
+        return planned;
+    }
+    let items: Option<Vec<Value>> = match &def.for_each {
+        None => None,
+        Some(ForEach::Expr(e)) if reads_steps(templates, &e.text, true) => {
+            planned.for_each = Some(Value::String(expression_text(&e.text).to_string()));
+            Some(vec![Value::String(format!("⟨{}⟩", expression_text(&e.text)))])
+        }
+        Some(ForEach::Expr(e)) => match templates.eval(expression_text(&e.text), &frame.value(None)) {
+            Ok(v) => match crate::template::to_json_value(&v) {
+                Value::Array(items) => Some(items),
+                other => {
+                    diags.push(Diagnostic::new(e.loc, format!("for_each must yield a list, got {other}")));
+                    None
+                }
+            },
+            Err(err) => {
+                diags.push(Diagnostic::new(e.loc, format!("for_each: {err}")));
+                None
+            }
+        },
+        Some(ForEach::List(node, loc)) => match templates.render_value(&node.to_json(), &frame.value(None)) {
+            Ok(Value::Array(items)) => Some(items),
+            Ok(_) => None,
+            Err(err) => {
+                diags.push(Diagnostic::new(*loc, format!("for_each: {err}")));
+                None
+            }
+        },
+    };
+    if let (Some(items), None) = (&items, &planned.for_each) {
+        planned.for_each = Some(redactor.redact_value(&Value::Array(items.clone())));
+    }
+    let Some(kind) = registry.get(&def.uses) else { return planned };
+    let with = def.with.as_ref().map(|n| n.to_json()).unwrap_or(Value::Object(Map::new()));
+    let units: Vec<Option<(&Value, usize)>> = match &items {
+        None => vec![None],
+        Some(items) => items.iter().enumerate().map(|(i, v)| Some((v, i))).collect(),
+    };
+    for unit in units {
+        match templates.render_value(&with, &frame.value(unit)) {
+            Ok(rendered) => {
+                planned.actions.push(redactor.redact(&kind.describe(&rendered)));
+                planned.with.push(redactor.redact_value(&rendered));
+            }
+            Err(e) => {
+                diags.push(Diagnostic::new(def.with_loc, format!("step `{}`: {e}", def.id)));
+                break;
+            }
+        }
+    }
+    planned
+}
+
+impl Plan {
+    pub fn step_count(&self) -> usize {
+        self.waves.iter().map(Vec::len).sum()
+    }
+
+    /// The human rendering. `color` adds ANSI emphasis for destructive steps and insecure endpoints.
+    pub fn to_text(&self, color: bool) -> String {
+        let (red, bold, dim, reset) = if color { ("\x1b[31;1m", "\x1b[1m", "\x1b[2m", "\x1b[0m") } else { ("", "", "", "") };
+        let mut out = format!("Plan for {bold}{}{reset} ({})\n", self.runbook, self.path);
+        if !self.params.is_empty() {
+            let params: Vec<String> = self.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let _ = writeln!(out, "Params: {}", params.join(", "));
+        }
+        if !self.connections.is_empty() {
+            let _ = writeln!(out, "Connections:");
+            for c in &self.connections {
+                let tls = if c.insecure {
+                    format!("{red}TLS NOT VERIFIED (insecure: true){reset}")
+                } else if let Some(ca) = &c.ca_file {
+                    format!("TLS verified with {ca}")
+                } else {
+                    "TLS verified".to_string()
+                };
+                let _ = writeln!(out, "  {:<14} {:<10} {}  {tls}", c.name, c.kind, c.endpoint.as_deref().unwrap_or("-"));
+            }
+        }
+        for (number, wave) in self.waves.iter().enumerate() {
+            let parallel = if wave.len() > 1 { format!(" ({} steps in parallel)", wave.len()) } else { String::new() };
+            let _ = writeln!(out, "\nWave {}{parallel}", number + 1);
+            for step in wave {
+                let mut tags = Vec::new();
+                if step.destructive {
+                    tags.push(format!("{red}DESTRUCTIVE{reset}"));
+                }
+                if step.always {
+                    tags.push("always".into());
+                }
+                if step.continue_on_error {
+                    tags.push("continue on error".into());
+                }
+                let tags = if tags.is_empty() { String::new() } else { format!("  [{}]", tags.join(", ")) };
+                let title = if step.title != step.id { format!(" {dim}{}{reset}", step.title) } else { String::new() };
+                let _ = writeln!(out, "  {bold}{}{reset} ({}){title}{tags}", step.id, step.uses);
+                if !step.needs.is_empty() {
+                    let _ = writeln!(out, "      needs: {}", step.needs.join(", "));
+                }
+                if let Some(reason) = &step.skipped {
+                    let _ = writeln!(out, "      skipped: {reason}");
+                    continue;
+                }
+                if let Some(when) = &step.when {
+                    let _ = writeln!(out, "      if: {when} (decided at run time)");
+                }
+                if let Some(items) = &step.for_each {
+                    match items {
+                        Value::Array(list) => {
+                            let _ = writeln!(out, "      for each of {} item{}", list.len(), if list.len() == 1 { "" } else { "s" });
+                        }
+                        other => {
+                            let _ = writeln!(out, "      for each item of {} (known at run time)", other.as_str().unwrap_or_default());
+                        }
+                    }
+                }
+                for action in &step.actions {
+                    let _ = writeln!(out, "      -> {action}");
+                }
+                if let Some(retry) = &step.retry {
+                    let _ = writeln!(out, "      retry: {retry}");
+                }
+                if let Some(timeout) = &step.timeout {
+                    let _ = writeln!(out, "      timeout: {timeout}");
+                }
+            }
+        }
+        let _ = write!(out, "\n{} step{} in {} wave{}", self.step_count(), plural(self.step_count()), self.waves.len(), plural(self.waves.len()));
+        if self.destructive.is_empty() {
+            out.push_str("; nothing destructive.\n");
+        } else {
+            let _ = writeln!(
+                out,
+                "; {red}{} destructive{reset}: {}. `runbook run` asks for confirmation (or pass --yes).",
+                self.destructive.len(),
+                self.destructive.join(", ")
+            );
+        }
+        out
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

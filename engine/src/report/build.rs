@@ -1,0 +1,639 @@
+//! From a program and its replayed journal to a [`Report`]: per-step timings, sessions, the
+//! critical path and the run's totals.
+
+use std::collections::HashSet;
+
+use super::timing::{between, display, earlier, later, millis, not_before};
+use super::{CriticalPath, CriticalStep, Report, RunStatus, SessionReport, StepReport};
+use crate::journal::{RunMeta, RunState, SessionEnd, StepRecord, UnitRecord, UnitStatus};
+use crate::program::Program;
+
+/// The state of a step the journal never mentions.
+pub const NOT_RUN: &str = "not run";
+
+impl Report {
+    pub fn build(program: &Program, meta: &RunMeta, state: &RunState) -> Report {
+        let started = state
+            .first_at
+            .clone()
+            .unwrap_or_else(|| meta.started_at.clone());
+        let order = display_order(program);
+        let mut steps: Vec<StepReport> = order
+            .iter()
+            .map(|&i| step_report(program, state, i))
+            .collect();
+        // A journal can name steps the runbook no longer has (it was edited after the run):
+        // they happened, so they are reported, after the runbook's own steps.
+        let known: HashSet<&str> = program.keys().collect();
+        for (key, record) in &state.steps {
+            if !known.contains(key.as_str()) {
+                steps.push(recorded_step(key.clone(), key.clone(), None, record));
+            }
+        }
+        let by_index: Vec<Option<&StepReport>> = {
+            let mut slots = vec![None; program.steps.len()];
+            for (report, &index) in steps.iter().zip(&order) {
+                slots[index] = Some(report);
+            }
+            slots
+        };
+        let critical_path = critical_path(program, &by_index);
+        let last_step_end = steps
+            .iter()
+            .filter_map(|s| s.ended.as_deref())
+            .reduce(later);
+        let total_ms = last_step_end
+            .and_then(|end| between(&started, end))
+            .map(millis);
+        let sessions = session_reports(state);
+        // A refused session (a resume without the confirmation it needed, say) changed nothing:
+        // the run stands as the last session that acted left it.
+        let last_session = state
+            .sessions
+            .iter()
+            .rev()
+            .find(|s| s.status != Some(SessionEnd::Refused))
+            .or(state.sessions.last());
+        Report {
+            run_id: meta.run_id.clone(),
+            runbook: meta.runbook.clone(),
+            runbook_path: meta.runbook_path.clone(),
+            started: display(&started),
+            ended: last_session.and_then(|s| s.ended.as_deref()).map(display),
+            status: status_of(last_session.and_then(|s| s.status)),
+            total_ms,
+            active_ms: sessions.iter().map(|s| s.duration_ms).sum(),
+            sessions,
+            steps,
+            critical_path,
+        }
+    }
+}
+
+fn status_of(end: Option<SessionEnd>) -> RunStatus {
+    match end {
+        Some(SessionEnd::Succeeded) => RunStatus::Succeeded,
+        Some(SessionEnd::Failed) => RunStatus::Failed,
+        Some(SessionEnd::Interrupted) => RunStatus::Interrupted,
+        Some(SessionEnd::Refused) => RunStatus::Refused,
+        None => RunStatus::NeverEnded,
+    }
+}
+
+/// Program steps as a reader expects them: in the order the runbook lists them, each include
+/// step followed by the steps of the runbook it includes (the program itself appends those
+/// after all of the including runbook's steps).
+fn display_order(program: &Program) -> Vec<usize> {
+    fn push_frame(program: &Program, frame: usize, order: &mut Vec<usize>) {
+        for (index, step) in program.steps.iter().enumerate() {
+            if step.frame == frame {
+                order.push(index);
+                if let Some(child) = step.child_frame {
+                    push_frame(program, child, order);
+                }
+            }
+        }
+    }
+    let mut order = Vec::with_capacity(program.steps.len());
+    push_frame(program, 0, &mut order);
+    debug_assert_eq!(
+        order.len(),
+        program.steps.len(),
+        "every step sits in exactly one frame"
+    );
+    order
+}
+
+fn step_report(program: &Program, state: &RunState, index: usize) -> StepReport {
+    let step = &program.steps[index];
+    let title = step.def.title().to_string();
+    let kind = Some(step.def.uses.clone());
+    let mut report = match state.step(&step.key) {
+        Some(record) => recorded_step(step.key.clone(), title, kind, record),
+        None => StepReport {
+            id: step.key.clone(),
+            title,
+            kind,
+            state: NOT_RUN.into(),
+            include: false,
+            started: None,
+            ended: None,
+            duration_ms: None,
+            attempts: 0,
+            items: None,
+            error: None,
+            skip_reason: None,
+        },
+    };
+    if program.is_include(index) {
+        include_span(program, state, index, &mut report);
+    }
+    report
+}
+
+fn recorded_step(
+    id: String,
+    title: String,
+    kind: Option<String>,
+    record: &StepRecord,
+) -> StepReport {
+    let state = record.state();
+    // A skipped step did nothing; a step reset by `--from` has not run again yet, and its
+    // earlier attempts no longer count.
+    let timed = !matches!(state, "skipped" | "pending");
+    let started = timed
+        .then(|| {
+            record
+                .units
+                .values()
+                .filter_map(|u| u.first_started.as_deref())
+                .reduce(earlier)
+        })
+        .flatten();
+    let ended = (timed && !record.units.values().any(latest_attempt_unfinished))
+        .then(|| {
+            record
+                .units
+                .values()
+                .filter_map(|u| u.ended.as_deref())
+                .reduce(later)
+        })
+        .flatten();
+    StepReport {
+        id,
+        title,
+        kind,
+        state: state.into(),
+        include: false,
+        duration_ms: span(started, ended),
+        started: started.map(display),
+        ended: ended.map(display),
+        attempts: record.attempts(),
+        items: record.items,
+        error: failure_text(record),
+        skip_reason: record.skipped.clone(),
+    }
+}
+
+fn span(started: Option<&str>, ended: Option<&str>) -> Option<u64> {
+    between(started?, ended?).map(millis)
+}
+
+/// Whether a unit's last attempt has no end yet: it is running, or its process died under it
+/// (an `ended` older than the last start belongs to an earlier attempt).
+fn latest_attempt_unfinished(unit: &UnitRecord) -> bool {
+    match unit.status {
+        UnitStatus::Started | UnitStatus::Pending => true,
+        UnitStatus::Interrupted => match (&unit.ended, &unit.last_started) {
+            (Some(ended), Some(started)) => !not_before(ended, started),
+            (Some(_), None) => false,
+            (None, _) => true,
+        },
+        UnitStatus::Succeeded | UnitStatus::Failed | UnitStatus::SkippedByOperator => false,
+    }
+}
+
+fn failure_text(record: &StepRecord) -> Option<String> {
+    let failed: Vec<&UnitRecord> = record
+        .units
+        .values()
+        .filter(|u| u.status == UnitStatus::Failed && u.error.is_some())
+        .collect();
+    match failed.as_slice() {
+        [] => None,
+        [only] if only.index.is_none() => only.error.clone(),
+        many => Some(
+            many.iter()
+                .map(|u| {
+                    let error = u.error.as_deref().unwrap_or_default();
+                    match u.index {
+                        Some(i) => format!("item {i}: {error}"),
+                        None => error.to_string(),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+    }
+}
+
+/// An include step is recorded only as it completes, in the same instant; what it stands for is
+/// the work of the steps it includes. So its start is theirs, and its state, until it completes,
+/// is derived from theirs.
+fn include_span(program: &Program, state: &RunState, include: usize, report: &mut StepReport) {
+    report.include = true;
+    let inner: Vec<(&str, &StepRecord)> = program
+        .steps
+        .iter()
+        .filter(|s| s.gates.contains(&include))
+        .filter_map(|s| Some((s.key.as_str(), state.step(&s.key)?)))
+        .collect();
+    let inner_reports: Vec<StepReport> = inner
+        .iter()
+        .map(|(key, record)| recorded_step(key.to_string(), String::new(), None, record))
+        .collect();
+    let started = inner_reports
+        .iter()
+        .filter_map(|r| r.started.as_deref())
+        .chain(report.started.as_deref())
+        .reduce(earlier)
+        .map(display);
+    if report.state == "succeeded" {
+        report.ended = inner_reports
+            .iter()
+            .filter_map(|r| r.ended.as_deref())
+            .chain(report.ended.as_deref())
+            .reduce(later)
+            .map(display);
+    }
+    if report.state == NOT_RUN && !inner_reports.is_empty() {
+        let ids_in = |state: &str| -> Vec<&str> {
+            inner_reports
+                .iter()
+                .filter(|r| r.state == state)
+                .map(|r| r.id.as_str())
+                .collect()
+        };
+        report.state = ["failed", "interrupted", "started"]
+            .into_iter()
+            .find(|state| !ids_in(state).is_empty())
+            // Some of its steps ran, the rest are still to run.
+            .unwrap_or("pending")
+            .into();
+        let failed = ids_in("failed");
+        if !failed.is_empty() {
+            report.error = Some(format!(
+                "steps of the included runbook failed: {}",
+                failed.join(", ")
+            ));
+        }
+    }
+    report.started = started;
+    report.duration_ms = span(report.started.as_deref(), report.ended.as_deref());
+}
+
+/// The heaviest chain of steps by duration. An include step weighs nothing: the steps it
+/// includes are nodes of the same graph and already carry the time. It is left out of the listed
+/// path for that reason, as are steps that never finished (skipped ones, say), which took no time.
+fn critical_path(program: &Program, steps: &[Option<&StepReport>]) -> CriticalPath {
+    let weight_ms = |index: usize| match steps[index] {
+        Some(step) if !step.include => step.duration_ms.unwrap_or(0),
+        _ => 0,
+    };
+    let path = program.dag.critical_path(|index| weight_ms(index) as f64);
+    let listed: Vec<CriticalStep> = path
+        .into_iter()
+        .filter_map(|index| steps[index])
+        .filter(|step| !step.include && step.ended.is_some())
+        .map(|step| CriticalStep {
+            id: step.id.clone(),
+            duration_ms: step.duration_ms.unwrap_or(0),
+        })
+        .collect();
+    CriticalPath {
+        total_ms: listed.iter().map(|s| s.duration_ms).sum(),
+        steps: listed,
+    }
+}
+
+fn session_reports(state: &RunState) -> Vec<SessionReport> {
+    let mut events: Vec<&str> = Vec::new();
+    for unit in state.steps.values().flat_map(|s| s.units.values()) {
+        events.extend(unit.first_started.as_deref());
+        events.extend(unit.last_started.as_deref());
+        events.extend(unit.ended.as_deref());
+    }
+    events.extend(state.last_at.as_deref());
+    state
+        .sessions
+        .iter()
+        .enumerate()
+        .map(|(i, session)| {
+            let next_start = state.sessions.get(i + 1).map(|s| s.started.as_str());
+            // A session that never ended (a crash, a kill) ran at least until its last recorded
+            // event: the latest one before the next session took over.
+            let until = match &session.ended {
+                Some(ended) => ended.as_str(),
+                None => events
+                    .iter()
+                    .copied()
+                    .filter(|at| not_before(at, &session.started))
+                    .filter(|at| next_start.is_none_or(|next| !not_before(at, next)))
+                    .fold(session.started.as_str(), later),
+            };
+            SessionReport {
+                session: session.session,
+                command: session.command.clone(),
+                started: display(&session.started),
+                ended: session.ended.as_deref().map(display),
+                duration_ms: between(&session.started, until).map_or(0, millis),
+                status: status_of(session.status),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{self, shown};
+    use super::*;
+    use crate::journal::Event;
+
+    fn ids(report: &Report) -> Vec<&str> {
+        report.steps.iter().map(|s| s.id.as_str()).collect()
+    }
+
+    #[test]
+    fn every_step_once_includes_after_their_include_step() {
+        let report = fixture::failed_report();
+        assert_eq!(
+            ids(&report),
+            [
+                "fetch",
+                "drop-databases",
+                "restore-influx",
+                "restore-influx.apply",
+                "restore-influx.wait",
+                "verify",
+                "notify",
+                "cleanup",
+                "dashboards",
+            ]
+        );
+        let notify = report.step("notify").unwrap();
+        assert_eq!(
+            (
+                notify.state.as_str(),
+                notify.started.as_deref(),
+                notify.attempts
+            ),
+            (NOT_RUN, None, 0)
+        );
+        assert_eq!(
+            report.step("fetch").unwrap().title,
+            "Find the latest backup"
+        );
+        assert_eq!(
+            report.step("restore-influx.wait").unwrap().kind.as_deref(),
+            Some("k8s.wait")
+        );
+    }
+
+    #[test]
+    fn timings_attempts_and_items_per_step() {
+        let report = fixture::failed_report();
+        let step = |id: &str| report.step(id).unwrap();
+        // Two attempts, the retry wait included.
+        assert_eq!(
+            (step("fetch").duration_ms, step("fetch").attempts),
+            (Some(4500), 2)
+        );
+        assert_eq!(step("fetch").started.as_deref(), Some(shown(0.5).as_str()));
+        // Two items run side by side: first start to last end.
+        assert_eq!(
+            (
+                step("drop-databases").duration_ms,
+                step("drop-databases").items
+            ),
+            (Some(2000), Some(2))
+        );
+        // Interrupted by the end of session 1, finished in session 2.
+        let wait = step("restore-influx.wait");
+        assert_eq!(
+            (wait.state.as_str(), wait.duration_ms, wait.attempts),
+            ("succeeded", Some(115_200), 2)
+        );
+        // The include step spans the steps it includes.
+        let include = step("restore-influx");
+        assert!(include.include);
+        assert_eq!(
+            (include.started.as_deref(), include.ended.as_deref()),
+            (Some(shown(5.2).as_str()), Some(shown(130.6).as_str()))
+        );
+        assert_eq!(include.duration_ms, Some(125_400));
+        let verify = step("verify");
+        assert_eq!(
+            (verify.state.as_str(), verify.duration_ms),
+            ("failed", Some(1000))
+        );
+        assert_eq!(verify.error.as_deref(), Some(fixture::VERIFY_ERROR));
+        let skipped = step("dashboards");
+        assert_eq!(skipped.state, "skipped");
+        assert_eq!(
+            skipped.skip_reason.as_deref(),
+            Some("`when: params.dashboards` is false")
+        );
+        assert_eq!(skipped.duration_ms, None);
+    }
+
+    #[test]
+    fn critical_path_follows_the_longest_chain() {
+        let report = fixture::failed_report();
+        let path: Vec<(&str, u64)> = report
+            .critical_path
+            .steps
+            .iter()
+            .map(|s| (s.id.as_str(), s.duration_ms))
+            .collect();
+        assert_eq!(
+            path,
+            [
+                ("fetch", 4500),
+                ("restore-influx.apply", 10_000),
+                ("restore-influx.wait", 115_200),
+                ("verify", 1000),
+                ("cleanup", 500),
+            ]
+        );
+        assert_eq!(report.critical_path.total_ms, 131_200);
+    }
+
+    #[test]
+    fn run_totals_and_sessions() {
+        let report = fixture::failed_report();
+        assert_eq!(report.status, RunStatus::Failed);
+        assert_eq!(report.started, shown(0.0));
+        assert_eq!(report.ended.as_deref(), Some(shown(133.5).as_str()));
+        // First record to the end of the last step (cleanup), not to the session's end.
+        assert_eq!(report.total_ms, Some(133_000));
+        assert_eq!(report.active_ms, 20_000 + 33_500);
+        let sessions: Vec<(u32, &str, RunStatus, u64)> = report
+            .sessions
+            .iter()
+            .map(|s| (s.session, s.command.as_str(), s.status, s.duration_ms))
+            .collect();
+        assert_eq!(
+            sessions,
+            [
+                (1, "runbook run influx.yaml", RunStatus::Interrupted, 20_000),
+                (
+                    2,
+                    "runbook resume 20261123-100000-abcd --yes",
+                    RunStatus::Failed,
+                    33_500
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_refused_session_does_not_change_the_run_status() {
+        let mut journal = fixture::failed_journal();
+        journal.session(500.0, 3, "runbook resume 20261123-100000-abcd");
+        journal.end(500.1, 3, SessionEnd::Refused);
+        let report = journal.report();
+        assert_eq!(report.status, RunStatus::Failed);
+        assert_eq!(report.ended.as_deref(), Some(shown(133.5).as_str()));
+        let last = report.sessions.last().unwrap();
+        assert_eq!(
+            (last.session, last.status, last.duration_ms),
+            (3, RunStatus::Refused, 100)
+        );
+    }
+
+    #[test]
+    fn a_crashed_session_counts_until_its_last_event_and_unfinished_steps_have_no_end() {
+        let mut journal = fixture::Journal::default();
+        journal.session(0.0, 1, "runbook run influx.yaml");
+        journal.push(
+            1.0,
+            Event::StepStarted {
+                step: "fetch".into(),
+                index: None,
+                attempt: 1,
+                description: None,
+            },
+        );
+        journal.push(
+            2.0,
+            Event::StepFailed {
+                step: "fetch".into(),
+                index: None,
+                attempt: 1,
+                error: "timeout".into(),
+                retry_in_ms: Some(1000),
+            },
+        );
+        journal.push(
+            2.5,
+            Event::StepStarted {
+                step: "fetch".into(),
+                index: None,
+                attempt: 2,
+                description: None,
+            },
+        );
+        journal.push(
+            3.0,
+            Event::StepStarted {
+                step: "restore-influx.apply".into(),
+                index: None,
+                attempt: 1,
+                description: None,
+            },
+        );
+        // The process dies here; an operator resumes later.
+        journal.session(50.0, 2, "runbook resume 20261123-100000-abcd");
+        journal.push(
+            51.0,
+            Event::StepStarted {
+                step: "fetch".into(),
+                index: None,
+                attempt: 3,
+                description: None,
+            },
+        );
+        journal.push(
+            52.0,
+            Event::StepStarted {
+                step: "restore-influx.apply".into(),
+                index: None,
+                attempt: 2,
+                description: None,
+            },
+        );
+        // And dies again, for good.
+        let report = journal.report();
+        assert_eq!(report.status, RunStatus::NeverEnded);
+        assert_eq!(report.ended, None);
+        let durations: Vec<u64> = report.sessions.iter().map(|s| s.duration_ms).collect();
+        assert_eq!(durations, [3000, 2000]);
+        let fetch = report.step("fetch").unwrap();
+        assert_eq!((fetch.state.as_str(), fetch.attempts), ("started", 3));
+        // Its `ended` belongs to attempt 1, not to the attempt still under way.
+        assert_eq!(
+            (
+                fetch.ended.as_deref(),
+                fetch.duration_ms,
+                fetch.error.as_deref()
+            ),
+            (None, None, None)
+        );
+        // The include step has no record of its own: its state comes from its steps.
+        let include = report.step("restore-influx").unwrap();
+        assert_eq!(
+            (include.state.as_str(), include.started.as_deref()),
+            ("started", Some(shown(3.0).as_str()))
+        );
+        assert_eq!(
+            (include.ended.as_deref(), include.error.as_deref()),
+            (None, None)
+        );
+        assert_eq!(report.total_ms, None);
+        assert!(report.critical_path.steps.is_empty());
+    }
+
+    #[test]
+    fn for_each_errors_name_their_items_and_unknown_journal_steps_are_kept() {
+        let mut journal = fixture::Journal::default();
+        journal.session(0.0, 1, "runbook run influx.yaml");
+        journal.push(
+            0.1,
+            Event::StepExpanded {
+                step: "drop-databases".into(),
+                items: 2,
+            },
+        );
+        for i in 0..2 {
+            journal.push(
+                0.2,
+                Event::StepStarted {
+                    step: "drop-databases".into(),
+                    index: Some(i),
+                    attempt: 1,
+                    description: None,
+                },
+            );
+            journal.push(
+                0.3,
+                Event::StepFailed {
+                    step: "drop-databases".into(),
+                    index: Some(i),
+                    attempt: 1,
+                    error: format!("db{i} is locked"),
+                    retry_in_ms: None,
+                },
+            );
+        }
+        journal.push(
+            0.4,
+            Event::StepSkipped {
+                step: "renamed-away".into(),
+                reason: "`when: false` is false".into(),
+            },
+        );
+        journal.end(0.5, 1, SessionEnd::Failed);
+        let report = journal.report();
+        let drop = report.step("drop-databases").unwrap();
+        assert_eq!(
+            drop.error.as_deref(),
+            Some("item 0: db0 is locked\nitem 1: db1 is locked")
+        );
+        let gone = report.steps.last().unwrap();
+        assert_eq!(
+            (gone.id.as_str(), gone.kind.as_deref(), gone.state.as_str()),
+            ("renamed-away", None, "skipped")
+        );
+        assert_eq!(report.steps.len(), fixture::program().steps.len() + 1);
+    }
+}

@@ -1,0 +1,134 @@
+//! The command line (DESIGN 2).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "runbook", version, about = "Validated, planned, checkpointed and resumable disaster-recovery runbooks.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub global: Global,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Where runs are recorded.
+    #[arg(long, global = true, env = "RUNBOOK_STATE_DIR", default_value = ".runbook")]
+    pub state_dir: PathBuf,
+    /// `human` for people, `json` for machines (one JSON object per line).
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check runbooks without contacting anything.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        inputs: InputArgs,
+    },
+    /// Show what would run, rendered, with secrets masked. Contacts nothing.
+    Plan {
+        file: PathBuf,
+        #[command(flatten)]
+        inputs: InputArgs,
+    },
+    /// Run a runbook.
+    Run {
+        file: PathBuf,
+        #[command(flatten)]
+        inputs: InputArgs,
+        #[command(flatten)]
+        exec: ExecArgs,
+    },
+    /// Continue an interrupted or failed run where it stopped.
+    Resume {
+        run_id: String,
+        #[command(flatten)]
+        exec: ExecArgs,
+        /// Run again the non-idempotent steps that were running when the run was interrupted.
+        #[arg(long)]
+        rerun_interrupted: bool,
+        /// Run this step and everything after it again (repeatable).
+        #[arg(long, value_name = "STEP")]
+        from: Vec<String>,
+        /// Record that this step was done by hand (repeatable).
+        #[arg(long, value_name = "STEP")]
+        skip: Vec<String>,
+        /// Override inputs the run started with (config and secrets are always re-read).
+        #[command(flatten)]
+        inputs: InputArgs,
+    },
+    /// List runs, or show one run's steps with state and timings.
+    Status { run_id: Option<String> },
+    /// Print the dependency graph.
+    Graph {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
+    /// Timings per step, the critical path and the total recovery time of a run.
+    Report {
+        run_id: String,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+        format: ReportFormat,
+    },
+    /// Print the JSON Schema of the runbook format (for editors).
+    Schema,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Md,
+    Json,
+    Junit,
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct InputArgs {
+    /// A Compliant Kubernetes config directory.
+    #[arg(long, env = "CK8S_CONFIG_PATH", value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// Which cluster's config to merge: `sc` (service cluster) or `wc` (workload cluster).
+    #[arg(long, value_name = "sc|wc")]
+    pub cluster: Option<String>,
+    /// Set a param: `--set name=value` (the value is read as YAML: numbers, lists).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+    /// A YAML file of params.
+    #[arg(long, value_name = "FILE")]
+    pub params: Option<PathBuf>,
+    /// A YAML file of secrets (plain, or sops-encrypted).
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
+    /// A YAML file whose values override the runbook's `vars`.
+    #[arg(long, value_name = "FILE")]
+    pub vars: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ExecArgs {
+    /// Confirm destructive steps and approvals without asking (for scripts).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// How many steps may run at once.
+    #[arg(long, default_value_t = 4)]
+    pub parallel: usize,
+}

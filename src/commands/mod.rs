@@ -1,0 +1,73 @@
+//! One module per command.
+
+mod graph;
+mod plan;
+mod report;
+mod resume;
+mod run;
+mod schema;
+mod status;
+mod validate;
+
+use std::path::Path;
+
+use runbook_engine::diagnostic::Diagnostics;
+use runbook_engine::program::Program;
+use runbook_engine::source::Sources;
+use runbook_engine::validate::{KnownInputs, validate_file};
+use serde_json::json;
+
+use crate::args::{Cli, Command, OutputFormat};
+use crate::exit;
+use crate::ui::json::emit;
+
+pub fn dispatch(cli: Cli) -> i32 {
+    let output = cli.global.output;
+    let state_dir = runbook_engine::journal::StateDir::new(cli.global.state_dir.clone());
+    match cli.command {
+        Command::Validate { files, inputs } => validate::run(&files, &inputs, output),
+        Command::Plan { file, inputs } => plan::run(&file, &inputs, output),
+        Command::Run { file, inputs, exec } => run::run(&file, &inputs, &exec, &state_dir, output),
+        Command::Resume { run_id, exec, rerun_interrupted, from, skip, inputs } => {
+            resume::run(&run_id, &exec, rerun_interrupted, from, skip, &inputs, &state_dir, output)
+        }
+        Command::Status { run_id } => status::run(run_id.as_deref(), &state_dir, output),
+        Command::Graph { file, format } => graph::run(&file, format),
+        Command::Report { run_id, format } => report::run(&run_id, format, &state_dir),
+        Command::Schema => schema::run(),
+    }
+}
+
+/// Load and validate, printing every problem. `None` means the caller exits with code 2.
+pub fn load_program(file: &Path, known: &KnownInputs, output: OutputFormat) -> Option<Program> {
+    let sources = Sources::new();
+    match validate_file(file, &runbook_steps::registry(), known, &sources) {
+        Ok(program) => Some(program),
+        Err(diags) => {
+            print_diagnostics(&diags, &sources, output);
+            None
+        }
+    }
+}
+
+pub fn print_diagnostics(diags: &Diagnostics, sources: &Sources, output: OutputFormat) {
+    match output {
+        OutputFormat::Human => eprintln!("{}", diags.render(sources)),
+        OutputFormat::Json => {
+            for d in &diags.0 {
+                let mut value = d.to_json(sources);
+                value["event"] = json!("problem");
+                emit(&value);
+            }
+        }
+    }
+}
+
+/// An input error that is not tied to a runbook position (unreadable file, bad flag).
+pub fn input_error(message: &str, output: OutputFormat) -> i32 {
+    match output {
+        OutputFormat::Human => eprintln!("error: {message}"),
+        OutputFormat::Json => emit(&json!({"event": "problem", "message": message})),
+    }
+    exit::INVALID
+}

@@ -1,0 +1,37 @@
+use std::path::PathBuf;
+
+use runbook_engine::journal::{RunState, StateDir};
+use runbook_engine::report::Report;
+use runbook_engine::source::Sources;
+use runbook_engine::validate::KnownInputs;
+
+use super::input_error;
+use crate::args::{OutputFormat, ReportFormat};
+use crate::exit;
+
+pub fn run(run_id: &str, format: ReportFormat, state_dir: &StateDir) -> i32 {
+    let (run, meta) = match runbook_engine::session::open_run(state_dir, run_id) {
+        Ok(found) => found,
+        Err(e) => return input_error(&e.to_string(), OutputFormat::Human),
+    };
+    let records = match run.read_journal() {
+        Ok(r) => r,
+        Err(e) => return input_error(&format!("reading the journal: {e}"), OutputFormat::Human),
+    };
+    let state = RunState::replay(&records);
+    let sources = Sources::new();
+    let program = match runbook_engine::validate::validate_file(&PathBuf::from(&meta.runbook_path), &runbook_steps::registry(), &KnownInputs::default(), &sources) {
+        Ok(p) => p,
+        Err(diags) => {
+            eprintln!("{}", diags.render(&sources));
+            return input_error(&format!("the runbook {} no longer loads; the report needs it for the step graph", meta.runbook_path), OutputFormat::Human);
+        }
+    };
+    let report = Report::build(&program, &meta, &state);
+    match format {
+        ReportFormat::Md => print!("{}", report.to_markdown()),
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()),
+        ReportFormat::Junit => print!("{}", report.to_junit()),
+    }
+    exit::OK
+}

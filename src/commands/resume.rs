@@ -1,0 +1,58 @@
+use std::path::PathBuf;
+
+use runbook_engine::journal::StateDir;
+use runbook_engine::session::{self, ResumeChoices, SessionOptions};
+
+use super::{input_error, load_program};
+use crate::args::{ExecArgs, InputArgs, OutputFormat};
+use crate::commands::run::{finish, interrupts, runtime};
+use crate::exit;
+use crate::ui::Ui;
+
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    run_id: &str,
+    exec: &ExecArgs,
+    rerun_interrupted: bool,
+    from: Vec<String>,
+    skip: Vec<String>,
+    args: &InputArgs,
+    state_dir: &StateDir,
+    output: OutputFormat,
+) -> i32 {
+    let (run_dir, meta) = match session::open_run(state_dir, run_id) {
+        Ok(found) => found,
+        Err(e) => return input_error(&e.to_string(), output),
+    };
+    let loaded = match crate::inputs::for_resume(&meta.inputs, &meta.params, args) {
+        Ok(l) => l,
+        Err(e) => return input_error(&e, output),
+    };
+    let Some(program) = load_program(&PathBuf::from(&meta.runbook_path), &loaded.known, output) else { return exit::INVALID };
+    let ui = Ui::new(output, exec.yes);
+    let mut command = format!("resume {run_id}");
+    if rerun_interrupted {
+        command.push_str(" --rerun-interrupted");
+    }
+    for step in &from {
+        command.push_str(&format!(" --from {step}"));
+    }
+    for step in &skip {
+        command.push_str(&format!(" --skip {step}"));
+    }
+    let options = SessionOptions {
+        state_dir: state_dir.clone(),
+        parallel: exec.parallel,
+        interaction: ui.interaction.clone(),
+        observer: ui.observer.clone(),
+        command,
+    };
+    let choices = ResumeChoices { rerun_interrupted, from, skip };
+    if output == OutputFormat::Human {
+        println!("Resuming run {run_id}: {} ({})", meta.runbook, meta.runbook_path);
+    }
+    let result = runtime().block_on(async {
+        session::resume(&program, &runbook_steps::registry(), &loaded.inputs, &run_dir, &meta, &choices, options, interrupts()).await
+    });
+    finish(result, &program.sources, output)
+}

@@ -1,0 +1,120 @@
+use std::path::Path;
+
+use runbook_engine::journal::StateDir;
+use runbook_engine::session::{self, Finished, SessionError, SessionOptions};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::{input_error, load_program, print_diagnostics};
+use crate::args::{ExecArgs, InputArgs, OutputFormat};
+use crate::exit;
+use crate::ui::Ui;
+use crate::ui::json::emit;
+
+pub fn run(file: &Path, args: &InputArgs, exec: &ExecArgs, state_dir: &StateDir, output: OutputFormat) -> i32 {
+    let loaded = match crate::inputs::load(args, None) {
+        Ok(l) => l,
+        Err(e) => return input_error(&e, output),
+    };
+    let Some(program) = load_program(file, &loaded.known, output) else { return exit::INVALID };
+    let registry = runbook_steps::registry();
+    let ui = Ui::new(output, exec.yes);
+    let options = SessionOptions {
+        state_dir: state_dir.clone(),
+        parallel: exec.parallel,
+        interaction: ui.interaction.clone(),
+        observer: ui.observer.clone(),
+        command: format!("run {}", file.display()),
+    };
+    let steps = program.steps.len();
+    let name = program.root().name.clone();
+    let result = runtime().block_on(async {
+        let interrupts = interrupts();
+        session::start(&program, &registry, &loaded.inputs, loaded.paths.clone(), options, |id| announce(id, &name, steps, state_dir, output), interrupts).await
+    });
+    finish(result, &program.sources, output)
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime starts")
+}
+
+/// Ctrl-C (and SIGTERM) as messages: the first drains the run, the second aborts running steps.
+pub fn interrupts() -> mpsc::UnboundedReceiver<()> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let on_term = tx.clone();
+    tokio::spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            if tx.send(()).is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            while term.recv().await.is_some() {
+                if on_term.send(()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    rx
+}
+
+fn announce(run_id: &str, name: &str, steps: usize, state_dir: &StateDir, output: OutputFormat) {
+    match output {
+        OutputFormat::Human => {
+            println!("Run {run_id}: {name}, {steps} step{} (state in {})", if steps == 1 { "" } else { "s" }, state_dir.run(run_id).path.display())
+        }
+        OutputFormat::Json => emit(&json!({"event": "run", "run_id": run_id, "runbook": name, "steps": steps})),
+    }
+}
+
+/// Print how the session ended and what to do next; returns the exit code.
+pub fn finish(result: Result<Finished, SessionError>, sources: &runbook_engine::source::Sources, output: OutputFormat) -> i32 {
+    match result {
+        Ok(finished) => {
+            let code = finished.exit_code();
+            let o = &finished.outcome;
+            let resume = format!("runbook resume {}", finished.run_id);
+            match output {
+                OutputFormat::Json => emit(&json!({
+                    "event": "finished", "run_id": finished.run_id, "status": o.status, "exit_code": code,
+                    "succeeded": o.succeeded, "skipped": o.skipped,
+                    "failed": o.failed.iter().map(|(s, e)| json!({"step": s, "error": e})).collect::<Vec<_>>(),
+                    "not_run": o.not_run, "resume": (code != exit::OK).then_some(resume),
+                })),
+                OutputFormat::Human => {
+                    let summary = format!("{} succeeded, {} skipped, {} failed, {} not run", o.succeeded, o.skipped, o.failed.len(), o.not_run.len());
+                    match code {
+                        exit::OK => println!("Run {} succeeded ({summary}).", finished.run_id),
+                        exit::INTERRUPTED => {
+                            println!("Run {} interrupted ({summary}).\nContinue it with:\n  {resume}", finished.run_id)
+                        }
+                        _ => {
+                            println!("Run {} failed ({summary}).", finished.run_id);
+                            for (step, error) in &o.failed {
+                                println!("  {step}: {}", error.lines().next().unwrap_or_default());
+                            }
+                            println!("Fix the cause, then continue with:\n  {resume}");
+                        }
+                    }
+                }
+            }
+            code
+        }
+        Err(SessionError::Invalid(diags)) => {
+            print_diagnostics(&diags, sources, output);
+            exit::INVALID
+        }
+        Err(e) => {
+            let code = e.exit_code();
+            match output {
+                OutputFormat::Human => eprintln!("error: {e}"),
+                OutputFormat::Json => emit(&json!({"event": "error", "message": e.to_string(), "exit_code": code})),
+            }
+            code
+        }
+    }
+}

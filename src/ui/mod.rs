@@ -1,0 +1,60 @@
+//! How a run shows itself: live progress on a terminal, one plain line per event otherwise,
+//! JSON lines for machines. Everything shown has been through the redactor.
+
+pub mod json;
+mod plain;
+mod prompt;
+mod terminal;
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use runbook_engine::exec::Observer;
+use runbook_engine::interaction::{AssumeYes, Interaction, NoTerminal};
+
+pub use json::JsonObserver;
+pub use plain::PlainObserver;
+pub use terminal::TerminalObserver;
+
+use crate::args::OutputFormat;
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set (https://no-color.org).
+pub fn use_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+pub struct Ui {
+    pub observer: Arc<dyn Observer>,
+    pub interaction: Arc<dyn Interaction>,
+}
+
+impl Ui {
+    pub fn new(format: OutputFormat, assume_yes: bool) -> Ui {
+        let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        let (observer, bars): (Arc<dyn Observer>, Option<indicatif::MultiProgress>) = match format {
+            OutputFormat::Json => (Arc::new(JsonObserver::default()), None),
+            OutputFormat::Human if std::io::stdout().is_terminal() => {
+                let t = TerminalObserver::new(use_color());
+                let bars = t.bars();
+                (Arc::new(t), Some(bars))
+            }
+            OutputFormat::Human => (Arc::new(PlainObserver::default()), None),
+        };
+        let interaction: Arc<dyn Interaction> = if assume_yes {
+            Arc::new(AssumeYes)
+        } else if interactive {
+            Arc::new(prompt::TerminalPrompt::new(bars))
+        } else {
+            Arc::new(NoTerminal)
+        };
+        Ui { observer, interaction }
+    }
+}
+
+/// `step[2]` for a `for_each` item, `step` otherwise.
+pub fn unit_name(step: &str, index: Option<usize>) -> String {
+    match index {
+        Some(i) => format!("{step}[{i}]"),
+        None => step.to_string(),
+    }
+}

@@ -1,0 +1,208 @@
+//! `command`: run a program (`argv`, no shell) or a shell line (`shell`, by `sh -c`).
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+
+use async_trait::async_trait;
+use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+
+pub struct Command;
+
+/// Captured output beyond this is cut (the tail is kept): outputs live in the journal.
+const MAX_CAPTURE: usize = 1 << 20;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandInput {
+    /// Program and arguments, run directly without a shell.
+    pub argv: Option<Vec<Arg>>,
+    /// A shell command line, run by `sh -c`.
+    pub shell: Option<String>,
+    /// Environment variables added to the command's environment.
+    #[serde(default)]
+    pub env: BTreeMap<String, Arg>,
+    /// Working directory (default: where `runbook` was started).
+    pub cwd: Option<String>,
+    /// Text written to the command's standard input.
+    pub stdin: Option<String>,
+}
+
+/// A command-line argument: strings, numbers and booleans are all passed as text.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Arg {
+    Text(String),
+    Integer(i64),
+    Number(f64),
+    Flag(bool),
+}
+
+impl std::fmt::Display for Arg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Arg::Text(s) => f.write_str(s),
+            Arg::Integer(i) => write!(f, "{i}"),
+            Arg::Number(n) => write!(f, "{n}"),
+            Arg::Flag(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+#[async_trait]
+impl StepKind for Command {
+    fn name(&self) -> &'static str {
+        "command"
+    }
+
+    fn about(&self) -> &'static str {
+        "Run a program (`argv`, no shell) or a shell line (`shell`); a non-zero exit fails the step. Outputs stdout, stderr, exit_code, and json when stdout is JSON."
+    }
+
+    fn input_schema(&self) -> Value {
+        schema_of::<CommandInput>()
+    }
+
+    fn check(&self, with: &Value) -> Vec<String> {
+        match (with.get("argv"), with.get("shell")) {
+            (Some(_), Some(_)) => vec!["`command` takes either `argv` or `shell`, not both".into()],
+            (None, None) => vec!["`command` needs `argv: [program, args...]` or `shell: \"a | b\"`".into()],
+            (Some(Value::Array(a)), None) if a.is_empty() => vec!["`argv` is empty; the first item is the program to run".into()],
+            _ => Vec::new(),
+        }
+    }
+
+    fn describe(&self, with: &Value) -> String {
+        match (with.get("argv"), with.get("shell")) {
+            (Some(Value::Array(argv)), _) => argv.iter().map(|a| quote(&scalar_text(a))).collect::<Vec<_>>().join(" "),
+            (_, Some(Value::String(shell))) => format!("sh -c {}", quote(shell)),
+            _ => "run a command".into(),
+        }
+    }
+
+    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
+        let input: CommandInput = parse_inputs(self.name(), with)?;
+        let mut command = match (&input.argv, &input.shell) {
+            (Some(argv), None) if !argv.is_empty() => {
+                let mut c = tokio::process::Command::new(argv[0].to_string());
+                c.args(argv[1..].iter().map(ToString::to_string));
+                c
+            }
+            (None, Some(shell)) => {
+                let mut c = tokio::process::Command::new("sh");
+                c.arg("-c").arg(shell);
+                c
+            }
+            _ => return Err(StepError::permanent("`command` needs exactly one of `argv` or `shell`")),
+        };
+        command.envs(input.env.iter().map(|(k, v)| (k, v.to_string())));
+        // Like a shell: relative paths are relative to where the operator started `runbook`.
+        if let Some(dir) = &input.cwd {
+            command.current_dir(dir);
+        }
+        command.stdin(if input.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        // Its own process group: the terminal's Ctrl-C drains the run instead of killing the
+        // command, and an abort can kill the whole group (a shell and what it started).
+        command.process_group(0);
+        command.kill_on_drop(true);
+        let program = self.describe_program(&input);
+        let mut child = command.spawn().map_err(|e| StepError::permanent(format!("cannot start `{program}`: {e}")))?;
+        let _group = GroupGuard(child.id());
+        if let (Some(text), Some(mut stdin)) = (input.stdin, child.stdin.take()) {
+            stdin.write_all(text.as_bytes()).await.map_err(|e| StepError::new(format!("writing stdin: {e}")))?;
+        }
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        let (out, err, status) = tokio::join!(capture(stdout, Some(ctx)), capture(stderr, None), child.wait());
+        let status = status.map_err(|e| StepError::new(format!("waiting for `{program}`: {e}")))?;
+        let code = status.code().unwrap_or(-1);
+        if !status.success() {
+            let detail = last_lines(if err.trim().is_empty() { &out } else { &err }, 10);
+            let how = match status.code() {
+                Some(c) => format!("exited with code {c}"),
+                None => "was killed by a signal".into(),
+            };
+            return Err(StepError::new(format!("`{program}` {how}{}", if detail.is_empty() { String::new() } else { format!(":\n{detail}") })));
+        }
+        let mut outputs = json!({"stdout": out, "stderr": err, "exit_code": code});
+        if let Ok(parsed) = serde_json::from_str::<Value>(out.trim()) {
+            if !out.trim().is_empty() {
+                outputs["json"] = parsed;
+            }
+        }
+        Ok(outputs)
+    }
+}
+
+impl Command {
+    fn describe_program(&self, input: &CommandInput) -> String {
+        match (&input.argv, &input.shell) {
+            (Some(argv), _) => argv.first().map(ToString::to_string).unwrap_or_default(),
+            (_, Some(shell)) => format!("sh -c {}", quote(shell)),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Kills the command's process group if the step is dropped (aborted) while it runs.
+struct GroupGuard(Option<u32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.and_then(|p| libc::pid_t::try_from(p).ok()) {
+            // Harmless if the group is gone already (ESRCH).
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
+    }
+}
+
+async fn capture(stream: impl AsyncRead + Unpin, progress: Option<&StepContext>) -> String {
+    let mut reader = BufReader::new(stream);
+    let mut text = String::new();
+    let mut line = String::new();
+    while let Ok(n) = reader.read_line(&mut line).await {
+        if n == 0 {
+            break;
+        }
+        if let Some(ctx) = progress {
+            ctx.progress.message(line.trim_end().to_string());
+        }
+        text.push_str(&line);
+        line.clear();
+        if text.len() > MAX_CAPTURE * 2 {
+            text = text.split_off(text.len() - MAX_CAPTURE);
+        }
+    }
+    if text.len() > MAX_CAPTURE {
+        let mut cut = text.len() - MAX_CAPTURE;
+        while !text.is_char_boundary(cut) {
+            cut += 1;
+        }
+        text = format!("[... output cut to the last {} bytes ...]\n{}", MAX_CAPTURE, &text[cut..]);
+    }
+    text
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}

@@ -1,0 +1,302 @@
+//! Running and resuming: parallelism, checkpoints, interruption (SIGKILL, Ctrl-C), the lock, and
+//! the operator's resume choices. Side effects are counted in files the runbooks append to.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Workspace, finish, kill, millis, wait_until};
+
+const HEAD: &str = "apiVersion: runbook/v1\nkind: Runbook\nname: test\n";
+
+#[test]
+fn independent_steps_overlap_in_time() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "parallel.yaml",
+        &format!("{HEAD}steps:\n  - id: left\n    uses: sleep\n    with: {{duration: 600ms}}\n  - id: right\n    uses: sleep\n    with: {{duration: 600ms}}\n  - id: after\n    needs: [left, right]\n    uses: sleep\n    with: {{duration: 10ms}}\n"),
+    );
+    let ran = ws.runbook(&["run", file.to_str().unwrap()]);
+    assert_eq!(ran.code, 0, "{ran}");
+    let id = ran.run_id();
+    let span = |step: &str| {
+        let start = millis(&ws.events(&id, "step_started", step)[0]["at"]);
+        let end = millis(&ws.events(&id, "step_succeeded", step)[0]["at"]);
+        (start, end)
+    };
+    let (left, right, after) = (span("left"), span("right"), span("after"));
+    assert!(left.0 < right.1 && right.0 < left.1, "left {left:?} and right {right:?} did not overlap");
+    assert!(after.0 >= left.1.max(right.1), "`after` started before what it needs finished");
+}
+
+#[test]
+fn parallel_limit_serializes_steps() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "parallel.yaml",
+        &format!("{HEAD}steps:\n  - id: left\n    uses: sleep\n    with: {{duration: 300ms}}\n  - id: right\n    uses: sleep\n    with: {{duration: 300ms}}\n"),
+    );
+    let ran = ws.runbook(&["run", file.to_str().unwrap(), "--parallel", "1"]);
+    assert_eq!(ran.code, 0, "{ran}");
+    let id = ran.run_id();
+    let ends: Vec<i128> = ["left", "right"].iter().map(|s| millis(&ws.events(&id, "step_succeeded", s)[0]["at"])).collect();
+    let starts: Vec<i128> = ["left", "right"].iter().map(|s| millis(&ws.events(&id, "step_started", s)[0]["at"])).collect();
+    assert!(starts[1] >= ends[0] || starts[0] >= ends[1], "with --parallel 1 the steps overlapped");
+}
+
+/// step `first` counts in first.txt; `slow` (a plain command: not idempotent) counts in slow.txt
+/// and then waits to be killed; `last` counts in last.txt.
+fn killable(ws: &Workspace) -> String {
+    ws.write(
+        "killable.yaml",
+        &format!(
+            "{HEAD}steps:\n  - id: first\n    uses: command\n    with: {{shell: echo x >> first.txt}}\n  - id: slow\n    needs: [first]\n    uses: command\n    with: {{shell: 'echo x >> slow.txt; [ -e release ] || sleep 30'}}\n  - id: last\n    needs: [slow]\n    uses: command\n    with: {{shell: echo x >> last.txt}}\n"
+        ),
+    )
+    .to_str()
+    .unwrap()
+    .to_string()
+}
+
+fn kill_during_slow(ws: &Workspace, file: &str) -> String {
+    let child = ws.spawn(&["run", file]);
+    wait_until(Duration::from_secs(20), "the slow step to start", || ws.count_lines("slow.txt") == 1);
+    kill(&child, libc::SIGKILL);
+    let ran = finish(child);
+    assert_eq!(ran.code, -1, "killed by a signal: {ran}");
+    ws.runs().pop().expect("the run was recorded")
+}
+
+#[test]
+fn killed_run_resumes_without_repeating_work() {
+    let ws = Workspace::new();
+    let file = killable(&ws);
+    let id = kill_during_slow(&ws, &file);
+    // Status reads the journal: the run never ended, the slow step was cut off.
+    let status = ws.runbook(&["status", &id]);
+    assert!(status.stdout.contains(&format!("Run {id} of test")) && status.stdout.contains(": interrupted"), "{status}");
+    assert!(status.stdout.lines().any(|l| l.starts_with("first") && l.contains("succeeded")), "{status}");
+    assert!(status.stdout.lines().any(|l| l.starts_with("slow") && l.contains("interrupted")), "{status}");
+
+    // Without a choice, the non-idempotent interrupted step is not run again.
+    let refused = ws.runbook(&["resume", &id]);
+    assert_eq!(refused.code, 4, "{refused}");
+    assert!(refused.stderr.contains("not idempotent") && refused.stderr.contains("  - slow"), "{refused}");
+    assert!(refused.stderr.contains(&format!("runbook resume {id} --rerun-interrupted")), "{refused}");
+    assert!(refused.stderr.contains(&format!("runbook resume {id} --skip slow")), "{refused}");
+    assert_eq!(ws.count_lines("slow.txt"), 1);
+
+    // The operator finished it by hand.
+    let resumed = ws.runbook(&["resume", &id, "--skip", "slow"]);
+    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(ws.count_lines("first.txt"), 1, "a succeeded step ran again");
+    assert_eq!(ws.count_lines("slow.txt"), 1, "the skipped step ran again");
+    assert_eq!(ws.count_lines("last.txt"), 1);
+
+    let report = ws.runbook(&["report", &id, "--format", "json"]);
+    assert_eq!(report.code, 0, "{report}");
+    let report: serde_json::Value = serde_json::from_str(&report.stdout).unwrap();
+    let steps = report["steps"].as_array().unwrap();
+    let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["first", "slow", "last"], "every step exactly once");
+    let attempts: Vec<u64> = steps.iter().map(|s| s["attempts"].as_u64().unwrap()).collect();
+    assert_eq!(attempts, [1, 1, 1]);
+    assert_eq!(steps[1]["state"], "done-by-hand");
+}
+
+#[test]
+fn rerun_interrupted_runs_the_cut_off_step_again() {
+    let ws = Workspace::new();
+    let file = killable(&ws);
+    let id = kill_during_slow(&ws, &file);
+    ws.write("release", "");
+    let resumed = ws.runbook(&["resume", &id, "--rerun-interrupted"]);
+    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!((ws.count_lines("first.txt"), ws.count_lines("slow.txt"), ws.count_lines("last.txt")), (1, 2, 1));
+    let report: serde_json::Value = serde_json::from_str(&ws.runbook(&["report", &id, "--format", "json"]).stdout).unwrap();
+    let attempts: Vec<u64> = report["steps"].as_array().unwrap().iter().map(|s| s["attempts"].as_u64().unwrap()).collect();
+    assert_eq!(attempts, [1, 2, 1]);
+}
+
+#[test]
+fn failed_step_runs_again_on_resume_and_others_do_not() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "fails.yaml",
+        &format!(
+            "{HEAD}steps:\n  - id: first\n    uses: command\n    with: {{shell: echo x >> first.txt}}\n  - id: check\n    needs: [first]\n    uses: command\n    with: {{shell: 'echo x >> check.txt; [ -e fixed ] || {{ echo \"bucket not found\" >&2; exit 3; }}'}}\n  - id: other\n    needs: [first]\n    uses: sleep\n    with: {{duration: 300ms}}\n  - id: never\n    needs: [check, other]\n    uses: command\n    with: {{shell: echo x >> never.txt}}\n"
+        ),
+    );
+    let ran = ws.runbook(&["run", file.to_str().unwrap()]);
+    assert_eq!(ran.code, 1, "{ran}");
+    assert!(ran.stdout.contains("check: `sh -c") && ran.stdout.contains("exited with code 3"), "{ran}");
+    let id = ran.run_id();
+    assert!(ran.stdout.contains(&format!("runbook resume {id}")), "{ran}");
+    assert!(!ws.exists("never.txt"));
+    // Fail fast: `other` was running and was allowed to finish.
+    assert_eq!(ws.events(&id, "step_succeeded", "other").len(), 1);
+
+    ws.write("fixed", "");
+    let resumed = ws.runbook(&["resume", &id]);
+    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!((ws.count_lines("first.txt"), ws.count_lines("check.txt"), ws.count_lines("never.txt")), (1, 2, 1));
+    assert_eq!(ws.events(&id, "step_started", "other").len(), 1, "a succeeded step started again");
+}
+
+#[test]
+fn retries_back_off_and_are_counted() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "flaky.yaml",
+        &format!(
+            "{HEAD}steps:\n  - id: flaky\n    uses: command\n    retry: {{attempts: 3, delay: 100ms, backoff: 2}}\n    with: {{shell: 'echo x >> tries.txt; [ $(wc -l < tries.txt) -ge 3 ]'}}\n"
+        ),
+    );
+    let ran = ws.runbook(&["run", file.to_str().unwrap()]);
+    assert_eq!(ran.code, 0, "{ran}");
+    let id = ran.run_id();
+    let failures = ws.events(&id, "step_failed", "flaky");
+    let delays: Vec<u64> = failures.iter().map(|f| f["retry_in_ms"].as_u64().unwrap()).collect();
+    assert_eq!(delays, [100, 200]);
+    let started = ws.events(&id, "step_started", "flaky");
+    assert!(millis(&started[2]["at"]) - millis(&started[1]["at"]) >= 200);
+    assert_eq!(ws.events(&id, "step_succeeded", "flaky")[0]["attempt"], 3);
+}
+
+#[test]
+fn a_step_over_its_timeout_fails() {
+    let ws = Workspace::new();
+    let file = ws.write("slow.yaml", &format!("{HEAD}steps:\n  - id: slow\n    uses: sleep\n    timeout: 200ms\n    with: {{duration: 20s}}\n"));
+    let ran = ws.runbook(&["run", file.to_str().unwrap()]);
+    assert_eq!(ran.code, 1, "{ran}");
+    assert!(ran.stdout.contains("slow: timed out after 200ms"), "{ran}");
+}
+
+#[test]
+fn second_resume_is_refused_while_the_first_holds_the_lock() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "locked.yaml",
+        &format!("{HEAD}steps:\n  - id: wait\n    uses: command\n    with: {{shell: '[ -e go ] && sleep 2'}}\n"),
+    );
+    let ran = ws.runbook(&["run", file.to_str().unwrap()]);
+    assert_eq!(ran.code, 1, "{ran}");
+    let id = ran.run_id();
+    ws.write("go", "");
+    let first = ws.spawn(&["resume", &id]);
+    let lock = ws.path(&format!(".runbook/runs/{id}/lock"));
+    wait_until(Duration::from_secs(10), "the first resume to take the lock", || lock.exists());
+    let second = ws.runbook(&["resume", &id]);
+    assert_eq!(second.code, 4, "{second}");
+    assert!(second.stderr.contains(&format!("run {id} is driven by")), "{second}");
+    assert!(second.stderr.contains(&format!("(pid {}", first.id())), "{second}");
+    let first = finish(first);
+    assert_eq!(first.code, 0, "{first}");
+    assert!(!lock.exists(), "the lock outlived its holder");
+}
+
+#[test]
+fn a_stale_lock_from_a_dead_process_is_broken() {
+    let ws = Workspace::new();
+    let file = killable(&ws);
+    let id = kill_during_slow(&ws, &file);
+    // SIGKILL left the lock behind, naming a process that no longer exists.
+    assert!(ws.exists(&format!(".runbook/runs/{id}/lock")));
+    ws.write("release", "");
+    let resumed = ws.runbook(&["resume", &id, "--rerun-interrupted"]);
+    assert_eq!(resumed.code, 0, "{resumed}");
+}
+
+#[test]
+fn ctrl_c_drains_and_leaves_a_resumable_run() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "drain.yaml",
+        &format!("{HEAD}steps:\n  - id: working\n    uses: command\n    with: {{shell: 'echo started > started.txt; sleep 1; echo x >> working.txt'}}\n  - id: next\n    needs: [working]\n    uses: command\n    with: {{shell: echo x >> next.txt}}\n"),
+    );
+    let child = ws.spawn(&["run", file.to_str().unwrap()]);
+    wait_until(Duration::from_secs(10), "the step to start", || ws.exists("started.txt"));
+    kill(&child, libc::SIGINT);
+    let ran = finish(child);
+    assert_eq!(ran.code, 3, "{ran}");
+    assert_eq!(ws.count_lines("working.txt"), 1, "the running step did not finish");
+    assert!(!ws.exists("next.txt"), "a new step started after Ctrl-C");
+    let id = ws.runs().pop().unwrap();
+    assert!(ran.stdout.contains(&format!("runbook resume {id}")), "{ran}");
+    let resumed = ws.runbook(&["resume", &id]);
+    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!((ws.count_lines("working.txt"), ws.count_lines("next.txt")), (1, 1));
+}
+
+#[test]
+fn second_ctrl_c_aborts_the_running_step() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "abort.yaml",
+        &format!("{HEAD}steps:\n  - id: stuck\n    uses: command\n    idempotent: true\n    with: {{shell: 'echo x >> stuck.txt; [ -e release ] || sleep 60'}}\n"),
+    );
+    let child = ws.spawn(&["run", file.to_str().unwrap()]);
+    wait_until(Duration::from_secs(10), "the step to start", || ws.exists("stuck.txt"));
+    kill(&child, libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(200));
+    kill(&child, libc::SIGINT);
+    let ran = finish(child);
+    assert_eq!(ran.code, 3, "{ran}");
+    let id = ws.runs().pop().unwrap();
+    assert_eq!(ws.events(&id, "step_interrupted", "stuck").len(), 1);
+    // Idempotent: resume runs it again without asking.
+    ws.write("release", "");
+    let resumed = ws.runbook(&["resume", &id]);
+    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(ws.count_lines("stuck.txt"), 2);
+}
+
+#[test]
+fn resume_refuses_an_edited_runbook_naming_the_step() {
+    let ws = Workspace::new();
+    let text = format!("{HEAD}steps:\n  - id: one\n    uses: command\n    with: {{shell: 'exit 1'}}\n  - id: two\n    needs: [one]\n    uses: sleep\n    with: {{duration: 1ms}}\n");
+    let file = ws.write("edit.yaml", &text);
+    let ran = ws.runbook(&["run", file.to_str().unwrap()]);
+    assert_eq!(ran.code, 1, "{ran}");
+    ws.write("edit.yaml", &text.replace("1ms", "2ms"));
+    let refused = ws.runbook(&["resume", &ran.run_id()]);
+    assert_eq!(refused.code, 4, "{refused}");
+    assert!(refused.stderr.contains("step `two` changed"), "{refused}");
+    assert!(!refused.stderr.contains("step `one` changed"), "{refused}");
+}
+
+#[test]
+fn from_reruns_a_step_and_everything_after_it() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "from.yaml",
+        &format!("{HEAD}steps:\n  - id: a\n    uses: command\n    with: {{shell: echo x >> a.txt}}\n  - id: b\n    needs: [a]\n    uses: command\n    with: {{shell: echo x >> b.txt}}\n  - id: c\n    needs: [b]\n    uses: command\n    with: {{shell: 'echo x >> c.txt; [ -e ok ]'}}\n"),
+    );
+    let ran = ws.runbook(&["run", file.to_str().unwrap()]);
+    assert_eq!(ran.code, 1, "{ran}");
+    ws.write("ok", "");
+    let resumed = ws.runbook(&["resume", &ran.run_id(), "--from", "b"]);
+    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!((ws.count_lines("a.txt"), ws.count_lines("b.txt"), ws.count_lines("c.txt")), (1, 2, 2));
+    let unknown = ws.runbook(&["resume", &ran.run_id(), "--from", "bb"]);
+    assert_eq!(unknown.code, 4, "{unknown}");
+    assert!(unknown.stderr.contains("`bb` is not a step of this run. did you mean `b`?"), "{unknown}");
+}
+
+#[test]
+fn destructive_steps_need_confirmation() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "destroy.yaml",
+        &format!("{HEAD}steps:\n  - id: safe\n    uses: command\n    with: {{shell: echo x >> safe.txt}}\n  - id: wipe\n    uses: command\n    destructive: true\n    with: {{shell: echo x >> wiped.txt}}\n"),
+    );
+    let refused = ws.runbook(&["run", file.to_str().unwrap()]);
+    assert_eq!(refused.code, 4, "{refused}");
+    assert!(refused.stderr.contains("pass --yes") && refused.stderr.contains("Destructive steps: wipe"), "{refused}");
+    assert!(!ws.exists("safe.txt") && !ws.exists("wiped.txt"), "something ran without confirmation");
+    let plan = ws.runbook(&["plan", file.to_str().unwrap()]);
+    assert!(plan.stdout.contains("wipe (command)  [DESTRUCTIVE]"), "{plan}");
+    let confirmed = ws.runbook(&["run", file.to_str().unwrap(), "--yes"]);
+    assert_eq!(confirmed.code, 0, "{confirmed}");
+    assert!(ws.exists("wiped.txt"));
+}

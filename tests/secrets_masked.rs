@@ -1,0 +1,80 @@
+//! Secrets never appear in output, logs, the journal, reports or error messages.
+
+mod common;
+
+use common::Workspace;
+
+const SECRET: &str = "s3cr3t-Pa55w0rd!";
+const MULTILINE_LINE: &str = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC";
+
+fn secrets(ws: &Workspace) -> String {
+    ws.write(
+        "secrets.yaml",
+        &format!("influxDB:\n  users:\n    adminPassword: \"{SECRET}\"\ntls:\n  key: |\n    -----BEGIN PRIVATE KEY-----\n    {MULTILINE_LINE}\n    -----END PRIVATE KEY-----\n"),
+    )
+    .to_str()
+    .unwrap()
+    .to_string()
+}
+
+#[test]
+fn a_secret_printed_by_a_command_is_masked_everywhere() {
+    let ws = Workspace::new();
+    let secrets = secrets(&ws);
+    let file = ws.write(
+        "leaky.yaml",
+        "apiVersion: runbook/v1\nkind: Runbook\nname: leaky\nsteps:\n  - id: echo\n    uses: command\n    with:\n      shell: echo \"password={{ secrets.influxDB.users.adminPassword }}\"; echo \"$PW\" | base64; echo \"$PW\" >&2\n      env: {PW: \"{{ secrets.influxDB.users.adminPassword }}\"}\n  - id: key\n    uses: command\n    with: {shell: 'printf \"%s\\n\" \"$KEY\"', env: {KEY: \"{{ secrets.tls.key }}\"}}\n  - id: fail\n    needs: [echo, key]\n    uses: command\n    with: {shell: 'echo \"cannot log in with {{ secrets.influxDB.users.adminPassword }}\" >&2; exit 1'}\n",
+    );
+    let file = file.to_str().unwrap();
+    let plan = ws.runbook(&["plan", file, "--secrets", &secrets]);
+    let plain = ws.runbook(&["run", file, "--secrets", &secrets]);
+    assert_eq!(plain.code, 1, "{plain}");
+    let id = plain.run_id();
+    let json = ws.runbook(&["run", file, "--secrets", &secrets, "--output", "json"]);
+    assert_eq!(json.code, 1, "{json}");
+    let json_id = ws.runs().into_iter().find(|r| *r != id).unwrap();
+    let status = ws.runbook(&["status", &id]);
+    let report_md = ws.runbook(&["report", &id]);
+    let report_json = ws.runbook(&["report", &id, "--format", "json"]);
+    let report_junit = ws.runbook(&["report", &id, "--format", "junit"]);
+    let journal = ws.journal_text(&id) + &ws.journal_text(&json_id);
+
+    // The command really did print it: the masked form is there instead.
+    assert!(journal.contains("password=••••"), "{journal}");
+    assert!(plain.stdout.contains("cannot log in with ••••"), "{plain}");
+    let b64 = "czNjcjN0LVBhNTV3MHJkIQo="; // base64 of the secret and a newline, as `base64` prints it
+    for (what, text) in [
+        ("plan", plan.stdout + &plan.stderr),
+        ("run stdout", plain.stdout.clone()),
+        ("run stderr", plain.stderr.clone()),
+        ("json output", json.stdout + &json.stderr),
+        ("journal", journal),
+        ("status", status.stdout),
+        ("report md", report_md.stdout),
+        ("report json", report_json.stdout),
+        ("report junit", report_junit.stdout),
+    ] {
+        assert!(!text.contains(SECRET), "{what} shows the secret:\n{text}");
+        assert!(!text.contains(b64), "{what} shows the secret in base64:\n{text}");
+        assert!(!text.contains(MULTILINE_LINE), "{what} shows a line of the multi-line secret:\n{text}");
+    }
+    let mode = std::fs::metadata(ws.path(&format!(".runbook/runs/{id}/journal.jsonl"))).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(mode.permissions().mode() & 0o777, 0o600, "the journal is readable by others");
+}
+
+#[test]
+fn secret_params_and_vars_are_masked_and_not_stored() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "params.yaml",
+        "apiVersion: runbook/v1\nkind: Runbook\nname: p\nparams:\n  token: {required: true, secret: true}\nvars:\n  header: {value: \"Bearer {{ params.token }}\", secret: true}\nsteps:\n  - id: show\n    uses: command\n    with: {argv: [echo, \"{{ vars.header }}\"]}\n",
+    );
+    let ran = ws.runbook(&["run", file.to_str().unwrap(), "--set", "token=tok-12345678"]);
+    assert_eq!(ran.code, 0, "{ran}");
+    let id = ran.run_id();
+    let run_json = ws.read(&format!(".runbook/runs/{id}/run.json"));
+    assert!(!run_json.contains("tok-12345678"), "{run_json}");
+    let journal = ws.journal_text(&id);
+    assert!(!journal.contains("tok-12345678") && journal.contains("••••"), "{journal}");
+}

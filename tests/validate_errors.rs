@@ -1,0 +1,148 @@
+//! Authoring: every class of bad runbook is reported at its file, line and column, with what was
+//! expected and how to fix it, and nothing runs.
+
+mod common;
+
+use common::Workspace;
+
+/// Write a runbook whose first step would leave a marker if anything ran, validate it, and
+/// check that `run` refuses it too without running or recording anything.
+fn rejected(ws: &Workspace, text: &str, extra: &[&str]) -> String {
+    let path = ws.write("bad.yaml", text);
+    let file = path.to_str().unwrap();
+    let mut args = vec!["validate", file];
+    args.extend_from_slice(extra);
+    let validated = ws.runbook(&args);
+    assert_eq!(validated.code, 2, "{validated}");
+    let mut args = vec!["run", file, "--yes"];
+    args.extend_from_slice(extra);
+    let ran = ws.runbook(&args);
+    assert_eq!(ran.code, 2, "{ran}");
+    assert!(!ws.exists("marker"), "a step ran despite the error");
+    assert!(ws.runs().is_empty(), "a run was recorded despite the error");
+    validated.stderr
+}
+
+const HEAD: &str = "apiVersion: runbook/v1\nkind: Runbook\nname: bad\n";
+
+#[test]
+fn malformed_yaml_points_at_the_line() {
+    let ws = Workspace::new();
+    let err = rejected(&ws, &format!("{HEAD}steps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker\n  - id: x\n"), &[]);
+    assert!(err.contains("invalid YAML"), "{err}");
+    assert!(err.contains("bad.yaml:8:"), "{err}");
+}
+
+#[test]
+fn unknown_keys_are_named_with_a_suggestion() {
+    let ws = Workspace::new();
+    let err = rejected(
+        &ws,
+        &format!("{HEAD}stepz: []\nsteps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker}}\n    nedes: [x]\n"),
+        &[],
+    );
+    assert!(err.contains("bad.yaml:4:1"), "{err}");
+    assert!(err.contains("unknown key `stepz` in a runbook"), "{err}");
+    assert!(err.contains("did you mean `steps`?"), "{err}");
+    assert!(err.contains("bad.yaml:9:5"), "{err}");
+    assert!(err.contains("unknown key `nedes` in a step"), "{err}");
+    assert!(err.contains("did you mean `needs`?"), "{err}");
+    assert!(err.contains("2 problems found"), "{err}");
+}
+
+#[test]
+fn unknown_step_kind_and_input_suggest_the_right_one() {
+    let ws = Workspace::new();
+    let err = rejected(
+        &ws,
+        &format!("{HEAD}steps:\n  - id: touch\n    uses: comand\n    with: {{shell: touch marker}}\n  - id: nap\n    uses: sleep\n    with: {{duraton: 1s}}\n"),
+        &[],
+    );
+    assert!(err.contains("bad.yaml:6:11"), "{err}");
+    assert!(err.contains("unknown step kind `comand`"), "{err}");
+    assert!(err.contains("did you mean `command`?"), "{err}");
+    assert!(err.contains("bad.yaml:10:12"), "{err}");
+    assert!(err.contains("unknown input `duraton` for `sleep`"), "{err}");
+    assert!(err.contains("did you mean `duration`?"), "{err}");
+    assert!(err.contains("`sleep` needs the input `duration`"), "{err}");
+}
+
+#[test]
+fn a_cycle_is_named_in_full() {
+    let ws = Workspace::new();
+    let err = rejected(
+        &ws,
+        &format!(
+            "{HEAD}steps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker}}\n  - id: a\n    needs: [c]\n    uses: sleep\n    with: {{duration: 1s}}\n  - id: b\n    needs: [a]\n    uses: sleep\n    with: {{duration: 1s}}\n  - id: c\n    needs: [b]\n    uses: sleep\n    with: {{duration: 1s}}\n"
+        ),
+        &[],
+    );
+    assert!(err.contains("the steps form a cycle: a -> c -> b -> a"), "{err}");
+    assert!(err.contains("bad.yaml:9:13"), "{err}");
+}
+
+#[test]
+fn templates_reading_what_does_not_exist_are_errors() {
+    let ws = Workspace::new();
+    let err = rejected(
+        &ws,
+        &format!(
+            "{HEAD}params:\n  database: {{default: metrics}}\nvars:\n  bucket: \"{{{{ vars.region }}}}-backups\"\nsteps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker}}\n  - id: drop\n    uses: command\n    with:\n      argv: [echo, \"{{{{ params.databse }}}}\", \"{{{{ steps.later.outputs.stdout }}}}\"]\n  - id: later\n    uses: command\n    with: {{argv: [\"true\"]}}\n"
+        ),
+        &[],
+    );
+    assert!(err.contains("bad.yaml:7:11"), "{err}");
+    assert!(err.contains("`vars.region` is not a declared var"), "{err}");
+    assert!(err.contains("bad.yaml:15:20"), "{err}");
+    assert!(err.contains("declare it under `vars:` (declared before it: none)"), "{err}");
+    assert!(err.contains("bad.yaml:15:44"), "{err}");
+    assert!(err.contains("`params.databse` is not a declared param"), "{err}");
+    assert!(err.contains("did you mean `database`?"), "{err}");
+    assert!(err.contains("step `drop` reads `steps.later` but does not run after it"), "{err}");
+    assert!(err.contains("add `later` to the `needs` of `drop`"), "{err}");
+}
+
+#[test]
+fn missing_secrets_are_found_before_running() {
+    let ws = Workspace::new();
+    let secrets = ws.write("secrets.yaml", "influxDB:\n  users:\n    adminPassword: hunter22\n");
+    let err = rejected(
+        &ws,
+        &format!("{HEAD}steps:\n  - id: touch\n    uses: command\n    with:\n      argv: [touch, marker, \"{{{{ secrets.influxDB.users.adminPasword }}}}\"]\n"),
+        &["--secrets", secrets.to_str().unwrap()],
+    );
+    assert!(err.contains("secret influxDB.users.adminPasword is not set in"), "{err}");
+    assert!(err.contains("bad.yaml:8:"), "{err}");
+    assert!(!err.contains("hunter22"), "{err}");
+}
+
+#[test]
+fn wrong_types_and_step_ids_explain_the_fix() {
+    let ws = Workspace::new();
+    let err = rejected(
+        &ws,
+        &format!("{HEAD}steps:\n  - id: Touch_It\n    uses: command\n    timeout: soon\n    with: {{shell: touch marker}}\n    retry: {{attempts: 0}}\n"),
+        &[],
+    );
+    assert!(err.contains("step id `Touch_It` has characters outside [a-z0-9-]"), "{err}");
+    assert!(err.contains("rename it, for example `touch-it`"), "{err}");
+    assert!(err.contains("bad.yaml:7:14"), "{err}");
+    assert!(err.contains("timeout: `soon` is not a duration"), "{err}");
+    assert!(err.contains("retry.attempts must be a whole number of at least 1"), "{err}");
+}
+
+#[test]
+fn every_file_is_checked_and_valid_ones_say_so() {
+    let ws = Workspace::new();
+    let good = ws.write("good.yaml", &format!("{HEAD}steps:\n  - id: nap\n    uses: sleep\n    with: {{duration: 1s}}\n"));
+    let bad = ws.write("bad.yaml", &format!("{HEAD}steps:\n  - id: nap\n    uses: slep\n"));
+    let ran = ws.runbook(&["validate", good.to_str().unwrap(), bad.to_str().unwrap()]);
+    assert_eq!(ran.code, 2, "{ran}");
+    assert!(ran.stdout.contains("ok: ") && ran.stdout.contains("good.yaml (1 steps)"), "{ran}");
+    assert!(ran.stderr.contains("did you mean `sleep`?"), "{ran}");
+    let json = ws.runbook(&["validate", bad.to_str().unwrap(), "--output", "json"]);
+    let problem: serde_json::Value = serde_json::from_str(json.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(problem["line"], 6);
+    assert_eq!(problem["column"], 11);
+    assert_eq!(problem["help"], "did you mean `sleep`?");
+}
