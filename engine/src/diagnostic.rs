@@ -96,6 +96,15 @@ impl Diagnostics {
     pub fn extend(&mut self, other: Diagnostics) {
         self.0.extend(other.0);
     }
+    /// Mask secret values that a message may quote (a template error can show a value).
+    pub fn redacted(mut self, redactor: &crate::redact::Redactor) -> Self {
+        for d in &mut self.0 {
+            d.message = redactor.redact(&d.message);
+            d.help = d.help.as_deref().map(|h| redactor.redact(h));
+        }
+        self
+    }
+
     pub fn render(&self, sources: &Sources) -> String {
         let mut sorted = self.0.clone();
         sorted.sort_by_key(|d| (d.loc.file.0, d.loc.line, d.loc.column));

@@ -87,7 +87,7 @@ pub fn build_plan(program: &Program, registry: &Registry, inputs: &Inputs) -> Re
         waves.push(planned);
     }
     if !diags.is_empty() {
-        return Err(diags);
+        return Err(diags.redacted(&redactor));
     }
     let connections = frames
         .iter()

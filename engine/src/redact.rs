@@ -110,8 +110,11 @@ fn variants(secret: &str) -> Vec<String> {
     let trimmed = secret.trim();
     let mut out = vec![secret.to_string(), trimmed.to_string()];
     let b64 = base64::engine::general_purpose::STANDARD;
-    out.push(b64.encode(secret));
-    out.push(b64.encode(trimmed));
+    // Base64 as Kubernetes Secrets hold it, and as `echo "$X" | base64` prints it (with the newline).
+    for text in [secret.to_string(), trimmed.to_string(), format!("{trimmed}\n")] {
+        out.push(b64.encode(&text));
+        out.push(base64::engine::general_purpose::STANDARD_NO_PAD.encode(&text));
+    }
     let escaped = serde_json::to_string(secret).expect("string serializes");
     out.push(escaped[1..escaped.len() - 1].to_string());
     if trimmed.contains('\n') {

@@ -205,7 +205,7 @@ pub fn resolve_frames(
             steps: Arc::new(StepsView { finished: Mutex::default(), placeholders: planning }),
         });
     }
-    if diags.is_empty() { Ok(frames) } else { Err(diags) }
+    if diags.is_empty() { Ok(frames) } else { Err(diags.redacted(redactor)) }
 }
 
 fn check_unknown_params(runbook: &crate::model::Runbook, given: &Map<String, Value>, diags: &mut Diagnostics) {

@@ -407,6 +407,7 @@ impl<'p> Execution<'p> {
         let key = self.key(step);
         self.append(Event::StepStarted { step: key.clone(), index: None, attempt, description: None })?;
         self.append(Event::StepFailed { step: key, index: None, attempt, error: error.clone(), retry_in_ms: None })?;
+        let error = self.redactor.redact(&error);
         self.steps[step].units = vec![Unit { state: UnitState::Failed, attempt, session_attempts: 1, outputs: None, error: Some(error) }];
         self.steps[step].status = StepStatus::Active;
         self.settle(step)
@@ -536,8 +537,9 @@ impl<'p> Execution<'p> {
                             error: error.message.clone(),
                             retry_in_ms: retrying.then(|| delay.as_millis() as u64),
                         })?;
+                        let message = self.redactor.redact(&error.message);
                         let u = &mut self.steps[step].units[unit];
-                        u.error = Some(error.message);
+                        u.error = Some(message);
                         if retrying {
                             u.state = UnitState::RetryWait;
                             tasks.spawn(async move {
