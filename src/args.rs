@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "runbook", version, about = "Validated, planned, checkpointed and resumable disaster-recovery runbooks.")]
+#[command(
+    name = "runbook",
+    version,
+    about = "Validated, planned, checkpointed and resumable disaster-recovery runbooks."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -16,7 +20,12 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// Where runs are recorded.
-    #[arg(long, global = true, env = "RUNBOOK_STATE_DIR", default_value = ".runbook")]
+    #[arg(
+        long,
+        global = true,
+        env = "RUNBOOK_STATE_DIR",
+        default_value = ".runbook"
+    )]
     pub state_dir: PathBuf,
     /// `human` for people, `json` for machines (one JSON object per line).
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]

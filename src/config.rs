@@ -19,10 +19,19 @@ pub fn load_config_dir(
 ) -> Result<(), String> {
     let cluster: Cluster = match cluster {
         Some(c) => c.parse().map_err(|e| format!("--cluster: {e}"))?,
-        None => return Err(format!("--config-dir {} needs --cluster sc or --cluster wc", dir.display())),
+        None => {
+            return Err(format!(
+                "--config-dir {} needs --cluster sc or --cluster wc",
+                dir.display()
+            ));
+        }
     };
     let config = ClusterConfig::load(dir, cluster).map_err(|e| e.to_string())?;
-    known.config_files = config.files_looked_in().iter().map(|f| f.strip_prefix(dir).unwrap_or(f).display().to_string()).collect();
+    known.config_files = config
+        .files_looked_in()
+        .iter()
+        .map(|f| f.strip_prefix(dir).unwrap_or(f).display().to_string())
+        .collect();
     known.config = Some(config.value().clone());
     inputs.config = Some(config.value().clone());
     paths.insert("config_dir".into(), crate::inputs::absolute(dir));
@@ -43,6 +52,9 @@ pub fn load_secrets_file(file: &Path) -> Result<Value, String> {
     match value {
         Value::Object(_) => Ok(value),
         Value::Null => Ok(Value::Object(Default::default())),
-        _ => Err(format!("{}: the secrets file must be a mapping of names to values", file.display())),
+        _ => Err(format!(
+            "{}: the secrets file must be a mapping of names to values",
+            file.display()
+        )),
     }
 }

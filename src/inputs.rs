@@ -16,8 +16,14 @@ pub struct LoadedInputs {
     pub paths: BTreeMap<String, String>,
 }
 
-pub fn load(args: &InputArgs, saved_params: Option<&Map<String, Value>>) -> Result<LoadedInputs, String> {
-    let mut inputs = Inputs { env: std::env::vars().collect(), ..Inputs::default() };
+pub fn load(
+    args: &InputArgs,
+    saved_params: Option<&Map<String, Value>>,
+) -> Result<LoadedInputs, String> {
+    let mut inputs = Inputs {
+        env: std::env::vars().collect(),
+        ..Inputs::default()
+    };
     let mut known = KnownInputs::default();
     let mut paths = BTreeMap::new();
     if let Some(saved) = saved_params {
@@ -36,7 +42,13 @@ pub fn load(args: &InputArgs, saved_params: Option<&Map<String, Value>>) -> Resu
         paths.insert("vars".into(), absolute(file));
     }
     if let Some(dir) = &args.config_dir {
-        crate::config::load_config_dir(dir, args.cluster.as_deref(), &mut inputs, &mut known, &mut paths)?;
+        crate::config::load_config_dir(
+            dir,
+            args.cluster.as_deref(),
+            &mut inputs,
+            &mut known,
+            &mut paths,
+        )?;
     } else if args.cluster.is_some() {
         return Err("--cluster needs --config-dir (or CK8S_CONFIG_PATH)".into());
     }
@@ -47,11 +59,19 @@ pub fn load(args: &InputArgs, saved_params: Option<&Map<String, Value>>) -> Resu
         inputs.secrets = Some(secrets);
         paths.insert("secrets".into(), absolute(file));
     }
-    Ok(LoadedInputs { inputs, known, paths })
+    Ok(LoadedInputs {
+        inputs,
+        known,
+        paths,
+    })
 }
 
 /// The inputs a run was started with, from its `run.json`, with any flags given to `resume` on top.
-pub fn for_resume(saved: &BTreeMap<String, String>, params: &Map<String, Value>, overrides: &InputArgs) -> Result<LoadedInputs, String> {
+pub fn for_resume(
+    saved: &BTreeMap<String, String>,
+    params: &Map<String, Value>,
+    overrides: &InputArgs,
+) -> Result<LoadedInputs, String> {
     let mut args = overrides.clone();
     let path = |key: &str| saved.get(key).map(PathBuf::from);
     if args.config_dir.is_none() {
@@ -72,18 +92,32 @@ pub fn for_resume(saved: &BTreeMap<String, String>, params: &Map<String, Value>,
 }
 
 pub fn read_mapping(file: &Path, what: &str) -> Result<Map<String, Value>, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read the {what} file {}: {e}", file.display()))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read the {what} file {}: {e}", file.display()))?;
     match serde_saphyr::from_str::<Value>(&text) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(Value::Null) => Ok(Map::new()),
-        Ok(_) => Err(format!("{}: the {what} file must be a YAML mapping of names to values", file.display())),
+        Ok(_) => Err(format!(
+            "{}: the {what} file must be a YAML mapping of names to values",
+            file.display()
+        )),
         Err(e) => {
-            let at = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
-            Err(format!("{}{at}: invalid YAML in the {what} file: {}", file.display(), e.to_string().lines().next().unwrap_or_default()))
+            let at = e
+                .location()
+                .map(|l| format!(":{}:{}", l.line(), l.column()))
+                .unwrap_or_default();
+            Err(format!(
+                "{}{at}: invalid YAML in the {what} file: {}",
+                file.display(),
+                e.to_string().lines().next().unwrap_or_default()
+            ))
         }
     }
 }
 
 pub fn absolute(path: &Path) -> String {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string()
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
 }

@@ -15,12 +15,23 @@ fn outputs_flow_between_steps_and_for_each_collects_them() {
         "flow.yaml",
         &format!("{HEAD}params:\n  databases: {{default: [metrics, logs]}}\n  restore_dashboards: {{default: false}}\nsteps:\n  - id: list\n    uses: command\n    with: {{argv: [echo, '{{\"name\": \"backup-7\"}}']}}\n  - id: drop\n    needs: [list]\n    uses: command\n    for_each: params.databases\n    with: {{argv: [echo, \"DROP {{{{ item }}}} ({{{{ index }}}}) from {{{{ steps.list.outputs.json.name }}}}\"]}}\n  - id: dashboards\n    when: params.restore_dashboards\n    uses: command\n    with: {{shell: echo x >> dashboards.txt}}\n  - id: summary\n    needs: [drop, dashboards]\n    uses: command\n    with: {{argv: [sh, -c, 'echo \"$0\" > summary.txt', \"{{{{ steps.drop.outputs | map(attribute='stdout') | map('trim') | join(',') }}}}\"]}}\n"),
     );
-    let ran = ws.runbook(&["run", file.to_str().unwrap(), "--set", "databases=[a, b, c]"]);
+    let ran = ws.runbook(&[
+        "run",
+        file.to_str().unwrap(),
+        "--set",
+        "databases=[a, b, c]",
+    ]);
     assert_eq!(ran.code, 0, "{ran}");
-    assert_eq!(ws.read("summary.txt").trim(), "DROP a (0) from backup-7,DROP b (1) from backup-7,DROP c (2) from backup-7");
+    assert_eq!(
+        ws.read("summary.txt").trim(),
+        "DROP a (0) from backup-7,DROP b (1) from backup-7,DROP c (2) from backup-7"
+    );
     assert!(!ws.exists("dashboards.txt"));
     let id = ran.run_id();
-    assert_eq!(ws.events(&id, "step_skipped", "dashboards")[0]["reason"], "`when: params.restore_dashboards` is false");
+    assert_eq!(
+        ws.events(&id, "step_skipped", "dashboards")[0]["reason"],
+        "`when: params.restore_dashboards` is false"
+    );
     assert_eq!(ws.events(&id, "step_expanded", "drop")[0]["items"], 3);
 }
 
@@ -49,7 +60,10 @@ fn always_steps_clean_up_after_a_failure_and_continue_on_error_carries_on() {
     // On resume the failed copy runs again, and the clean-up runs again after it.
     let resumed = ws.runbook(&["resume", &ran.run_id()]);
     assert_eq!(resumed.code, 1, "{resumed}");
-    assert_eq!(ws.read("events.txt"), "suspended\ncopy\nresumed\ncopy\nresumed\n");
+    assert_eq!(
+        ws.read("events.txt"),
+        "suspended\ncopy\nresumed\ncopy\nresumed\n"
+    );
 }
 
 #[test]
@@ -69,13 +83,26 @@ fn included_runbooks_run_as_one_step_with_their_params() {
     let mut restored: Vec<String> = ws.read("restored.txt").lines().map(String::from).collect();
     restored.sort();
     assert_eq!(restored, ["grafana", "harbor"]);
-    assert_eq!(ws.events(&ran.run_id(), "step_succeeded", "grafana.restore").len(), 1);
+    assert_eq!(
+        ws.events(&ran.run_id(), "step_succeeded", "grafana.restore")
+            .len(),
+        1
+    );
 
     let missing = ws.write("missing.yaml", &format!("{HEAD}steps:\n  - id: grafana\n    uses: runbook\n    with: {{file: child/restore.yaml, params: {{servce: x}}}}\n"));
     let invalid = ws.runbook(&["validate", missing.to_str().unwrap()]);
     assert_eq!(invalid.code, 2, "{invalid}");
-    assert!(invalid.stderr.contains("has no param `servce`") && invalid.stderr.contains("did you mean `service`?"), "{invalid}");
-    assert!(invalid.stderr.contains("does not pass the required param `service`"), "{invalid}");
+    assert!(
+        invalid.stderr.contains("has no param `servce`")
+            && invalid.stderr.contains("did you mean `service`?"),
+        "{invalid}"
+    );
+    assert!(
+        invalid
+            .stderr
+            .contains("does not pass the required param `service`"),
+        "{invalid}"
+    );
 }
 
 #[test]
@@ -87,10 +114,21 @@ fn plan_shows_waves_rendered_inputs_and_runtime_placeholders() {
     );
     let plan = ws.runbook(&["plan", file.to_str().unwrap()]);
     assert_eq!(plan.code, 0, "{plan}");
-    assert!(plan.stdout.contains("Wave 1 (2 steps in parallel)"), "{plan}");
+    assert!(
+        plan.stdout.contains("Wave 1 (2 steps in parallel)"),
+        "{plan}"
+    );
     assert!(plan.stdout.contains("for each of 2 items"), "{plan}");
-    assert!(plan.stdout.contains("-> echo 'DROP DATABASE metrics from ⟨steps.find.outputs.stdout⟩'"), "{plan}");
-    assert!(plan.stdout.contains("-> echo 'DROP DATABASE logs from ⟨steps.find.outputs.stdout⟩'"), "{plan}");
+    assert!(
+        plan.stdout
+            .contains("-> echo 'DROP DATABASE metrics from ⟨steps.find.outputs.stdout⟩'"),
+        "{plan}"
+    );
+    assert!(
+        plan.stdout
+            .contains("-> echo 'DROP DATABASE logs from ⟨steps.find.outputs.stdout⟩'"),
+        "{plan}"
+    );
     let json = ws.runbook(&["plan", file.to_str().unwrap(), "--output", "json"]);
     let plan: Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(plan["waves"].as_array().unwrap().len(), 2);
@@ -108,7 +146,10 @@ fn graph_and_schema_describe_the_runbook() {
     assert!(dot.stdout.starts_with("digraph"), "{dot}");
     assert!(dot.stdout.contains("\"a\" -> \"b\""), "{dot}");
     let mermaid = ws.runbook(&["graph", file.to_str().unwrap(), "--format", "mermaid"]);
-    assert!(mermaid.stdout.contains("flowchart") && mermaid.stdout.contains(":::destructive"), "{mermaid}");
+    assert!(
+        mermaid.stdout.contains("flowchart") && mermaid.stdout.contains(":::destructive"),
+        "{mermaid}"
+    );
     let schema: Value = serde_json::from_str(&ws.runbook(&["schema"]).stdout).unwrap();
     let text = schema.to_string();
     for kind in ["command", "approve", "sleep", "assert", "runbook"] {
@@ -119,12 +160,23 @@ fn graph_and_schema_describe_the_runbook() {
 #[test]
 fn approve_passes_with_yes_and_is_recorded() {
     let ws = Workspace::new();
-    let file = ws.write("approve.yaml", &format!("{HEAD}steps:\n  - id: ok\n    uses: approve\n    with: {{message: Delete the PVC?}}\n"));
+    let file = ws.write(
+        "approve.yaml",
+        &format!(
+            "{HEAD}steps:\n  - id: ok\n    uses: approve\n    with: {{message: Delete the PVC?}}\n"
+        ),
+    );
     let refused = ws.runbook(&["run", file.to_str().unwrap()]);
     assert_eq!(refused.code, 1, "{refused}");
-    assert!(refused.stdout.contains("not approved") && refused.stdout.contains("pass --yes"), "{refused}");
+    assert!(
+        refused.stdout.contains("not approved") && refused.stdout.contains("pass --yes"),
+        "{refused}"
+    );
     let ran = ws.runbook(&["run", file.to_str().unwrap(), "--yes"]);
     assert_eq!(ran.code, 0, "{ran}");
     let id = ran.run_id();
-    assert_eq!(ws.events(&id, "step_succeeded", "ok")[0]["outputs"]["approved_by"], "--yes");
+    assert_eq!(
+        ws.events(&id, "step_succeeded", "ok")[0]["outputs"]["approved_by"],
+        "--yes"
+    );
 }

@@ -25,8 +25,14 @@ fn independent_steps_overlap_in_time() {
         (start, end)
     };
     let (left, right, after) = (span("left"), span("right"), span("after"));
-    assert!(left.0 < right.1 && right.0 < left.1, "left {left:?} and right {right:?} did not overlap");
-    assert!(after.0 >= left.1.max(right.1), "`after` started before what it needs finished");
+    assert!(
+        left.0 < right.1 && right.0 < left.1,
+        "left {left:?} and right {right:?} did not overlap"
+    );
+    assert!(
+        after.0 >= left.1.max(right.1),
+        "`after` started before what it needs finished"
+    );
 }
 
 #[test]
@@ -39,9 +45,18 @@ fn parallel_limit_serializes_steps() {
     let ran = ws.runbook(&["run", file.to_str().unwrap(), "--parallel", "1"]);
     assert_eq!(ran.code, 0, "{ran}");
     let id = ran.run_id();
-    let ends: Vec<i128> = ["left", "right"].iter().map(|s| millis(&ws.events(&id, "step_succeeded", s)[0]["at"])).collect();
-    let starts: Vec<i128> = ["left", "right"].iter().map(|s| millis(&ws.events(&id, "step_started", s)[0]["at"])).collect();
-    assert!(starts[1] >= ends[0] || starts[0] >= ends[1], "with --parallel 1 the steps overlapped");
+    let ends: Vec<i128> = ["left", "right"]
+        .iter()
+        .map(|s| millis(&ws.events(&id, "step_succeeded", s)[0]["at"]))
+        .collect();
+    let starts: Vec<i128> = ["left", "right"]
+        .iter()
+        .map(|s| millis(&ws.events(&id, "step_started", s)[0]["at"]))
+        .collect();
+    assert!(
+        starts[1] >= ends[0] || starts[0] >= ends[1],
+        "with --parallel 1 the steps overlapped"
+    );
 }
 
 /// step `first` counts in first.txt; `slow` (a plain command: not idempotent) counts in slow.txt
@@ -60,7 +75,9 @@ fn killable(ws: &Workspace) -> String {
 
 fn kill_during_slow(ws: &Workspace, file: &str) -> String {
     let child = ws.spawn(&["run", file]);
-    wait_until(Duration::from_secs(20), "the slow step to start", || ws.count_lines("slow.txt") == 1);
+    wait_until(Duration::from_secs(20), "the slow step to start", || {
+        ws.count_lines("slow.txt") == 1
+    });
     kill(&child, libc::SIGKILL);
     let ran = finish(child);
     assert_eq!(ran.code, -1, "killed by a signal: {ran}");
@@ -74,16 +91,45 @@ fn killed_run_resumes_without_repeating_work() {
     let id = kill_during_slow(&ws, &file);
     // Status reads the journal: the run never ended, the slow step was cut off.
     let status = ws.runbook(&["status", &id]);
-    assert!(status.stdout.contains(&format!("Run {id} of test")) && status.stdout.contains(": interrupted"), "{status}");
-    assert!(status.stdout.lines().any(|l| l.starts_with("first") && l.contains("succeeded")), "{status}");
-    assert!(status.stdout.lines().any(|l| l.starts_with("slow") && l.contains("interrupted")), "{status}");
+    assert!(
+        status.stdout.contains(&format!("Run {id} of test"))
+            && status.stdout.contains(": interrupted"),
+        "{status}"
+    );
+    assert!(
+        status
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("first") && l.contains("succeeded")),
+        "{status}"
+    );
+    assert!(
+        status
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("slow") && l.contains("interrupted")),
+        "{status}"
+    );
 
     // Without a choice, the non-idempotent interrupted step is not run again.
     let refused = ws.runbook(&["resume", &id]);
     assert_eq!(refused.code, 4, "{refused}");
-    assert!(refused.stderr.contains("not idempotent") && refused.stderr.contains("  - slow"), "{refused}");
-    assert!(refused.stderr.contains(&format!("runbook resume {id} --rerun-interrupted")), "{refused}");
-    assert!(refused.stderr.contains(&format!("runbook resume {id} --skip slow")), "{refused}");
+    assert!(
+        refused.stderr.contains("not idempotent") && refused.stderr.contains("  - slow"),
+        "{refused}"
+    );
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("runbook resume {id} --rerun-interrupted")),
+        "{refused}"
+    );
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("runbook resume {id} --skip slow")),
+        "{refused}"
+    );
     assert_eq!(ws.count_lines("slow.txt"), 1);
 
     // The operator finished it by hand.
@@ -99,7 +145,10 @@ fn killed_run_resumes_without_repeating_work() {
     let steps = report["steps"].as_array().unwrap();
     let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["first", "slow", "last"], "every step exactly once");
-    let attempts: Vec<u64> = steps.iter().map(|s| s["attempts"].as_u64().unwrap()).collect();
+    let attempts: Vec<u64> = steps
+        .iter()
+        .map(|s| s["attempts"].as_u64().unwrap())
+        .collect();
     assert_eq!(attempts, [1, 1, 1]);
     assert_eq!(steps[1]["state"], "done-by-hand");
 }
@@ -112,9 +161,22 @@ fn rerun_interrupted_runs_the_cut_off_step_again() {
     ws.write("release", "");
     let resumed = ws.runbook(&["resume", &id, "--rerun-interrupted"]);
     assert_eq!(resumed.code, 0, "{resumed}");
-    assert_eq!((ws.count_lines("first.txt"), ws.count_lines("slow.txt"), ws.count_lines("last.txt")), (1, 2, 1));
-    let report: serde_json::Value = serde_json::from_str(&ws.runbook(&["report", &id, "--format", "json"]).stdout).unwrap();
-    let attempts: Vec<u64> = report["steps"].as_array().unwrap().iter().map(|s| s["attempts"].as_u64().unwrap()).collect();
+    assert_eq!(
+        (
+            ws.count_lines("first.txt"),
+            ws.count_lines("slow.txt"),
+            ws.count_lines("last.txt")
+        ),
+        (1, 2, 1)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&ws.runbook(&["report", &id, "--format", "json"]).stdout).unwrap();
+    let attempts: Vec<u64> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["attempts"].as_u64().unwrap())
+        .collect();
     assert_eq!(attempts, [1, 2, 1]);
 }
 
@@ -129,9 +191,15 @@ fn failed_step_runs_again_on_resume_and_others_do_not() {
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
     assert_eq!(ran.code, 1, "{ran}");
-    assert!(ran.stdout.contains("check: `sh -c") && ran.stdout.contains("exited with code 3"), "{ran}");
+    assert!(
+        ran.stdout.contains("check: `sh -c") && ran.stdout.contains("exited with code 3"),
+        "{ran}"
+    );
     let id = ran.run_id();
-    assert!(ran.stdout.contains(&format!("runbook resume {id}")), "{ran}");
+    assert!(
+        ran.stdout.contains(&format!("runbook resume {id}")),
+        "{ran}"
+    );
     assert!(!ws.exists("never.txt"));
     // Fail fast: `other` was running and was allowed to finish.
     assert_eq!(ws.events(&id, "step_succeeded", "other").len(), 1);
@@ -139,8 +207,19 @@ fn failed_step_runs_again_on_resume_and_others_do_not() {
     ws.write("fixed", "");
     let resumed = ws.runbook(&["resume", &id]);
     assert_eq!(resumed.code, 0, "{resumed}");
-    assert_eq!((ws.count_lines("first.txt"), ws.count_lines("check.txt"), ws.count_lines("never.txt")), (1, 2, 1));
-    assert_eq!(ws.events(&id, "step_started", "other").len(), 1, "a succeeded step started again");
+    assert_eq!(
+        (
+            ws.count_lines("first.txt"),
+            ws.count_lines("check.txt"),
+            ws.count_lines("never.txt")
+        ),
+        (1, 2, 1)
+    );
+    assert_eq!(
+        ws.events(&id, "step_started", "other").len(),
+        1,
+        "a succeeded step started again"
+    );
 }
 
 #[test]
@@ -156,7 +235,10 @@ fn retries_back_off_and_are_counted() {
     assert_eq!(ran.code, 0, "{ran}");
     let id = ran.run_id();
     let failures = ws.events(&id, "step_failed", "flaky");
-    let delays: Vec<u64> = failures.iter().map(|f| f["retry_in_ms"].as_u64().unwrap()).collect();
+    let delays: Vec<u64> = failures
+        .iter()
+        .map(|f| f["retry_in_ms"].as_u64().unwrap())
+        .collect();
     assert_eq!(delays, [100, 200]);
     let started = ws.events(&id, "step_started", "flaky");
     assert!(millis(&started[2]["at"]) - millis(&started[1]["at"]) >= 200);
@@ -185,11 +267,21 @@ fn second_resume_is_refused_while_the_first_holds_the_lock() {
     ws.write("go", "");
     let first = ws.spawn(&["resume", &id]);
     let lock = ws.path(&format!(".runbook/runs/{id}/lock"));
-    wait_until(Duration::from_secs(10), "the first resume to take the lock", || lock.exists());
+    wait_until(
+        Duration::from_secs(10),
+        "the first resume to take the lock",
+        || lock.exists(),
+    );
     let second = ws.runbook(&["resume", &id]);
     assert_eq!(second.code, 4, "{second}");
-    assert!(second.stderr.contains(&format!("run {id} is driven by")), "{second}");
-    assert!(second.stderr.contains(&format!("(pid {}", first.id())), "{second}");
+    assert!(
+        second.stderr.contains(&format!("run {id} is driven by")),
+        "{second}"
+    );
+    assert!(
+        second.stderr.contains(&format!("(pid {}", first.id())),
+        "{second}"
+    );
     let first = finish(first);
     assert_eq!(first.code, 0, "{first}");
     assert!(!lock.exists(), "the lock outlived its holder");
@@ -215,17 +307,29 @@ fn ctrl_c_drains_and_leaves_a_resumable_run() {
         &format!("{HEAD}steps:\n  - id: working\n    uses: command\n    with: {{shell: 'echo started > started.txt; sleep 1; echo x >> working.txt'}}\n  - id: next\n    needs: [working]\n    uses: command\n    with: {{shell: echo x >> next.txt}}\n"),
     );
     let child = ws.spawn(&["run", file.to_str().unwrap()]);
-    wait_until(Duration::from_secs(10), "the step to start", || ws.exists("started.txt"));
+    wait_until(Duration::from_secs(10), "the step to start", || {
+        ws.exists("started.txt")
+    });
     kill(&child, libc::SIGINT);
     let ran = finish(child);
     assert_eq!(ran.code, 3, "{ran}");
-    assert_eq!(ws.count_lines("working.txt"), 1, "the running step did not finish");
+    assert_eq!(
+        ws.count_lines("working.txt"),
+        1,
+        "the running step did not finish"
+    );
     assert!(!ws.exists("next.txt"), "a new step started after Ctrl-C");
     let id = ws.runs().pop().unwrap();
-    assert!(ran.stdout.contains(&format!("runbook resume {id}")), "{ran}");
+    assert!(
+        ran.stdout.contains(&format!("runbook resume {id}")),
+        "{ran}"
+    );
     let resumed = ws.runbook(&["resume", &id]);
     assert_eq!(resumed.code, 0, "{resumed}");
-    assert_eq!((ws.count_lines("working.txt"), ws.count_lines("next.txt")), (1, 1));
+    assert_eq!(
+        (ws.count_lines("working.txt"), ws.count_lines("next.txt")),
+        (1, 1)
+    );
 }
 
 #[test]
@@ -236,7 +340,9 @@ fn second_ctrl_c_aborts_the_running_step() {
         &format!("{HEAD}steps:\n  - id: stuck\n    uses: command\n    idempotent: true\n    with: {{shell: 'echo x >> stuck.txt; [ -e release ] || sleep 60'}}\n"),
     );
     let child = ws.spawn(&["run", file.to_str().unwrap()]);
-    wait_until(Duration::from_secs(10), "the step to start", || ws.exists("stuck.txt"));
+    wait_until(Duration::from_secs(10), "the step to start", || {
+        ws.exists("stuck.txt")
+    });
     kill(&child, libc::SIGINT);
     std::thread::sleep(Duration::from_millis(200));
     kill(&child, libc::SIGINT);
@@ -254,7 +360,9 @@ fn second_ctrl_c_aborts_the_running_step() {
 #[test]
 fn resume_refuses_an_edited_runbook_naming_the_step() {
     let ws = Workspace::new();
-    let text = format!("{HEAD}steps:\n  - id: one\n    uses: command\n    with: {{shell: 'exit 1'}}\n  - id: two\n    needs: [one]\n    uses: sleep\n    with: {{duration: 1ms}}\n");
+    let text = format!(
+        "{HEAD}steps:\n  - id: one\n    uses: command\n    with: {{shell: 'exit 1'}}\n  - id: two\n    needs: [one]\n    uses: sleep\n    with: {{duration: 1ms}}\n"
+    );
     let file = ws.write("edit.yaml", &text);
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
     assert_eq!(ran.code, 1, "{ran}");
@@ -277,10 +385,22 @@ fn from_reruns_a_step_and_everything_after_it() {
     ws.write("ok", "");
     let resumed = ws.runbook(&["resume", &ran.run_id(), "--from", "b"]);
     assert_eq!(resumed.code, 0, "{resumed}");
-    assert_eq!((ws.count_lines("a.txt"), ws.count_lines("b.txt"), ws.count_lines("c.txt")), (1, 2, 2));
+    assert_eq!(
+        (
+            ws.count_lines("a.txt"),
+            ws.count_lines("b.txt"),
+            ws.count_lines("c.txt")
+        ),
+        (1, 2, 2)
+    );
     let unknown = ws.runbook(&["resume", &ran.run_id(), "--from", "bb"]);
     assert_eq!(unknown.code, 4, "{unknown}");
-    assert!(unknown.stderr.contains("`bb` is not a step of this run. did you mean `b`?"), "{unknown}");
+    assert!(
+        unknown
+            .stderr
+            .contains("`bb` is not a step of this run. did you mean `b`?"),
+        "{unknown}"
+    );
 }
 
 #[test]
@@ -292,10 +412,19 @@ fn destructive_steps_need_confirmation() {
     );
     let refused = ws.runbook(&["run", file.to_str().unwrap()]);
     assert_eq!(refused.code, 4, "{refused}");
-    assert!(refused.stderr.contains("pass --yes") && refused.stderr.contains("Destructive steps: wipe"), "{refused}");
-    assert!(!ws.exists("safe.txt") && !ws.exists("wiped.txt"), "something ran without confirmation");
+    assert!(
+        refused.stderr.contains("pass --yes") && refused.stderr.contains("Destructive steps: wipe"),
+        "{refused}"
+    );
+    assert!(
+        !ws.exists("safe.txt") && !ws.exists("wiped.txt"),
+        "something ran without confirmation"
+    );
     let plan = ws.runbook(&["plan", file.to_str().unwrap()]);
-    assert!(plan.stdout.contains("wipe (command)  [DESTRUCTIVE]"), "{plan}");
+    assert!(
+        plan.stdout.contains("wipe (command)  [DESTRUCTIVE]"),
+        "{plan}"
+    );
     let confirmed = ws.runbook(&["run", file.to_str().unwrap(), "--yes"]);
     assert_eq!(confirmed.code, 0, "{confirmed}");
     assert!(ws.exists("wiped.txt"));

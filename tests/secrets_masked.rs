@@ -55,12 +55,22 @@ fn a_secret_printed_by_a_command_is_masked_everywhere() {
         ("report junit", report_junit.stdout),
     ] {
         assert!(!text.contains(SECRET), "{what} shows the secret:\n{text}");
-        assert!(!text.contains(b64), "{what} shows the secret in base64:\n{text}");
-        assert!(!text.contains(MULTILINE_LINE), "{what} shows a line of the multi-line secret:\n{text}");
+        assert!(
+            !text.contains(b64),
+            "{what} shows the secret in base64:\n{text}"
+        );
+        assert!(
+            !text.contains(MULTILINE_LINE),
+            "{what} shows a line of the multi-line secret:\n{text}"
+        );
     }
     let mode = std::fs::metadata(ws.path(&format!(".runbook/runs/{id}/journal.jsonl"))).unwrap();
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(mode.permissions().mode() & 0o777, 0o600, "the journal is readable by others");
+    assert_eq!(
+        mode.permissions().mode() & 0o777,
+        0o600,
+        "the journal is readable by others"
+    );
 }
 
 #[test]
@@ -76,5 +86,8 @@ fn secret_params_and_vars_are_masked_and_not_stored() {
     let run_json = ws.read(&format!(".runbook/runs/{id}/run.json"));
     assert!(!run_json.contains("tok-12345678"), "{run_json}");
     let journal = ws.journal_text(&id);
-    assert!(!journal.contains("tok-12345678") && journal.contains("••••"), "{journal}");
+    assert!(
+        !journal.contains("tok-12345678") && journal.contains("••••"),
+        "{journal}"
+    );
 }

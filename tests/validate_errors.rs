@@ -28,7 +28,13 @@ const HEAD: &str = "apiVersion: runbook/v1\nkind: Runbook\nname: bad\n";
 #[test]
 fn malformed_yaml_points_at_the_line() {
     let ws = Workspace::new();
-    let err = rejected(&ws, &format!("{HEAD}steps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker\n  - id: x\n"), &[]);
+    let err = rejected(
+        &ws,
+        &format!(
+            "{HEAD}steps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker\n  - id: x\n"
+        ),
+        &[],
+    );
     assert!(err.contains("invalid YAML"), "{err}");
     assert!(err.contains("bad.yaml:8:"), "{err}");
 }
@@ -38,7 +44,9 @@ fn unknown_keys_are_named_with_a_suggestion() {
     let ws = Workspace::new();
     let err = rejected(
         &ws,
-        &format!("{HEAD}stepz: []\nsteps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker}}\n    nedes: [x]\n"),
+        &format!(
+            "{HEAD}stepz: []\nsteps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker}}\n    nedes: [x]\n"
+        ),
         &[],
     );
     assert!(err.contains("bad.yaml:4:1"), "{err}");
@@ -55,7 +63,9 @@ fn unknown_step_kind_and_input_suggest_the_right_one() {
     let ws = Workspace::new();
     let err = rejected(
         &ws,
-        &format!("{HEAD}steps:\n  - id: touch\n    uses: comand\n    with: {{shell: touch marker}}\n  - id: nap\n    uses: sleep\n    with: {{duraton: 1s}}\n"),
+        &format!(
+            "{HEAD}steps:\n  - id: touch\n    uses: comand\n    with: {{shell: touch marker}}\n  - id: nap\n    uses: sleep\n    with: {{duraton: 1s}}\n"
+        ),
         &[],
     );
     assert!(err.contains("bad.yaml:6:11"), "{err}");
@@ -77,7 +87,10 @@ fn a_cycle_is_named_in_full() {
         ),
         &[],
     );
-    assert!(err.contains("the steps form a cycle: a -> c -> b -> a"), "{err}");
+    assert!(
+        err.contains("the steps form a cycle: a -> c -> b -> a"),
+        "{err}"
+    );
     assert!(err.contains("bad.yaml:9:13"), "{err}");
 }
 
@@ -94,24 +107,44 @@ fn templates_reading_what_does_not_exist_are_errors() {
     assert!(err.contains("bad.yaml:7:11"), "{err}");
     assert!(err.contains("`vars.region` is not a declared var"), "{err}");
     assert!(err.contains("bad.yaml:15:20"), "{err}");
-    assert!(err.contains("declare it under `vars:` (declared before it: none)"), "{err}");
+    assert!(
+        err.contains("declare it under `vars:` (declared before it: none)"),
+        "{err}"
+    );
     assert!(err.contains("bad.yaml:15:44"), "{err}");
-    assert!(err.contains("`params.databse` is not a declared param"), "{err}");
+    assert!(
+        err.contains("`params.databse` is not a declared param"),
+        "{err}"
+    );
     assert!(err.contains("did you mean `database`?"), "{err}");
-    assert!(err.contains("step `drop` reads `steps.later` but does not run after it"), "{err}");
-    assert!(err.contains("add `later` to the `needs` of `drop`"), "{err}");
+    assert!(
+        err.contains("step `drop` reads `steps.later` but does not run after it"),
+        "{err}"
+    );
+    assert!(
+        err.contains("add `later` to the `needs` of `drop`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn missing_secrets_are_found_before_running() {
     let ws = Workspace::new();
-    let secrets = ws.write("secrets.yaml", "influxDB:\n  users:\n    adminPassword: hunter22\n");
+    let secrets = ws.write(
+        "secrets.yaml",
+        "influxDB:\n  users:\n    adminPassword: hunter22\n",
+    );
     let err = rejected(
         &ws,
-        &format!("{HEAD}steps:\n  - id: touch\n    uses: command\n    with:\n      argv: [touch, marker, \"{{{{ secrets.influxDB.users.adminPasword }}}}\"]\n"),
+        &format!(
+            "{HEAD}steps:\n  - id: touch\n    uses: command\n    with:\n      argv: [touch, marker, \"{{{{ secrets.influxDB.users.adminPasword }}}}\"]\n"
+        ),
         &["--secrets", secrets.to_str().unwrap()],
     );
-    assert!(err.contains("secret influxDB.users.adminPasword is not set in"), "{err}");
+    assert!(
+        err.contains("secret influxDB.users.adminPasword is not set in"),
+        "{err}"
+    );
     assert!(err.contains("bad.yaml:8:"), "{err}");
     assert!(!err.contains("hunter22"), "{err}");
 }
@@ -121,27 +154,45 @@ fn wrong_types_and_step_ids_explain_the_fix() {
     let ws = Workspace::new();
     let err = rejected(
         &ws,
-        &format!("{HEAD}steps:\n  - id: Touch_It\n    uses: command\n    timeout: soon\n    with: {{shell: touch marker}}\n    retry: {{attempts: 0}}\n"),
+        &format!(
+            "{HEAD}steps:\n  - id: Touch_It\n    uses: command\n    timeout: soon\n    with: {{shell: touch marker}}\n    retry: {{attempts: 0}}\n"
+        ),
         &[],
     );
-    assert!(err.contains("step id `Touch_It` has characters outside [a-z0-9-]"), "{err}");
+    assert!(
+        err.contains("step id `Touch_It` has characters outside [a-z0-9-]"),
+        "{err}"
+    );
     assert!(err.contains("rename it, for example `touch-it`"), "{err}");
     assert!(err.contains("bad.yaml:7:14"), "{err}");
     assert!(err.contains("timeout: `soon` is not a duration"), "{err}");
-    assert!(err.contains("retry.attempts must be a whole number of at least 1"), "{err}");
+    assert!(
+        err.contains("retry.attempts must be a whole number of at least 1"),
+        "{err}"
+    );
 }
 
 #[test]
 fn every_file_is_checked_and_valid_ones_say_so() {
     let ws = Workspace::new();
-    let good = ws.write("good.yaml", &format!("{HEAD}steps:\n  - id: nap\n    uses: sleep\n    with: {{duration: 1s}}\n"));
-    let bad = ws.write("bad.yaml", &format!("{HEAD}steps:\n  - id: nap\n    uses: slep\n"));
+    let good = ws.write(
+        "good.yaml",
+        &format!("{HEAD}steps:\n  - id: nap\n    uses: sleep\n    with: {{duration: 1s}}\n"),
+    );
+    let bad = ws.write(
+        "bad.yaml",
+        &format!("{HEAD}steps:\n  - id: nap\n    uses: slep\n"),
+    );
     let ran = ws.runbook(&["validate", good.to_str().unwrap(), bad.to_str().unwrap()]);
     assert_eq!(ran.code, 2, "{ran}");
-    assert!(ran.stdout.contains("ok: ") && ran.stdout.contains("good.yaml (1 steps)"), "{ran}");
+    assert!(
+        ran.stdout.contains("ok: ") && ran.stdout.contains("good.yaml (1 steps)"),
+        "{ran}"
+    );
     assert!(ran.stderr.contains("did you mean `sleep`?"), "{ran}");
     let json = ws.runbook(&["validate", bad.to_str().unwrap(), "--output", "json"]);
-    let problem: serde_json::Value = serde_json::from_str(json.stdout.lines().next().unwrap()).unwrap();
+    let problem: serde_json::Value =
+        serde_json::from_str(json.stdout.lines().next().unwrap()).unwrap();
     assert_eq!(problem["line"], 6);
     assert_eq!(problem["column"], 11);
     assert_eq!(problem["help"], "did you mean `sleep`?");

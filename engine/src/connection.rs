@@ -16,7 +16,10 @@ impl Connection {
         self.fields.get(field).and_then(Value::as_str)
     }
     pub fn bool(&self, field: &str) -> bool {
-        self.fields.get(field).and_then(Value::as_bool).unwrap_or(false)
+        self.fields
+            .get(field)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
     /// TLS verification is on unless the runbook opts out per connection.
     pub fn insecure(&self) -> bool {
@@ -38,7 +41,27 @@ impl Connections {
 
 /// The connection kinds a runbook may declare, with the fields each accepts.
 pub const CONNECTION_KINDS: &[(&str, &[&str])] = &[
-    ("http", &["url", "username", "password", "token", "headers", "ca_file", "insecure", "timeout"]),
-    ("s3", &["endpoint", "region", "access_key", "secret_key", "session_token", "path_style", "ca_file", "insecure"]),
-    ("kubernetes", &["kubeconfig", "context", "namespace", "insecure"]),
+    (
+        "http",
+        &[
+            "url", "username", "password", "token", "headers", "ca_file", "insecure", "timeout",
+        ],
+    ),
+    (
+        "s3",
+        &[
+            "endpoint",
+            "region",
+            "access_key",
+            "secret_key",
+            "session_token",
+            "path_style",
+            "ca_file",
+            "insecure",
+        ],
+    ),
+    (
+        "kubernetes",
+        &["kubeconfig", "context", "namespace", "insecure"],
+    ),
 ];

@@ -23,7 +23,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(loc: Loc, message: impl Into<String>) -> Self {
-        Diagnostic { loc, message: message.into(), expected: None, help: None }
+        Diagnostic {
+            loc,
+            message: message.into(),
+            expected: None,
+            help: None,
+        }
     }
     pub fn expected(mut self, expected: impl Into<String>) -> Self {
         self.expected = Some(expected.into());
@@ -52,12 +57,20 @@ impl Diagnostic {
 
     /// The compiler-style rendering: location, message, the quoted line with a caret, expected, help.
     pub fn render(&self, sources: &Sources) -> String {
-        let mut out = format!("error: {}\n  --> {}\n", self.message, self.location(sources));
+        let mut out = format!(
+            "error: {}\n  --> {}\n",
+            self.message,
+            self.location(sources)
+        );
         if let Some(line) = sources.line(self.loc.file, self.loc.line) {
             let number = self.loc.line.to_string();
             let pad = " ".repeat(number.len());
             let caret_at = (self.loc.column.max(1) - 1) as usize;
-            let _ = writeln!(out, "{pad} |\n{number} | {line}\n{pad} | {}^", " ".repeat(caret_at));
+            let _ = writeln!(
+                out,
+                "{pad} |\n{number} | {line}\n{pad} | {}^",
+                " ".repeat(caret_at)
+            );
         }
         if let Some(expected) = &self.expected {
             let _ = writeln!(out, "  = expected: {expected}");
@@ -72,7 +85,10 @@ impl Diagnostic {
     pub fn to_json(&self, sources: &Sources) -> serde_json::Value {
         let mut value = serde_json::to_value(self).expect("diagnostic serializes");
         let map = value.as_object_mut().expect("diagnostic is an object");
-        map.insert("file".into(), sources.path(self.loc.file).display().to_string().into());
+        map.insert(
+            "file".into(),
+            sources.path(self.loc.file).display().to_string().into(),
+        );
         map.insert("line".into(), self.loc.line.into());
         map.insert("column".into(), self.loc.column.into());
         value
@@ -110,7 +126,12 @@ impl Diagnostics {
         sorted.sort_by_key(|d| (d.loc.file.0, d.loc.line, d.loc.column));
         sorted.dedup();
         let mut out: String = sorted.iter().map(|d| d.render(sources) + "\n").collect();
-        let _ = write!(out, "{} problem{} found", sorted.len(), if sorted.len() == 1 { "" } else { "s" });
+        let _ = write!(
+            out,
+            "{} problem{} found",
+            sorted.len(),
+            if sorted.len() == 1 { "" } else { "s" }
+        );
         out
     }
 }

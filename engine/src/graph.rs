@@ -38,7 +38,8 @@ impl Dag {
     pub fn cycles(&self) -> Vec<Vec<usize>> {
         let mut cycles = Vec::new();
         for component in tarjan_scc(&self.graph) {
-            let self_loop = component.len() == 1 && self.graph.contains_edge(component[0], component[0]);
+            let self_loop =
+                component.len() == 1 && self.graph.contains_edge(component[0], component[0]);
             if component.len() > 1 || self_loop {
                 cycles.push(self.cycle_through(&component));
             }
@@ -74,15 +75,25 @@ impl Dag {
 
     /// Whether `ancestor` must finish before `step` starts.
     pub fn is_ancestor(&self, ancestor: usize, step: usize) -> bool {
-        ancestor != step && has_path_connecting(&self.graph, NodeIndex::new(ancestor), NodeIndex::new(step), None)
+        ancestor != step
+            && has_path_connecting(
+                &self.graph,
+                NodeIndex::new(ancestor),
+                NodeIndex::new(step),
+                None,
+            )
     }
 
     pub fn needs(&self, step: usize) -> impl Iterator<Item = usize> + '_ {
-        self.graph.neighbors_directed(NodeIndex::new(step), petgraph::Direction::Incoming).map(|n| n.index())
+        self.graph
+            .neighbors_directed(NodeIndex::new(step), petgraph::Direction::Incoming)
+            .map(|n| n.index())
     }
 
     pub fn dependents(&self, step: usize) -> impl Iterator<Item = usize> + '_ {
-        self.graph.neighbors_directed(NodeIndex::new(step), petgraph::Direction::Outgoing).map(|n| n.index())
+        self.graph
+            .neighbors_directed(NodeIndex::new(step), petgraph::Direction::Outgoing)
+            .map(|n| n.index())
     }
 
     /// Steps in an order where every step comes after what it needs (the graph must be acyclic).

@@ -37,6 +37,8 @@ pub struct NoTerminal;
 
 impl Interaction for NoTerminal {
     fn confirm(&self, question: &str) -> Result<Approval, String> {
-        Err(format!("`{question}` needs confirmation, but there is no terminal to ask on; pass --yes to confirm in scripts"))
+        Err(format!(
+            "`{question}` needs confirmation, but there is no terminal to ask on; pass --yes to confirm in scripts"
+        ))
     }
 }

@@ -71,7 +71,10 @@ impl StepContext {
 
     pub fn connection(&self, name: &str) -> Result<&Connection, StepError> {
         self.connections.get(name).ok_or_else(|| {
-            StepError::permanent(format!("no connection named `{name}` (declared: {})", self.connections.names().join(", ")))
+            StepError::permanent(format!(
+                "no connection named `{name}` (declared: {})",
+                self.connections.names().join(", ")
+            ))
         })
     }
 
@@ -85,7 +88,13 @@ pub fn object_name(key: &str) -> String {
     let mut name: String = key
         .to_lowercase()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     if name.len() > 63 {
         use sha2::{Digest, Sha256};
@@ -106,10 +115,16 @@ pub struct StepError {
 
 impl StepError {
     pub fn new(message: impl Into<String>) -> Self {
-        StepError { message: message.into(), retryable: true }
+        StepError {
+            message: message.into(),
+            retryable: true,
+        }
     }
     pub fn permanent(message: impl Into<String>) -> Self {
-        StepError { message: message.into(), retryable: false }
+        StepError {
+            message: message.into(),
+            retryable: false,
+        }
     }
 }
 
@@ -123,7 +138,8 @@ impl std::error::Error for StepError {}
 
 /// Deserialize a kind's rendered inputs into its typed struct.
 pub fn parse_inputs<T: DeserializeOwned>(kind: &str, with: Value) -> Result<T, StepError> {
-    serde_json::from_value(with).map_err(|e| StepError::permanent(format!("invalid inputs for `{kind}`: {e}")))
+    serde_json::from_value(with)
+        .map_err(|e| StepError::permanent(format!("invalid inputs for `{kind}`: {e}")))
 }
 
 /// The JSON Schema of a kind's input struct.
@@ -162,7 +178,10 @@ mod tests {
 
     #[test]
     fn object_names_are_valid_and_distinct() {
-        assert_eq!(object_name("20261123-154401-a3f9-restore"), "20261123-154401-a3f9-restore");
+        assert_eq!(
+            object_name("20261123-154401-a3f9-restore"),
+            "20261123-154401-a3f9-restore"
+        );
         let long_a = object_name(&format!("20261123-154401-a3f9-{}-a", "x".repeat(60)));
         let long_b = object_name(&format!("20261123-154401-a3f9-{}-b", "x".repeat(60)));
         assert!(long_a.len() <= 63 && long_b.len() <= 63);

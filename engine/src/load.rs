@@ -9,12 +9,32 @@ use crate::source::{FileId, Loc, Sources};
 use crate::suggest::did_you_mean;
 use crate::yaml::{self, Key, Node, NodeValue};
 
-pub const TOP_KEYS: &[&str] =
-    &["apiVersion", "kind", "name", "description", "params", "vars", "connections", "steps"];
+pub const TOP_KEYS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "name",
+    "description",
+    "params",
+    "vars",
+    "connections",
+    "steps",
+];
 pub const PARAM_KEYS: &[&str] = &["description", "required", "default", "secret"];
 pub const STEP_KEYS: &[&str] = &[
-    "id", "name", "uses", "with", "needs", "when", "for_each", "retry", "timeout", "continue_on_error",
-    "always", "destructive", "idempotent", "secret",
+    "id",
+    "name",
+    "uses",
+    "with",
+    "needs",
+    "when",
+    "for_each",
+    "retry",
+    "timeout",
+    "continue_on_error",
+    "always",
+    "destructive",
+    "idempotent",
+    "secret",
 ];
 pub const RETRY_KEYS: &[&str] = &["attempts", "delay", "backoff", "max_delay"];
 
@@ -25,8 +45,15 @@ pub fn load_file(path: &Path, sources: &Sources) -> Result<Runbook, Diagnostics>
         Ok(text) => text,
         Err(e) => {
             let file = sources.add(path, "");
-            return Err(Diagnostics(vec![Diagnostic::new(Loc::file_only(file), format!("cannot read the runbook: {e}"))
-                .help("check the path; runbooks are YAML files such as runbooks/examples/hello.yaml")]));
+            return Err(Diagnostics(vec![
+                Diagnostic::new(
+                    Loc::file_only(file),
+                    format!("cannot read the runbook: {e}"),
+                )
+                .help(
+                    "check the path; runbooks are YAML files such as runbooks/examples/hello.yaml",
+                ),
+            ]));
         }
     };
     let file = sources.add(path, text.as_str());
@@ -35,9 +62,16 @@ pub fn load_file(path: &Path, sources: &Sources) -> Result<Runbook, Diagnostics>
 
 pub fn load_str(text: &str, path: &Path, file: FileId) -> Result<Runbook, Diagnostics> {
     let root = yaml::parse(text, file).map_err(|d| Diagnostics(vec![d]))?;
-    let mut loader = Loader { file, diags: Diagnostics::default() };
+    let mut loader = Loader {
+        file,
+        diags: Diagnostics::default(),
+    };
     let runbook = loader.runbook(&root, path);
-    if loader.diags.is_empty() { Ok(runbook) } else { Err(loader.diags) }
+    if loader.diags.is_empty() {
+        Ok(runbook)
+    } else {
+        Err(loader.diags)
+    }
 }
 
 struct Loader {
@@ -62,15 +96,19 @@ impl Loader {
     fn mapping<'n>(&mut self, node: &'n Node, allowed: &[&str], what: &str) -> &'n [(Key, Node)] {
         let Some(entries) = node.as_map() else {
             let loc = self.loc(node);
-            self.error(loc, format!("{what} must be a mapping, found {}", node.type_name()))
-                .expected = Some(format!("a mapping with keys among: {}", allowed.join(", ")));
+            self.error(
+                loc,
+                format!("{what} must be a mapping, found {}", node.type_name()),
+            )
+            .expected = Some(format!("a mapping with keys among: {}", allowed.join(", ")));
             return &[];
         };
         for (key, _) in entries {
             if !allowed.contains(&key.name.as_str()) {
                 let loc = self.key_loc(key);
-                let help = did_you_mean(&key.name, allowed.iter().copied())
-                    .unwrap_or_else(|| format!("remove it; {what} accepts: {}", allowed.join(", ")));
+                let help = did_you_mean(&key.name, allowed.iter().copied()).unwrap_or_else(|| {
+                    format!("remove it; {what} accepts: {}", allowed.join(", "))
+                });
                 self.error(loc, format!("unknown key `{}` in {what}", key.name))
                     .help = Some(help);
             }
@@ -86,7 +124,10 @@ impl Loader {
             NodeValue::Bool(b) => Some(b.to_string()),
             _ => {
                 let loc = self.loc(node);
-                self.error(loc, format!("{what} must be a string, found {}", node.type_name()));
+                self.error(
+                    loc,
+                    format!("{what} must be a string, found {}", node.type_name()),
+                );
                 None
             }
         }
@@ -97,8 +138,11 @@ impl Loader {
             NodeValue::Bool(b) => Some(*b),
             _ => {
                 let loc = self.loc(node);
-                self.error(loc, format!("{what} must be true or false, found {}", node.type_name()))
-                    .help = Some("write `true` or `false` without quotes".into());
+                self.error(
+                    loc,
+                    format!("{what} must be true or false, found {}", node.type_name()),
+                )
+                .help = Some("write `true` or `false` without quotes".into());
                 None
             }
         }
@@ -118,14 +162,20 @@ impl Loader {
 
     fn runbook(&mut self, root: &Node, path: &Path) -> Runbook {
         let entries = self.mapping(root, TOP_KEYS, "a runbook");
-        let get = |k: &str| entries.iter().find(|(key, _)| key.name == k).map(|(_, v)| v);
+        let get = |k: &str| {
+            entries
+                .iter()
+                .find(|(key, _)| key.name == k)
+                .map(|(_, v)| v)
+        };
         let root_loc = Loc::new(self.file, 1, 1);
 
         match get("apiVersion").map(|n| (n, n.as_str())) {
             Some((_, Some(API_VERSION))) => {}
             Some((node, _)) => {
                 let loc = self.loc(node);
-                self.error(loc, "unsupported apiVersion").expected = Some(format!("`{API_VERSION}`"));
+                self.error(loc, "unsupported apiVersion").expected =
+                    Some(format!("`{API_VERSION}`"));
             }
             None => {
                 self.error(root_loc, "the runbook has no `apiVersion`").help =
@@ -139,21 +189,25 @@ impl Loader {
                 self.error(loc, "unsupported kind").expected = Some(format!("`{KIND}`"));
             }
             None => {
-                self.error(root_loc, "the runbook has no `kind`").help = Some(format!("add `kind: {KIND}`"));
+                self.error(root_loc, "the runbook has no `kind`").help =
+                    Some(format!("add `kind: {KIND}`"));
             }
         }
         let name = match get("name") {
             Some(node) => self.string(node, "name").unwrap_or_default(),
             None => {
-                self.error(root_loc, "the runbook has no `name`").help =
-                    Some("add `name: my-runbook` (a short identifier shown in plans and reports)".into());
+                self.error(root_loc, "the runbook has no `name`").help = Some(
+                    "add `name: my-runbook` (a short identifier shown in plans and reports)".into(),
+                );
                 String::new()
             }
         };
         let description = get("description").and_then(|n| self.string(n, "description"));
         let params = get("params").map(|n| self.params(n)).unwrap_or_default();
         let vars = get("vars").map(|n| self.vars(n)).unwrap_or_default();
-        let connections = get("connections").map(|n| self.connections(n)).unwrap_or_default();
+        let connections = get("connections")
+            .map(|n| self.connections(n))
+            .unwrap_or_default();
         let steps = match get("steps") {
             Some(node) => self.steps(node),
             None => {
@@ -162,13 +216,26 @@ impl Loader {
                 Vec::new()
             }
         };
-        Runbook { file: self.file, path: path.to_path_buf(), name, description, params, vars, connections, steps }
+        Runbook {
+            file: self.file,
+            path: path.to_path_buf(),
+            name,
+            description,
+            params,
+            vars,
+            connections,
+            steps,
+        }
     }
 
     fn params(&mut self, node: &Node) -> Vec<ParamDef> {
         let Some(entries) = node.as_map() else {
             let loc = self.loc(node);
-            self.error(loc, format!("params must be a mapping, found {}", node.type_name())).expected =
+            self.error(
+                loc,
+                format!("params must be a mapping, found {}", node.type_name()),
+            )
+            .expected =
                 Some("`name: {description: ..., required: true}` or `name: {default: ...}`".into());
             return Vec::new();
         };
@@ -198,8 +265,13 @@ impl Loader {
                     }
                 }
                 if param.required && param.default.is_some() {
-                    self.error(loc, format!("param `{}` is required and has a default", key.name)).help =
-                        Some("drop `required: true` (the default applies) or drop the default".into());
+                    self.error(
+                        loc,
+                        format!("param `{}` is required and has a default", key.name),
+                    )
+                    .help = Some(
+                        "drop `required: true` (the default applies) or drop the default".into(),
+                    );
                 }
                 param
             })
@@ -209,7 +281,10 @@ impl Loader {
     fn vars(&mut self, node: &Node) -> Vec<VarDef> {
         let Some(entries) = node.as_map() else {
             let loc = self.loc(node);
-            self.error(loc, format!("vars must be a mapping, found {}", node.type_name()));
+            self.error(
+                loc,
+                format!("vars must be a mapping, found {}", node.type_name()),
+            );
             return Vec::new();
         };
         entries
@@ -219,14 +294,29 @@ impl Loader {
                 self.check_identifier(&key.name, loc, "var name");
                 // `{value: ..., secret: true}` marks a secret var; any other mapping is the value itself.
                 let wrapped = value.as_map().filter(|m| {
-                    m.len() == 2 && m.iter().all(|(k, _)| k.name == "value" || k.name == "secret")
+                    m.len() == 2
+                        && m.iter()
+                            .all(|(k, _)| k.name == "value" || k.name == "secret")
                 });
                 match wrapped {
                     Some(_) => {
-                        let secret = value.get("secret").and_then(|n| self.boolean(n, "secret")).unwrap_or(false);
-                        VarDef { name: key.name.clone(), loc, value: value.get("value").cloned().expect("checked"), secret }
+                        let secret = value
+                            .get("secret")
+                            .and_then(|n| self.boolean(n, "secret"))
+                            .unwrap_or(false);
+                        VarDef {
+                            name: key.name.clone(),
+                            loc,
+                            value: value.get("value").cloned().expect("checked"),
+                            secret,
+                        }
                     }
-                    None => VarDef { name: key.name.clone(), loc, value: value.clone(), secret: false },
+                    None => VarDef {
+                        name: key.name.clone(),
+                        loc,
+                        value: value.clone(),
+                        secret: false,
+                    },
                 }
             })
             .collect()
@@ -235,7 +325,10 @@ impl Loader {
     fn connections(&mut self, node: &Node) -> Vec<ConnectionDef> {
         let Some(entries) = node.as_map() else {
             let loc = self.loc(node);
-            self.error(loc, format!("connections must be a mapping, found {}", node.type_name()));
+            self.error(
+                loc,
+                format!("connections must be a mapping, found {}", node.type_name()),
+            );
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -244,23 +337,31 @@ impl Loader {
             self.check_identifier(&key.name, loc, "connection name");
             let Some(fields) = value.as_map() else {
                 let loc = self.loc(value);
-                self.error(loc, format!("connection `{}` must be a mapping", key.name)).expected =
-                    Some("`{kind: http|s3|kubernetes, ...}`".into());
+                self.error(loc, format!("connection `{}` must be a mapping", key.name))
+                    .expected = Some("`{kind: http|s3|kubernetes, ...}`".into());
                 continue;
             };
             let Some((kind_key, kind_node)) = fields.iter().find(|(k, _)| k.name == "kind") else {
-                self.error(loc, format!("connection `{}` has no `kind`", key.name)).expected =
-                    Some("`kind: http`, `kind: s3` or `kind: kubernetes`".into());
+                self.error(loc, format!("connection `{}` has no `kind`", key.name))
+                    .expected = Some("`kind: http`, `kind: s3` or `kind: kubernetes`".into());
                 continue;
             };
             let kind = self.string(kind_node, "kind").unwrap_or_default();
-            let rest: Vec<(Key, Node)> = fields.iter().filter(|(k, _)| k.name != "kind").cloned().collect();
+            let rest: Vec<(Key, Node)> = fields
+                .iter()
+                .filter(|(k, _)| k.name != "kind")
+                .cloned()
+                .collect();
             out.push(ConnectionDef {
                 name: key.name.clone(),
                 loc,
                 kind,
                 kind_loc: self.key_loc(kind_key),
-                fields: Node { line: value.line, column: value.column, value: NodeValue::Map(rest) },
+                fields: Node {
+                    line: value.line,
+                    column: value.column,
+                    value: NodeValue::Map(rest),
+                },
             });
         }
         out
@@ -268,7 +369,10 @@ impl Loader {
 
     fn check_identifier(&mut self, name: &str, loc: Loc, what: &str) {
         let ok = !name.is_empty()
-            && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
             self.error(loc, format!("{what} `{name}` is not a valid identifier")).help =
@@ -279,8 +383,11 @@ impl Loader {
     fn steps(&mut self, node: &Node) -> Vec<StepDef> {
         let NodeValue::Seq(items) = &node.value else {
             let loc = self.loc(node);
-            self.error(loc, format!("steps must be a list, found {}", node.type_name())).help =
-                Some("write each step as a list item starting with `- id: ...`".into());
+            self.error(
+                loc,
+                format!("steps must be a list, found {}", node.type_name()),
+            )
+            .help = Some("write each step as a list item starting with `- id: ...`".into());
             return Vec::new();
         };
         if items.is_empty() {
@@ -292,8 +399,11 @@ impl Loader {
         for step in &steps {
             if let Some((_, first)) = seen.iter().find(|(id, _)| *id == step.id) {
                 let first = *first;
-                self.error(step.id_loc, format!("duplicate step id `{}`", step.id)).help =
-                    Some(format!("step ids must be unique; the first `{}` is at line {}", step.id, first.line));
+                self.error(step.id_loc, format!("duplicate step id `{}`", step.id))
+                    .help = Some(format!(
+                    "step ids must be unique; the first `{}` is at line {}",
+                    step.id, first.line
+                ));
             } else {
                 seen.push((step.id.clone(), step.id_loc));
             }
@@ -304,23 +414,28 @@ impl Loader {
 
     fn step(&mut self, node: &Node) -> Option<StepDef> {
         let entries = self.mapping(node, STEP_KEYS, "a step");
-        if node.as_map().is_none() {
-            return None;
-        }
+        node.as_map()?;
         let loc = self.loc(node);
         let get = |k: &str| entries.iter().find(|(key, _)| key.name == k);
         let (id, id_loc) = match get("id") {
             Some((_, v)) => {
                 let id = self.string(v, "id").unwrap_or_default();
                 let id_loc = self.loc(v);
-                if !id.is_empty() && !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+                if !id.is_empty()
+                    && !id
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                {
                     let suggestion: String = id
                         .to_lowercase()
                         .chars()
                         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
                         .collect();
-                    self.error(id_loc, format!("step id `{id}` has characters outside [a-z0-9-]")).help =
-                        Some(format!("rename it, for example `{suggestion}`"));
+                    self.error(
+                        id_loc,
+                        format!("step id `{id}` has characters outside [a-z0-9-]"),
+                    )
+                    .help = Some(format!("rename it, for example `{suggestion}`"));
                 }
                 (id, id_loc)
             }
@@ -333,18 +448,24 @@ impl Loader {
         let (uses, uses_loc) = match get("uses") {
             Some((_, v)) => (self.string(v, "uses").unwrap_or_default(), self.loc(v)),
             None => {
-                self.error(id_loc, format!("step `{id}` has no `uses`")).help =
-                    Some("add `uses: KIND`, e.g. `uses: command`; `runbook schema` lists every kind".into());
+                self.error(id_loc, format!("step `{id}` has no `uses`"))
+                    .help = Some(
+                    "add `uses: KIND`, e.g. `uses: command`; `runbook schema` lists every kind"
+                        .into(),
+                );
                 (String::new(), loc)
             }
         };
         let with = get("with").map(|(_, v)| v.clone());
-        if let Some(w) = &with {
-            if !matches!(w.value, NodeValue::Map(_) | NodeValue::Null) {
-                let l = self.loc(w);
-                self.error(l, format!("`with` must be a mapping, found {}", w.type_name())).expected =
-                    Some(format!("the inputs of `{uses}` as `key: value` pairs"));
-            }
+        if let Some(w) = &with
+            && !matches!(w.value, NodeValue::Map(_) | NodeValue::Null)
+        {
+            let l = self.loc(w);
+            self.error(
+                l,
+                format!("`with` must be a mapping, found {}", w.type_name()),
+            )
+            .expected = Some(format!("the inputs of `{uses}` as `key: value` pairs"));
         }
         let with_loc = get("with").map(|(k, _)| self.key_loc(k)).unwrap_or(loc);
         let needs = match get("needs") {
@@ -357,26 +478,49 @@ impl Loader {
                     .collect(),
                 _ => {
                     let l = self.loc(v);
-                    self.error(l, format!("`needs` must be a list of step ids, found {}", v.type_name()));
+                    self.error(
+                        l,
+                        format!(
+                            "`needs` must be a list of step ids, found {}",
+                            v.type_name()
+                        ),
+                    );
                     Vec::new()
                 }
             },
         };
         let when = get("when").and_then(|(_, v)| match &v.value {
-            NodeValue::Bool(b) => Some(Expr { text: b.to_string(), loc: self.loc(v) }),
-            _ => Some(Expr { text: self.string(v, "when")?, loc: self.loc(v) }),
+            NodeValue::Bool(b) => Some(Expr {
+                text: b.to_string(),
+                loc: self.loc(v),
+            }),
+            _ => Some(Expr {
+                text: self.string(v, "when")?,
+                loc: self.loc(v),
+            }),
         });
         let for_each = get("for_each").and_then(|(_, v)| match &v.value {
             NodeValue::Seq(_) => Some(ForEach::List(v.clone(), self.loc(v))),
-            NodeValue::Str(s) => Some(ForEach::Expr(Expr { text: s.clone(), loc: self.loc(v) })),
+            NodeValue::Str(s) => Some(ForEach::Expr(Expr {
+                text: s.clone(),
+                loc: self.loc(v),
+            })),
             _ => {
                 let l = self.loc(v);
-                self.error(l, format!("`for_each` must be an expression or a list, found {}", v.type_name()))
-                    .help = Some("write `for_each: params.databases` or `for_each: [a, b]`".into());
+                self.error(
+                    l,
+                    format!(
+                        "`for_each` must be an expression or a list, found {}",
+                        v.type_name()
+                    ),
+                )
+                .help = Some("write `for_each: params.databases` or `for_each: [a, b]`".into());
                 None
             }
         });
-        let retry = get("retry").map(|(_, v)| self.retry(v)).unwrap_or(Retry::NONE);
+        let retry = get("retry")
+            .map(|(_, v)| self.retry(v))
+            .unwrap_or(Retry::NONE);
         let timeout = get("timeout").and_then(|(_, v)| self.duration(v, "timeout"));
         let flag = |this: &mut Self, k: &str| get(k).and_then(|(_, v)| this.boolean(v, k));
         let continue_on_error = flag(self, "continue_on_error").unwrap_or(false);
@@ -409,7 +553,12 @@ impl Loader {
     }
 
     fn retry(&mut self, node: &Node) -> Retry {
-        let mut retry = Retry { attempts: 3, delay: std::time::Duration::from_secs(1), backoff: 2.0, max_delay: None };
+        let mut retry = Retry {
+            attempts: 3,
+            delay: std::time::Duration::from_secs(1),
+            backoff: 2.0,
+            max_delay: None,
+        };
         if let NodeValue::Int(n) = node.value {
             // `retry: 3` is shorthand for three attempts with the default delays.
             retry.attempts = n.max(1) as u32;
@@ -417,14 +566,16 @@ impl Loader {
         }
         for (k, v) in self.mapping(node, RETRY_KEYS, "retry") {
             match k.name.as_str() {
-                "attempts" => match v.value {
-                    NodeValue::Int(n) if n >= 1 => retry.attempts = n as u32,
-                    _ => {
-                        let l = self.loc(v);
-                        self.error(l, "retry.attempts must be a whole number of at least 1").help =
+                "attempts" => {
+                    match v.value {
+                        NodeValue::Int(n) if n >= 1 => retry.attempts = n as u32,
+                        _ => {
+                            let l = self.loc(v);
+                            self.error(l, "retry.attempts must be a whole number of at least 1").help =
                             Some("attempts counts the first try: `attempts: 3` means up to two retries".into());
+                        }
                     }
-                },
+                }
                 "delay" => retry.delay = self.duration(v, "retry.delay").unwrap_or(retry.delay),
                 "max_delay" => retry.max_delay = self.duration(v, "retry.max_delay"),
                 "backoff" => match v.value {
@@ -432,7 +583,8 @@ impl Loader {
                     NodeValue::Float(f) if f >= 1.0 => retry.backoff = f,
                     _ => {
                         let l = self.loc(v);
-                        self.error(l, "retry.backoff must be a number of at least 1").help =
+                        self.error(l, "retry.backoff must be a number of at least 1")
+                            .help =
                             Some("`backoff: 2` doubles the delay after each failed attempt".into());
                     }
                 },

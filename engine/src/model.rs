@@ -34,7 +34,10 @@ impl Runbook {
     }
     /// The directory files named by the runbook (manifests, included runbooks) are relative to.
     pub fn dir(&self) -> PathBuf {
-        self.path.parent().map(|p| p.to_path_buf()).unwrap_or_default()
+        self.path
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default()
     }
 }
 
@@ -93,7 +96,12 @@ pub struct Retry {
 }
 
 impl Retry {
-    pub const NONE: Retry = Retry { attempts: 1, delay: Duration::ZERO, backoff: 1.0, max_delay: None };
+    pub const NONE: Retry = Retry {
+        attempts: 1,
+        delay: Duration::ZERO,
+        backoff: 1.0,
+        max_delay: None,
+    };
 
     /// The wait before attempt `next` (2 for the first retry).
     pub fn delay_before(&self, next: u32) -> Duration {

@@ -67,10 +67,17 @@ pub struct PlannedStep {
     pub timeout: Option<String>,
 }
 
-pub fn build_plan(program: &Program, registry: &Registry, inputs: &Inputs) -> Result<Plan, Diagnostics> {
+pub fn build_plan(
+    program: &Program,
+    registry: &Registry,
+    inputs: &Inputs,
+) -> Result<Plan, Diagnostics> {
     let redactor = Arc::new(Redactor::new());
     let templates = Templates::new();
-    let run = RunInfo { id: "⟨run.id⟩".into(), started_at: "⟨run.started_at⟩".into() };
+    let run = RunInfo {
+        id: "⟨run.id⟩".into(),
+        started_at: "⟨run.started_at⟩".into(),
+    };
     let frames = resolve_frames(program, inputs, &run, &templates, &redactor, true)?;
     let mut diags = Diagnostics::default();
     let mut waves = Vec::new();
@@ -78,7 +85,9 @@ pub fn build_plan(program: &Program, registry: &Registry, inputs: &Inputs) -> Re
     for wave in program.dag.waves() {
         let mut planned = Vec::new();
         for step in wave {
-            let p = plan_step(program, registry, &frames, &templates, &redactor, step, &mut diags);
+            let p = plan_step(
+                program, registry, &frames, &templates, &redactor, step, &mut diags,
+            );
             if p.destructive {
                 destructive.push(p.id.clone());
             }
@@ -108,14 +117,28 @@ pub fn build_plan(program: &Program, registry: &Registry, inputs: &Inputs) -> Re
 }
 
 fn planned_connection(c: &Connection, redactor: &Redactor) -> PlannedConnection {
-    let endpoint = ["url", "endpoint", "kubeconfig"].iter().find_map(|f| c.str(f)).map(|s| redactor.redact(s));
-    PlannedConnection { name: c.name.clone(), kind: c.kind.clone(), endpoint, insecure: c.insecure(), ca_file: c.str("ca_file").map(str::to_string) }
+    let endpoint = ["url", "endpoint", "kubeconfig"]
+        .iter()
+        .find_map(|f| c.str(f))
+        .map(|s| redactor.redact(s));
+    PlannedConnection {
+        name: c.name.clone(),
+        kind: c.kind.clone(),
+        endpoint,
+        insecure: c.insecure(),
+        ca_file: c.str("ca_file").map(str::to_string),
+    }
 }
 
 /// Whether an expression or template reads step outputs (then it can only be decided at run time).
 fn reads_steps(templates: &Templates, text: &str, expression: bool) -> bool {
-    let refs = if expression { templates.expression_references(expression_text(text)) } else { templates.template_references(text) };
-    refs.map(|r| r.iter().any(|v| v == "steps" || v.starts_with("steps."))).unwrap_or(false)
+    let refs = if expression {
+        templates.expression_references(expression_text(text))
+    } else {
+        templates.template_references(text)
+    };
+    refs.map(|r| r.iter().any(|v| v == "steps" || v.starts_with("steps.")))
+        .unwrap_or(false)
 }
 
 fn plan_step(
@@ -134,7 +157,11 @@ fn plan_step(
         id: ps.key.clone(),
         title: def.title().to_string(),
         uses: def.uses.clone(),
-        needs: program.dag.needs(step).map(|n| program.steps[n].key.clone()).collect(),
+        needs: program
+            .dag
+            .needs(step)
+            .map(|n| program.steps[n].key.clone())
+            .collect(),
         destructive: is_destructive(program, registry, step),
         idempotent: is_idempotent(program, registry, step),
         always: def.always,
@@ -145,7 +172,12 @@ fn plan_step(
         actions: Vec::new(),
         with: Vec::new(),
         retry: (def.retry.attempts > 1).then(|| {
-            format!("{} attempts, {} apart (x{} each time)", def.retry.attempts, crate::duration::format_duration(def.retry.delay), def.retry.backoff)
+            format!(
+                "{} attempts, {} apart (x{} each time)",
+                def.retry.attempts,
+                crate::duration::format_duration(def.retry.delay),
+                def.retry.backoff
+            )
         }),
         timeout: def.timeout.map(crate::duration::format_duration),
     };
@@ -156,61 +188,94 @@ fn plan_step(
         } else {
             match templates.eval_bool(&when.text, &frame.value(None)) {
                 Ok(true) => {}
-                Ok(false) => planned.skipped = Some(format!("`when: {}` is false", expression_text(&when.text))),
+                Ok(false) => {
+                    planned.skipped =
+                        Some(format!("`when: {}` is false", expression_text(&when.text)))
+                }
                 Err(e) => diags.push(Diagnostic::new(when.loc, format!("when: {e}"))),
             }
         }
     }
     if let Some(child) = ps.child_frame {
         let included = &program.runbooks[program.frames[child].runbook];
-        planned.actions.push(format!("run {} ({} steps, listed as {}.*)", included.path.display(), included.steps.len(), ps.key));
+        planned.actions.push(format!(
+            "run {} ({} steps, listed as {}.*)",
+            included.path.display(),
+            included.steps.len(),
+            ps.key
+        ));
         return planned;
     }
     let items: Option<Vec<Value>> = match &def.for_each {
         None => None,
         Some(ForEach::Expr(e)) if reads_steps(templates, &e.text, true) => {
             planned.for_each = Some(Value::String(expression_text(&e.text).to_string()));
-            Some(vec![Value::String(format!("⟨{}⟩", expression_text(&e.text)))])
+            Some(vec![Value::String(format!(
+                "⟨{}⟩",
+                expression_text(&e.text)
+            ))])
         }
-        Some(ForEach::Expr(e)) => match templates.eval(expression_text(&e.text), &frame.value(None)) {
-            Ok(v) => match crate::template::to_json_value(&v) {
-                Value::Array(items) => Some(items),
-                other => {
-                    diags.push(Diagnostic::new(e.loc, format!("for_each must yield a list, got {other}")));
+        Some(ForEach::Expr(e)) => {
+            match templates.eval(expression_text(&e.text), &frame.value(None)) {
+                Ok(v) => match crate::template::to_json_value(&v) {
+                    Value::Array(items) => Some(items),
+                    other => {
+                        diags.push(Diagnostic::new(
+                            e.loc,
+                            format!("for_each must yield a list, got {other}"),
+                        ));
+                        None
+                    }
+                },
+                Err(err) => {
+                    diags.push(Diagnostic::new(e.loc, format!("for_each: {err}")));
                     None
                 }
-            },
-            Err(err) => {
-                diags.push(Diagnostic::new(e.loc, format!("for_each: {err}")));
-                None
             }
-        },
-        Some(ForEach::List(node, loc)) => match templates.render_value(&node.to_json(), &frame.value(None)) {
-            Ok(Value::Array(items)) => Some(items),
-            Ok(_) => None,
-            Err(err) => {
-                diags.push(Diagnostic::new(*loc, format!("for_each: {err}")));
-                None
+        }
+        Some(ForEach::List(node, loc)) => {
+            match templates.render_value(&node.to_json(), &frame.value(None)) {
+                Ok(Value::Array(items)) => Some(items),
+                Ok(_) => None,
+                Err(err) => {
+                    diags.push(Diagnostic::new(*loc, format!("for_each: {err}")));
+                    None
+                }
             }
-        },
+        }
     };
     if let (Some(items), None) = (&items, &planned.for_each) {
         planned.for_each = Some(redactor.redact_value(&Value::Array(items.clone())));
     }
-    let Some(kind) = registry.get(&def.uses) else { return planned };
-    let with = def.with.as_ref().map(|n| n.to_json()).unwrap_or(Value::Object(Map::new()));
+    let Some(kind) = registry.get(&def.uses) else {
+        return planned;
+    };
+    let with = def
+        .with
+        .as_ref()
+        .map(|n| n.to_json())
+        .unwrap_or(Value::Object(Map::new()));
     let units: Vec<Option<(&Value, usize)>> = match &items {
         None => vec![None],
-        Some(items) => items.iter().enumerate().map(|(i, v)| Some((v, i))).collect(),
+        Some(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Some((v, i)))
+            .collect(),
     };
     for unit in units {
         match templates.render_value(&with, &frame.value(unit)) {
             Ok(rendered) => {
-                planned.actions.push(redactor.redact(&kind.describe(&rendered)));
+                planned
+                    .actions
+                    .push(redactor.redact(&kind.describe(&rendered)));
                 planned.with.push(redactor.redact_value(&rendered));
             }
             Err(e) => {
-                diags.push(Diagnostic::new(def.with_loc, format!("step `{}`: {e}", def.id)));
+                diags.push(Diagnostic::new(
+                    def.with_loc,
+                    format!("step `{}`: {e}", def.id),
+                ));
                 break;
             }
         }
@@ -225,10 +290,18 @@ impl Plan {
 
     /// The human rendering. `color` adds ANSI emphasis for destructive steps and insecure endpoints.
     pub fn to_text(&self, color: bool) -> String {
-        let (red, bold, dim, reset) = if color { ("\x1b[31;1m", "\x1b[1m", "\x1b[2m", "\x1b[0m") } else { ("", "", "", "") };
+        let (red, bold, dim, reset) = if color {
+            ("\x1b[31;1m", "\x1b[1m", "\x1b[2m", "\x1b[0m")
+        } else {
+            ("", "", "", "")
+        };
         let mut out = format!("Plan for {bold}{}{reset} ({})\n", self.runbook, self.path);
         if !self.params.is_empty() {
-            let params: Vec<String> = self.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let params: Vec<String> = self
+                .params
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             let _ = writeln!(out, "Params: {}", params.join(", "));
         }
         if !self.connections.is_empty() {
@@ -241,11 +314,21 @@ impl Plan {
                 } else {
                     "TLS verified".to_string()
                 };
-                let _ = writeln!(out, "  {:<14} {:<10} {}  {tls}", c.name, c.kind, c.endpoint.as_deref().unwrap_or("-"));
+                let _ = writeln!(
+                    out,
+                    "  {:<14} {:<10} {}  {tls}",
+                    c.name,
+                    c.kind,
+                    c.endpoint.as_deref().unwrap_or("-")
+                );
             }
         }
         for (number, wave) in self.waves.iter().enumerate() {
-            let parallel = if wave.len() > 1 { format!(" ({} steps in parallel)", wave.len()) } else { String::new() };
+            let parallel = if wave.len() > 1 {
+                format!(" ({} steps in parallel)", wave.len())
+            } else {
+                String::new()
+            };
             let _ = writeln!(out, "\nWave {}{parallel}", number + 1);
             for step in wave {
                 let mut tags = Vec::new();
@@ -258,9 +341,21 @@ impl Plan {
                 if step.continue_on_error {
                     tags.push("continue on error".into());
                 }
-                let tags = if tags.is_empty() { String::new() } else { format!("  [{}]", tags.join(", ")) };
-                let title = if step.title != step.id { format!(" {dim}{}{reset}", step.title) } else { String::new() };
-                let _ = writeln!(out, "  {bold}{}{reset} ({}){title}{tags}", step.id, step.uses);
+                let tags = if tags.is_empty() {
+                    String::new()
+                } else {
+                    format!("  [{}]", tags.join(", "))
+                };
+                let title = if step.title != step.id {
+                    format!(" {dim}{}{reset}", step.title)
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    out,
+                    "  {bold}{}{reset} ({}){title}{tags}",
+                    step.id, step.uses
+                );
                 if !step.needs.is_empty() {
                     let _ = writeln!(out, "      needs: {}", step.needs.join(", "));
                 }
@@ -274,10 +369,19 @@ impl Plan {
                 if let Some(items) = &step.for_each {
                     match items {
                         Value::Array(list) => {
-                            let _ = writeln!(out, "      for each of {} item{}", list.len(), if list.len() == 1 { "" } else { "s" });
+                            let _ = writeln!(
+                                out,
+                                "      for each of {} item{}",
+                                list.len(),
+                                if list.len() == 1 { "" } else { "s" }
+                            );
                         }
                         other => {
-                            let _ = writeln!(out, "      for each item of {} (known at run time)", other.as_str().unwrap_or_default());
+                            let _ = writeln!(
+                                out,
+                                "      for each item of {} (known at run time)",
+                                other.as_str().unwrap_or_default()
+                            );
                         }
                     }
                 }
@@ -292,7 +396,14 @@ impl Plan {
                 }
             }
         }
-        let _ = write!(out, "\n{} step{} in {} wave{}", self.step_count(), plural(self.step_count()), self.waves.len(), plural(self.waves.len()));
+        let _ = write!(
+            out,
+            "\n{} step{} in {} wave{}",
+            self.step_count(),
+            plural(self.step_count()),
+            self.waves.len(),
+            plural(self.waves.len())
+        );
         if self.destructive.is_empty() {
             out.push_str("; nothing destructive.\n");
         } else {

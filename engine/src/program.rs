@@ -65,7 +65,8 @@ impl Program {
     /// `id` may be written with `_` for `-`, as templates must (`steps.count_restored`).
     pub fn local(&self, frame: usize, id: &str) -> Option<usize> {
         let prefix = &self.frames[frame].prefix;
-        self.index_of(&format!("{prefix}{id}")).or_else(|| self.index_of(&format!("{prefix}{}", id.replace('_', "-"))))
+        self.index_of(&format!("{prefix}{id}"))
+            .or_else(|| self.index_of(&format!("{prefix}{}", id.replace('_', "-"))))
     }
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.steps.iter().map(|s| s.key.as_str())
@@ -77,24 +78,63 @@ impl Program {
 
 /// Expand includes and build the graph. Reports unknown `needs`, include problems and cycles.
 pub fn build(root: Runbook, sources: &Sources) -> Result<Program, Diagnostics> {
-    let mut builder = Builder { sources: sources.clone(), runbooks: vec![root], frames: Vec::new(), steps: Vec::new(), diags: Diagnostics::default() };
-    builder.frames.push(Frame { runbook: 0, parent: None, include_step: None, prefix: String::new(), params: None });
+    let mut builder = Builder {
+        sources: sources.clone(),
+        runbooks: vec![root],
+        frames: Vec::new(),
+        steps: Vec::new(),
+        diags: Diagnostics::default(),
+    };
+    builder.frames.push(Frame {
+        runbook: 0,
+        parent: None,
+        include_step: None,
+        prefix: String::new(),
+        params: None,
+    });
     builder.expand_frame(0, &[], &[]);
-    let Builder { sources, runbooks, frames, steps, mut diags } = builder;
+    let Builder {
+        sources,
+        runbooks,
+        frames,
+        steps,
+        mut diags,
+    } = builder;
     let needs: Vec<Vec<usize>> = steps.iter().map(|s| s.needs.clone()).collect();
     let dag = Dag::new(&needs);
     for cycle in dag.cycles() {
         let names: Vec<&str> = cycle.iter().map(|&i| steps[i].key.as_str()).collect();
         let first = &steps[cycle[0]];
         let file = runbooks[frames[first.frame].runbook].file;
-        let loc = first.def.needs.first().map(|(_, l)| *l).unwrap_or(Loc::file_only(file));
+        let loc = first
+            .def
+            .needs
+            .first()
+            .map(|(_, l)| *l)
+            .unwrap_or(Loc::file_only(file));
         diags.push(
-            Diagnostic::new(loc, format!("the steps form a cycle: {}", names.join(" -> ")))
-                .expected("`needs` that form a directed acyclic graph")
-                .help(format!("remove one of these `needs` so that `{}` no longer waits on itself", names[0])),
+            Diagnostic::new(
+                loc,
+                format!("the steps form a cycle: {}", names.join(" -> ")),
+            )
+            .expected("`needs` that form a directed acyclic graph")
+            .help(format!(
+                "remove one of these `needs` so that `{}` no longer waits on itself",
+                names[0]
+            )),
         );
     }
-    if diags.is_empty() { Ok(Program { sources, runbooks, frames, steps, dag }) } else { Err(diags) }
+    if diags.is_empty() {
+        Ok(Program {
+            sources,
+            runbooks,
+            frames,
+            steps,
+            dag,
+        })
+    } else {
+        Err(diags)
+    }
 }
 
 struct Builder {
@@ -129,9 +169,15 @@ impl Builder {
                 match ids.iter().position(|id| id == need) {
                     Some(i) => needs.push(first + i),
                     None => self.diags.push(
-                        Diagnostic::new(*loc, format!("step `{}` needs `{need}`, which is not a step of this runbook", def.id))
-                            .help_opt(did_you_mean(need, ids.iter().copied()))
-                            .expected(format!("one of: {}", ids.join(", "))),
+                        Diagnostic::new(
+                            *loc,
+                            format!(
+                                "step `{}` needs `{need}`, which is not a step of this runbook",
+                                def.id
+                            ),
+                        )
+                        .help_opt(did_you_mean(need, ids.iter().copied()))
+                        .expected(format!("one of: {}", ids.join(", "))),
                     ),
                 }
             }
@@ -151,13 +197,20 @@ impl Builder {
         let def = self.steps[step].def.clone();
         let parent_runbook = self.frames[frame].runbook;
         let file = self.runbooks[parent_runbook].file;
-        let with = def.with.clone().unwrap_or(Node { line: def.loc.line, column: def.loc.column, value: NodeValue::Map(Vec::new()) });
+        let with = def.with.clone().unwrap_or(Node {
+            line: def.loc.line,
+            column: def.loc.column,
+            value: NodeValue::Map(Vec::new()),
+        });
         for (key, _) in with.as_map().unwrap_or_default() {
             if !INCLUDE_KEYS.contains(&key.name.as_str()) {
                 self.diags.push(
-                    Diagnostic::new(Loc::new(file, key.line, key.column), format!("unknown key `{}` in the inputs of `runbook`", key.name))
-                        .help_opt(did_you_mean(&key.name, INCLUDE_KEYS.iter().copied()))
-                        .expected("`file` (the runbook to run) and `params`"),
+                    Diagnostic::new(
+                        Loc::new(file, key.line, key.column),
+                        format!("unknown key `{}` in the inputs of `runbook`", key.name),
+                    )
+                    .help_opt(did_you_mean(&key.name, INCLUDE_KEYS.iter().copied()))
+                    .expected("`file` (the runbook to run) and `params`"),
                 );
             }
         }
@@ -167,35 +220,60 @@ impl Builder {
             ));
         }
         let Some(path_node) = with.get("file") else {
-            self.diags.push(Diagnostic::new(def.with_loc, format!("step `{}` includes a runbook but names no `file`", def.id))
-                .help("add `with: {file: ../other/runbook.yaml}` (relative to this runbook)"));
+            self.diags.push(
+                Diagnostic::new(
+                    def.with_loc,
+                    format!("step `{}` includes a runbook but names no `file`", def.id),
+                )
+                .help("add `with: {file: ../other/runbook.yaml}` (relative to this runbook)"),
+            );
             return;
         };
-        let Some(relative) = path_node.as_str().filter(|s| !crate::template::is_template(s)) else {
+        let Some(relative) = path_node
+            .as_str()
+            .filter(|s| !crate::template::is_template(s))
+        else {
             self.diags.push(Diagnostic::new(path_node.loc(file), "`file` of an included runbook must be a literal path")
                 .help("included runbooks are loaded and validated before the run, so the path cannot be a template"));
             return;
         };
         let path = self.runbooks[parent_runbook].dir().join(relative);
-        if self.include_chain(frame).iter().any(|p| same_file(p, &path)) {
-            self.diags.push(Diagnostic::new(path_node.loc(file), format!("`{relative}` includes itself (directly or through other runbooks)"))
-                .help("remove the include that leads back to this runbook"));
+        if self
+            .include_chain(frame)
+            .iter()
+            .any(|p| same_file(p, &path))
+        {
+            self.diags.push(
+                Diagnostic::new(
+                    path_node.loc(file),
+                    format!("`{relative}` includes itself (directly or through other runbooks)"),
+                )
+                .help("remove the include that leads back to this runbook"),
+            );
             return;
         }
         let child = match load_file(&path, &self.sources) {
             Ok(child) => child,
             Err(diags) => {
-                self.diags.push(Diagnostic::new(path_node.loc(file), format!("the included runbook `{relative}` cannot be loaded"))
-                    .help("its own problems are listed with their positions"));
+                self.diags.push(
+                    Diagnostic::new(
+                        path_node.loc(file),
+                        format!("the included runbook `{relative}` cannot be loaded"),
+                    )
+                    .help("its own problems are listed with their positions"),
+                );
                 self.diags.extend(diags);
                 return;
             }
         };
         let params = with.get("params").cloned();
-        if let Some(p) = &params {
-            if p.as_map().is_none() {
-                self.diags.push(Diagnostic::new(p.loc(file), "`params` of an included runbook must be a mapping"));
-            }
+        if let Some(p) = &params
+            && p.as_map().is_none()
+        {
+            self.diags.push(Diagnostic::new(
+                p.loc(file),
+                "`params` of an included runbook must be a mapping",
+            ));
         }
         self.runbooks.push(child);
         let child_frame = self.frames.len();
@@ -212,7 +290,9 @@ impl Builder {
         inner_gates.push(step);
         let first = self.steps.len();
         self.expand_frame(child_frame, &entry, &inner_gates);
-        let children: Vec<usize> = (first..self.steps.len()).filter(|&i| self.steps[i].frame == child_frame).collect();
+        let children: Vec<usize> = (first..self.steps.len())
+            .filter(|&i| self.steps[i].frame == child_frame)
+            .collect();
         // The include step completes when all of its runbook's steps have.
         self.steps[step].needs = entry.into_iter().chain(children).collect();
     }

@@ -20,13 +20,25 @@ pub struct ProgressSink {
 }
 
 impl ProgressSink {
-    pub fn new(step: String, index: Option<usize>, sender: Option<UnboundedSender<ProgressUpdate>>) -> Self {
-        ProgressSink { step, index, sender }
+    pub fn new(
+        step: String,
+        index: Option<usize>,
+        sender: Option<UnboundedSender<ProgressUpdate>>,
+    ) -> Self {
+        ProgressSink {
+            step,
+            index,
+            sender,
+        }
     }
 
     /// A sink that drops everything, for tests of single kinds.
     pub fn discard() -> Self {
-        ProgressSink { step: String::new(), index: None, sender: None }
+        ProgressSink {
+            step: String::new(),
+            index: None,
+            sender: None,
+        }
     }
 
     pub fn message(&self, message: impl Into<String>) {
@@ -39,7 +51,12 @@ impl ProgressSink {
 
     fn send(&self, message: String, position: Option<(u64, Option<u64>)>) {
         if let Some(sender) = &self.sender {
-            let _ = sender.send(ProgressUpdate { step: self.step.clone(), index: self.index, message, position });
+            let _ = sender.send(ProgressUpdate {
+                step: self.step.clone(),
+                index: self.index,
+                message,
+                position,
+            });
         }
     }
 }

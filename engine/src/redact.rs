@@ -73,7 +73,11 @@ impl Redactor {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.inner.read().expect("redactor lock").patterns.is_empty()
+        self.inner
+            .read()
+            .expect("redactor lock")
+            .patterns
+            .is_empty()
     }
 
     pub fn redact(&self, text: &str) -> String {
@@ -88,10 +92,14 @@ impl Redactor {
     pub fn redact_value(&self, value: &Value) -> Value {
         match value {
             Value::String(s) => Value::String(self.redact(s)),
-            Value::Array(items) => Value::Array(items.iter().map(|v| self.redact_value(v)).collect()),
-            Value::Object(map) => {
-                Value::Object(map.iter().map(|(k, v)| (k.clone(), self.redact_value(v))).collect())
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|v| self.redact_value(v)).collect())
             }
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), self.redact_value(v)))
+                    .collect(),
+            ),
             other => other.clone(),
         }
     }
@@ -111,14 +119,24 @@ fn variants(secret: &str) -> Vec<String> {
     let mut out = vec![secret.to_string(), trimmed.to_string()];
     let b64 = base64::engine::general_purpose::STANDARD;
     // Base64 as Kubernetes Secrets hold it, and as `echo "$X" | base64` prints it (with the newline).
-    for text in [secret.to_string(), trimmed.to_string(), format!("{trimmed}\n")] {
+    for text in [
+        secret.to_string(),
+        trimmed.to_string(),
+        format!("{trimmed}\n"),
+    ] {
         out.push(b64.encode(&text));
         out.push(base64::engine::general_purpose::STANDARD_NO_PAD.encode(&text));
     }
     let escaped = serde_json::to_string(secret).expect("string serializes");
     out.push(escaped[1..escaped.len() - 1].to_string());
     if trimmed.contains('\n') {
-        out.extend(trimmed.lines().map(str::trim).filter(|l| l.len() >= 8).map(str::to_string));
+        out.extend(
+            trimmed
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.len() >= 8)
+                .map(str::to_string),
+        );
     }
     out
 }
@@ -131,10 +149,16 @@ mod tests {
     fn masks_plain_base64_and_escaped_forms() {
         let r = Redactor::new();
         r.add("s3cr3t-\"pw\"");
-        assert_eq!(r.redact("password=s3cr3t-\"pw\" ok"), format!("password={MASK} ok"));
+        assert_eq!(
+            r.redact("password=s3cr3t-\"pw\" ok"),
+            format!("password={MASK} ok")
+        );
         let b64 = base64::engine::general_purpose::STANDARD.encode("s3cr3t-\"pw\"");
         assert_eq!(r.redact(&format!("data: {b64}")), format!("data: {MASK}"));
-        assert_eq!(r.redact(r#"{"p":"s3cr3t-\"pw\""}"#), format!(r#"{{"p":"{MASK}"}}"#));
+        assert_eq!(
+            r.redact(r#"{"p":"s3cr3t-\"pw\""}"#),
+            format!(r#"{{"p":"{MASK}"}}"#)
+        );
     }
 
     #[test]

@@ -22,10 +22,10 @@ impl SchemaChecker<'_> {
     pub fn check(&self, node: &Node, schema: &Value, path: &str, out: &mut Vec<Diagnostic>) {
         let schema = self.resolve(schema);
         let loc = node.loc(self.file);
-        if let NodeValue::Str(s) = &node.value {
-            if is_template(s) {
-                return;
-            }
+        if let NodeValue::Str(s) = &node.value
+            && is_template(s)
+        {
+            return;
         }
         if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
             for s in all {
@@ -57,8 +57,16 @@ impl SchemaChecker<'_> {
             };
             if !allowed.is_empty() && !allowed.iter().any(|t| matches_type(node, t)) {
                 out.push(
-                    Diagnostic::new(loc, format!("`{path}` of `{}` must be {}, found {}", self.kind, type_names(&allowed), node.type_name()))
-                        .help_opt(type_hint(&allowed, node)),
+                    Diagnostic::new(
+                        loc,
+                        format!(
+                            "`{path}` of `{}` must be {}, found {}",
+                            self.kind,
+                            type_names(&allowed),
+                            node.type_name()
+                        ),
+                    )
+                    .help_opt(type_hint(&allowed, node)),
                 );
                 return;
             }
@@ -68,18 +76,29 @@ impl SchemaChecker<'_> {
             if !options.contains(&value) {
                 let names: Vec<String> = options.iter().map(|o| o.to_string()).collect();
                 let words: Vec<&str> = options.iter().filter_map(Value::as_str).collect();
-                let help = node.as_str().and_then(|s| did_you_mean(s, words.iter().copied()));
+                let help = node
+                    .as_str()
+                    .and_then(|s| did_you_mean(s, words.iter().copied()));
                 out.push(
-                    Diagnostic::new(loc, format!("`{path}` of `{}` has an unsupported value {value}", self.kind))
-                        .expected(format!("one of {}", names.join(", ")))
-                        .help_opt(help),
+                    Diagnostic::new(
+                        loc,
+                        format!(
+                            "`{path}` of `{}` has an unsupported value {value}",
+                            self.kind
+                        ),
+                    )
+                    .expected(format!("one of {}", names.join(", ")))
+                    .help_opt(help),
                 );
             }
         }
-        if let Some(constant) = schema.get("const") {
-            if &node.to_json() != constant {
-                out.push(Diagnostic::new(loc, format!("`{path}` of `{}` must be {constant}", self.kind)));
-            }
+        if let Some(constant) = schema.get("const")
+            && &node.to_json() != constant
+        {
+            out.push(Diagnostic::new(
+                loc,
+                format!("`{path}` of `{}` must be {constant}", self.kind),
+            ));
         }
         match &node.value {
             NodeValue::Map(entries) => self.check_object(node, entries, schema, path, out),
@@ -94,21 +113,39 @@ impl SchemaChecker<'_> {
         }
     }
 
-    fn check_object(&self, node: &Node, entries: &[(crate::yaml::Key, Node)], schema: &Value, path: &str, out: &mut Vec<Diagnostic>) {
+    fn check_object(
+        &self,
+        node: &Node,
+        entries: &[(crate::yaml::Key, Node)],
+        schema: &Value,
+        path: &str,
+        out: &mut Vec<Diagnostic>,
+    ) {
         let properties = schema.get("properties").and_then(Value::as_object);
-        let names: Vec<&str> = properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
-        let prefix = if path.is_empty() { String::new() } else { format!("{path}.") };
+        let names: Vec<&str> = properties
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let prefix = if path.is_empty() {
+            String::new()
+        } else {
+            format!("{path}.")
+        };
         for (key, value) in entries {
             let key_loc = Loc::new(self.file, key.line, key.column);
             match properties.and_then(|p| p.get(&key.name)) {
                 Some(s) => self.check(value, s, &format!("{prefix}{}", key.name), out),
                 None => match schema.get("additionalProperties") {
                     Some(Value::Bool(false)) => out.push(
-                        Diagnostic::new(key_loc, format!("unknown input `{prefix}{}` for `{}`", key.name, self.kind))
-                            .help_opt(did_you_mean(&key.name, names.iter().copied()))
-                            .expected(format!("inputs among: {}", names.join(", "))),
+                        Diagnostic::new(
+                            key_loc,
+                            format!("unknown input `{prefix}{}` for `{}`", key.name, self.kind),
+                        )
+                        .help_opt(did_you_mean(&key.name, names.iter().copied()))
+                        .expected(format!("inputs among: {}", names.join(", "))),
                     ),
-                    Some(s @ Value::Object(_)) => self.check(value, s, &format!("{prefix}{}", key.name), out),
+                    Some(s @ Value::Object(_)) => {
+                        self.check(value, s, &format!("{prefix}{}", key.name), out)
+                    }
                     _ => {}
                 },
             }
@@ -117,8 +154,11 @@ impl SchemaChecker<'_> {
             for name in required.iter().filter_map(Value::as_str) {
                 if !entries.iter().any(|(k, _)| k.name == name) {
                     out.push(
-                        Diagnostic::new(node.loc(self.file), format!("`{}` needs the input `{prefix}{name}`", self.kind))
-                            .help(format!("add `{name}:` under `with:`")),
+                        Diagnostic::new(
+                            node.loc(self.file),
+                            format!("`{}` needs the input `{prefix}{name}`", self.kind),
+                        )
+                        .help(format!("add `{name}:` under `with:`")),
                     );
                 }
             }
@@ -128,7 +168,9 @@ impl SchemaChecker<'_> {
     fn resolve<'s>(&'s self, schema: &'s Value) -> &'s Value {
         let mut current = schema;
         for _ in 0..16 {
-            let Some(reference) = current.get("$ref").and_then(Value::as_str) else { break };
+            let Some(reference) = current.get("$ref").and_then(Value::as_str) else {
+                break;
+            };
             let pointer = reference.trim_start_matches('#');
             match self.root.pointer(pointer) {
                 Some(target) => current = target,
@@ -171,9 +213,15 @@ fn type_names(types: &[&str]) -> String {
 
 fn type_hint(types: &[&str], node: &Node) -> Option<String> {
     match (&node.value, types.first()) {
-        (NodeValue::Str(_), Some(&"array")) => Some("write a YAML list: `[a, b]`, or one `{{ expression }}` that yields a list".into()),
-        (NodeValue::Int(_) | NodeValue::Float(_) | NodeValue::Bool(_), Some(&"string")) => Some("quote the value to make it a string".into()),
-        (NodeValue::Str(_), Some(&"integer" | &"number")) => Some("write the number without quotes".into()),
+        (NodeValue::Str(_), Some(&"array")) => {
+            Some("write a YAML list: `[a, b]`, or one `{{ expression }}` that yields a list".into())
+        }
+        (NodeValue::Int(_) | NodeValue::Float(_) | NodeValue::Bool(_), Some(&"string")) => {
+            Some("quote the value to make it a string".into())
+        }
+        (NodeValue::Str(_), Some(&"integer" | &"number")) => {
+            Some("write the number without quotes".into())
+        }
         _ => None,
     }
 }

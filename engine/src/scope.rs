@@ -78,7 +78,10 @@ pub struct StepsView {
 
 impl StepsView {
     fn set(&self, id: &str, value: MjValue) {
-        self.finished.lock().expect("steps view").insert(id.to_string(), value);
+        self.finished
+            .lock()
+            .expect("steps view")
+            .insert(id.to_string(), value);
     }
 }
 
@@ -89,14 +92,26 @@ impl Object for StepsView {
     fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
         let id = key.as_str()?;
         if self.placeholders {
-            return Some(MjValue::from_object(Placeholder(format!("steps.{}", id.replace('_', "-")))));
+            return Some(MjValue::from_object(Placeholder(format!(
+                "steps.{}",
+                id.replace('_', "-")
+            ))));
         }
         let finished = self.finished.lock().expect("steps view");
         // `steps.count_restored` reads step `count-restored`: a `-` would be a minus sign.
-        finished.get(id).or_else(|| finished.get(&id.replace('_', "-"))).cloned()
+        finished
+            .get(id)
+            .or_else(|| finished.get(&id.replace('_', "-")))
+            .cloned()
     }
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let keys: Vec<MjValue> = self.finished.lock().expect("steps view").keys().map(|k| MjValue::from(k.as_str())).collect();
+        let keys: Vec<MjValue> = self
+            .finished
+            .lock()
+            .expect("steps view")
+            .keys()
+            .map(|k| MjValue::from(k.as_str()))
+            .collect();
         Enumerator::Values(keys)
     }
 }
@@ -115,10 +130,27 @@ pub fn resolve_frames(
         redactor.add_value(secrets);
     }
     let mut shared = BTreeMap::new();
-    shared.insert("config".to_string(), inputs.config.as_ref().map(from_json).unwrap_or_else(|| from_json(&Value::Object(Map::new()))));
-    shared.insert("secrets".to_string(), inputs.secrets.as_ref().map(from_json).unwrap_or_else(|| from_json(&Value::Object(Map::new()))));
+    shared.insert(
+        "config".to_string(),
+        inputs
+            .config
+            .as_ref()
+            .map(from_json)
+            .unwrap_or_else(|| from_json(&Value::Object(Map::new()))),
+    );
+    shared.insert(
+        "secrets".to_string(),
+        inputs
+            .secrets
+            .as_ref()
+            .map(from_json)
+            .unwrap_or_else(|| from_json(&Value::Object(Map::new()))),
+    );
     shared.insert("env".to_string(), MjValue::from(inputs.env.clone()));
-    shared.insert("run".to_string(), from_json(&serde_json::json!({"id": run.id, "started_at": run.started_at})));
+    shared.insert(
+        "run".to_string(),
+        from_json(&serde_json::json!({"id": run.id, "started_at": run.started_at})),
+    );
 
     let mut frames: Vec<FrameScope> = Vec::with_capacity(program.frames.len());
     let mut diags = Diagnostics::default();
@@ -130,13 +162,18 @@ pub fn resolve_frames(
                 inputs.params.clone()
             }
             (Some(parent), Some(node)) => {
-                let Some(parent_scope) = frames.get(parent) else { continue };
+                let Some(parent_scope) = frames.get(parent) else {
+                    continue;
+                };
                 match templates.render_value(&node.to_json(), &parent_scope.value(None)) {
                     Ok(Value::Object(map)) => map,
                     Ok(_) => Map::new(),
                     Err(e) => {
                         let file = program.runbooks[program.frames[parent].runbook].file;
-                        diags.push(Diagnostic::new(node.loc(file), format!("params of the included runbook: {e}")));
+                        diags.push(Diagnostic::new(
+                            node.loc(file),
+                            format!("params of the included runbook: {e}"),
+                        ));
                         continue;
                     }
                 }
@@ -153,12 +190,28 @@ pub fn resolve_frames(
                     params.insert(def.name.clone(), value.clone());
                 }
                 None if def.required => diags.push(
-                    Diagnostic::new(def.loc, format!("param `{}` is required{}", def.name, def.description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()))
-                        .help(if frame.parent.is_none() {
-                            format!("pass it with `--set {}=VALUE` or in a `--params` file", def.name)
-                        } else {
-                            format!("pass `{}` in the `params` of the step that includes this runbook", def.name)
-                        }),
+                    Diagnostic::new(
+                        def.loc,
+                        format!(
+                            "param `{}` is required{}",
+                            def.name,
+                            def.description
+                                .as_ref()
+                                .map(|d| format!(" ({d})"))
+                                .unwrap_or_default()
+                        ),
+                    )
+                    .help(if frame.parent.is_none() {
+                        format!(
+                            "pass it with `--set {}=VALUE` or in a `--params` file",
+                            def.name
+                        )
+                    } else {
+                        format!(
+                            "pass `{}` in the `params` of the step that includes this runbook",
+                            def.name
+                        )
+                    }),
                 ),
                 None => {}
             }
@@ -167,7 +220,11 @@ pub fn resolve_frames(
         base.insert("params".into(), from_json(&Value::Object(params.clone())));
         let mut vars = Map::new();
         for var in &runbook.vars {
-            let overridden = if index == 0 { inputs.vars.get(&var.name).cloned() } else { None };
+            let overridden = if index == 0 {
+                inputs.vars.get(&var.name).cloned()
+            } else {
+                None
+            };
             let value = match overridden {
                 Some(v) => v,
                 None => {
@@ -176,7 +233,8 @@ pub fn resolve_frames(
                     match templates.render_value(&var.value.to_json(), &scope) {
                         Ok(v) => v,
                         Err(e) => {
-                            diags.push(Diagnostic::new(var.loc, format!("var `{}`: {e}", var.name)));
+                            diags
+                                .push(Diagnostic::new(var.loc, format!("var `{}`: {e}", var.name)));
                             continue;
                         }
                     }
@@ -192,9 +250,16 @@ pub fn resolve_frames(
         let mut connections = Vec::new();
         for def in &runbook.connections {
             match templates.render_value(&def.fields.to_json(), &scope) {
-                Ok(Value::Object(fields)) => connections.push(Connection { name: def.name.clone(), kind: def.kind.clone(), fields }),
+                Ok(Value::Object(fields)) => connections.push(Connection {
+                    name: def.name.clone(),
+                    kind: def.kind.clone(),
+                    fields,
+                }),
                 Ok(_) => {}
-                Err(e) => diags.push(Diagnostic::new(def.loc, format!("connection `{}`: {e}", def.name))),
+                Err(e) => diags.push(Diagnostic::new(
+                    def.loc,
+                    format!("connection `{}`: {e}", def.name),
+                )),
             }
         }
         frames.push(FrameScope {
@@ -202,20 +267,41 @@ pub fn resolve_frames(
             vars,
             connections: Arc::new(Connections(connections)),
             base,
-            steps: Arc::new(StepsView { finished: Mutex::default(), placeholders: planning }),
+            steps: Arc::new(StepsView {
+                finished: Mutex::default(),
+                placeholders: planning,
+            }),
         });
     }
-    if diags.is_empty() { Ok(frames) } else { Err(diags.redacted(redactor)) }
+    if diags.is_empty() {
+        Ok(frames)
+    } else {
+        Err(diags.redacted(redactor))
+    }
 }
 
-fn check_unknown_params(runbook: &crate::model::Runbook, given: &Map<String, Value>, diags: &mut Diagnostics) {
+fn check_unknown_params(
+    runbook: &crate::model::Runbook,
+    given: &Map<String, Value>,
+    diags: &mut Diagnostics,
+) {
     let declared: Vec<&str> = runbook.params.iter().map(|p| p.name.as_str()).collect();
     for name in given.keys() {
         if !declared.contains(&name.as_str()) {
             diags.push(
-                Diagnostic::new(Loc::file_only(runbook.file), format!("`{name}` is not a param of this runbook"))
-                    .expected(format!("params among: {}", if declared.is_empty() { "none".into() } else { declared.join(", ") }))
-                    .help_opt(did_you_mean(name, declared.iter().copied())),
+                Diagnostic::new(
+                    Loc::file_only(runbook.file),
+                    format!("`{name}` is not a param of this runbook"),
+                )
+                .expected(format!(
+                    "params among: {}",
+                    if declared.is_empty() {
+                        "none".into()
+                    } else {
+                        declared.join(", ")
+                    }
+                ))
+                .help_opt(did_you_mean(name, declared.iter().copied())),
             );
         }
     }
@@ -241,8 +327,14 @@ mod tests {
     #[test]
     fn set_values_are_typed() {
         assert_eq!(parse_set("n=3").unwrap(), ("n".into(), Value::from(3)));
-        assert_eq!(parse_set("dbs=[a, b]").unwrap().1, serde_json::json!(["a", "b"]));
-        assert_eq!(parse_set("name=backup-1").unwrap().1, Value::from("backup-1"));
+        assert_eq!(
+            parse_set("dbs=[a, b]").unwrap().1,
+            serde_json::json!(["a", "b"])
+        );
+        assert_eq!(
+            parse_set("name=backup-1").unwrap().1,
+            Value::from("backup-1")
+        );
         assert!(parse_set("oops").is_err());
     }
 }

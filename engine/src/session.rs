@@ -12,8 +12,8 @@ use crate::diagnostic::Diagnostics;
 use crate::exec::{ExecOptions, Execution, Observer, Outcome};
 use crate::interaction::Interaction;
 use crate::journal::{
-    Event, JournalWriter, LockHolder, RunDir, RunLock, RunMeta, RunState, SessionEnd, StateDir, UnitStatus,
-    new_run_id, now_rfc3339, step_fingerprints,
+    Event, JournalWriter, LockHolder, RunDir, RunLock, RunMeta, RunState, SessionEnd, StateDir,
+    UnitStatus, new_run_id, now_rfc3339, step_fingerprints,
 };
 use crate::kind::Registry;
 use crate::program::Program;
@@ -27,12 +27,20 @@ pub enum SessionError {
     Invalid(Diagnostics),
     #[error("{0}")]
     Refused(String),
-    #[error("run {run_id} is driven by {holder}; wait for it to finish, or stop that process first")]
-    LockHeld { run_id: String, holder: LockHolder },
+    #[error(
+        "run {run_id} is driven by {holder}; wait for it to finish, or stop that process first"
+    )]
+    LockHeld {
+        run_id: String,
+        holder: Box<LockHolder>,
+    },
     #[error("no run `{0}` in the state directory; `runbook status` lists the runs")]
     NoSuchRun(String),
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
 }
 
 impl SessionError {
@@ -89,7 +97,9 @@ impl Finished {
 pub fn is_destructive(program: &Program, registry: &Registry, step: usize) -> bool {
     let def = &program.steps[step].def;
     def.destructive == Some(true)
-        || registry.get(&def.uses).is_some_and(|k| k.destructive(&def.with.as_ref().map(|n| n.to_json()).unwrap_or_default()))
+        || registry.get(&def.uses).is_some_and(|k| {
+            k.destructive(&def.with.as_ref().map(|n| n.to_json()).unwrap_or_default())
+        })
 }
 
 /// Whether a step interrupted mid-way may simply run again.
@@ -99,13 +109,24 @@ pub fn is_idempotent(program: &Program, registry: &Registry, step: usize) -> boo
         return true;
     }
     def.idempotent.unwrap_or_else(|| {
-        registry.get(&def.uses).is_some_and(|k| k.idempotent(&def.with.as_ref().map(|n| n.to_json()).unwrap_or_default()))
+        registry.get(&def.uses).is_some_and(|k| {
+            k.idempotent(&def.with.as_ref().map(|n| n.to_json()).unwrap_or_default())
+        })
     })
 }
 
 /// Ask once for every destructive step that may run.
-fn confirm_destructive(program: &Program, registry: &Registry, steps: &[usize], interaction: &dyn Interaction) -> Result<(), SessionError> {
-    let destructive: Vec<usize> = steps.iter().copied().filter(|&s| is_destructive(program, registry, s)).collect();
+fn confirm_destructive(
+    program: &Program,
+    registry: &Registry,
+    steps: &[usize],
+    interaction: &dyn Interaction,
+) -> Result<(), SessionError> {
+    let destructive: Vec<usize> = steps
+        .iter()
+        .copied()
+        .filter(|&s| is_destructive(program, registry, s))
+        .collect();
     if destructive.is_empty() {
         return Ok(());
     }
@@ -113,13 +134,27 @@ fn confirm_destructive(program: &Program, registry: &Registry, steps: &[usize], 
         .iter()
         .map(|&s| {
             let def = &program.steps[s].def;
-            let condition = def.when.as_ref().map(|w| format!(" (if {})", crate::template::expression_text(&w.text))).unwrap_or_default();
+            let condition = def
+                .when
+                .as_ref()
+                .map(|w| format!(" (if {})", crate::template::expression_text(&w.text)))
+                .unwrap_or_default();
             format!("  - {} ({}){condition}", program.steps[s].key, def.uses)
         })
         .collect();
-    let question = format!("This run includes destructive steps:\n{}\nRun them?", list.join("\n"));
+    let question = format!(
+        "This run includes destructive steps:\n{}\nRun them?",
+        list.join("\n")
+    );
     interaction.confirm(&question).map(|_| ()).map_err(|why| {
-        SessionError::Refused(format!("{why}\nDestructive steps: {}", destructive.iter().map(|&s| program.steps[s].key.as_str()).collect::<Vec<_>>().join(", ")))
+        SessionError::Refused(format!(
+            "{why}\nDestructive steps: {}",
+            destructive
+                .iter()
+                .map(|&s| program.steps[s].key.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
     })
 }
 
@@ -137,13 +172,28 @@ pub async fn start(
     let started_at = now_rfc3339();
     let redactor = Arc::new(Redactor::new());
     let templates = Templates::new();
-    let run = RunInfo { id: run_id.clone(), started_at: started_at.clone() };
-    let frames = resolve_frames(program, inputs, &run, &templates, &redactor, false).map_err(SessionError::Invalid)?;
+    let run = RunInfo {
+        id: run_id.clone(),
+        started_at: started_at.clone(),
+    };
+    let frames = resolve_frames(program, inputs, &run, &templates, &redactor, false)
+        .map_err(SessionError::Invalid)?;
     let all: Vec<usize> = (0..program.steps.len()).collect();
     confirm_destructive(program, registry, &all, options.interaction.as_ref())?;
 
-    let secret_params: BTreeSet<&str> = program.root().params.iter().filter(|p| p.secret).map(|p| p.name.as_str()).collect();
-    let params = inputs.params.iter().filter(|(k, _)| !secret_params.contains(k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let secret_params: BTreeSet<&str> = program
+        .root()
+        .params
+        .iter()
+        .filter(|p| p.secret)
+        .map(|p| p.name.as_str())
+        .collect();
+    let params = inputs
+        .params
+        .iter()
+        .filter(|(k, _)| !secret_params.contains(k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let holder = LockHolder::current(&options.command);
     let meta = RunMeta {
         run_id: run_id.clone(),
@@ -159,16 +209,40 @@ pub async fn start(
         steps: step_fingerprints(program),
     };
     let run_dir = options.state_dir.run(&run_id);
-    run_dir.create(&meta).map_err(io(format!("creating {}", run_dir.path.display())))?;
-    let (_lock, _) = RunLock::acquire(&run_dir, &options.command).map_err(|e| lock_error(e, &run_id))?;
+    run_dir
+        .create(&meta)
+        .map_err(io(format!("creating {}", run_dir.path.display())))?;
+    let (_lock, _) =
+        RunLock::acquire(&run_dir, &options.command).map_err(|e| lock_error(e, &run_id))?;
     on_run_id(&run_id);
-    let mut journal = JournalWriter::open(&run_dir, 1, redactor.clone()).map_err(io("opening the journal"))?;
+    let mut journal =
+        JournalWriter::open(&run_dir, 1, redactor.clone()).map_err(io("opening the journal"))?;
     let record = journal
-        .append(Event::SessionStarted { session: 1, host: holder.host, pid: holder.pid, user: holder.user, command: options.command.clone() })
+        .append(Event::SessionStarted {
+            session: 1,
+            host: holder.host,
+            pid: holder.pid,
+            user: holder.user,
+            command: options.command.clone(),
+        })
         .map_err(io("writing the journal"))?;
     options.observer.record(&record);
-    let exec_options = ExecOptions { session: 1, parallel: options.parallel, interaction: options.interaction, observer: options.observer };
-    let execution = Execution::new(program, registry, frames, redactor, journal, run_id.clone(), &RunState::default(), exec_options);
+    let exec_options = ExecOptions {
+        session: 1,
+        parallel: options.parallel,
+        interaction: options.interaction,
+        observer: options.observer,
+    };
+    let execution = Execution::new(
+        program,
+        registry,
+        frames,
+        redactor,
+        journal,
+        run_id.clone(),
+        &RunState::default(),
+        exec_options,
+    );
     let outcome = execution.run(interrupts).await.map_err(io("running"))?;
     Ok(Finished { run_id, outcome })
 }
@@ -179,7 +253,9 @@ pub fn open_run(state_dir: &StateDir, run_id: &str) -> Result<(RunDir, RunMeta),
     if !run_dir.exists() {
         return Err(SessionError::NoSuchRun(run_id.to_string()));
     }
-    let meta = run_dir.read_meta().map_err(io(format!("reading {}", run_dir.meta_path().display())))?;
+    let meta = run_dir
+        .read_meta()
+        .map_err(io(format!("reading {}", run_dir.meta_path().display())))?;
     Ok((run_dir, meta))
 }
 
@@ -196,21 +272,28 @@ pub async fn resume(
     interrupts: mpsc::UnboundedReceiver<()>,
 ) -> Result<Finished, SessionError> {
     let run_id = meta.run_id.clone();
-    let (_lock, _broken) = RunLock::acquire(run_dir, &options.command).map_err(|e| lock_error(e, &run_id))?;
+    let (_lock, _broken) =
+        RunLock::acquire(run_dir, &options.command).map_err(|e| lock_error(e, &run_id))?;
     check_unchanged(program, meta)?;
     let records = run_dir.read_journal().map_err(io("reading the journal"))?;
     let state = RunState::replay(&records);
     for key in choices.from.iter().chain(&choices.skip) {
         if program.index_of(key).is_none() {
             let help = crate::suggest::did_you_mean(key, program.keys()).unwrap_or_default();
-            return Err(SessionError::Refused(format!("`{key}` is not a step of this run. {help}")));
+            return Err(SessionError::Refused(format!(
+                "`{key}` is not a step of this run. {help}"
+            )));
         }
     }
 
     let redactor = Arc::new(Redactor::new());
     let templates = Templates::new();
-    let run = RunInfo { id: run_id.clone(), started_at: meta.started_at.clone() };
-    let frames = resolve_frames(program, inputs, &run, &templates, &redactor, false).map_err(SessionError::Invalid)?;
+    let run = RunInfo {
+        id: run_id.clone(),
+        started_at: meta.started_at.clone(),
+    };
+    let frames = resolve_frames(program, inputs, &run, &templates, &redactor, false)
+        .map_err(SessionError::Invalid)?;
 
     let mut pending_events = Vec::new();
     // --from: the step, what depends on it and, for an include step, the runbook it includes.
@@ -221,35 +304,61 @@ pub async fn resume(
     }
     // `always` steps (clean-up) run again when anything before them runs again.
     let will_rerun = |s: usize, reset: &BTreeSet<usize>| {
-        reset.contains(&s) || !state.step(&program.steps[s].key).is_some_and(|r| r.succeeded() || r.skipped.is_some())
+        reset.contains(&s)
+            || !state
+                .step(&program.steps[s].key)
+                .is_some_and(|r| r.succeeded() || r.skipped.is_some())
     };
     for step in 0..program.steps.len() {
         let def = &program.steps[step].def;
-        if def.always && !reset.contains(&step) && (0..program.steps.len()).any(|a| program.dag.is_ancestor(a, step) && will_rerun(a, &reset)) {
-            if state.step(&program.steps[step].key).is_some_and(|r| r.succeeded()) {
-                reset.insert(step);
-            }
+        if def.always
+            && !reset.contains(&step)
+            && (0..program.steps.len())
+                .any(|a| program.dag.is_ancestor(a, step) && will_rerun(a, &reset))
+            && state
+                .step(&program.steps[step].key)
+                .is_some_and(|r| r.succeeded())
+        {
+            reset.insert(step);
         }
     }
     for &step in &reset {
-        pending_events.push(Event::StepReset { step: program.steps[step].key.clone() });
+        pending_events.push(Event::StepReset {
+            step: program.steps[step].key.clone(),
+        });
     }
     // --skip: the operator did it by hand.
-    let skipped: BTreeSet<usize> = choices.skip.iter().map(|k| program.index_of(k).expect("checked")).collect();
+    let skipped: BTreeSet<usize> = choices
+        .skip
+        .iter()
+        .map(|k| program.index_of(k).expect("checked"))
+        .collect();
     for &step in &skipped {
         let key = program.steps[step].key.clone();
         match state.step(&key) {
             Some(record) if record.items.is_some() => {
                 for i in 0..record.items.unwrap_or(0) {
-                    if !record.unit(Some(i)).is_some_and(|u| u.status == UnitStatus::Succeeded) {
-                        pending_events.push(Event::StepSkippedByOperator { step: key.clone(), index: Some(i) });
+                    if !record
+                        .unit(Some(i))
+                        .is_some_and(|u| u.status == UnitStatus::Succeeded)
+                    {
+                        pending_events.push(Event::StepSkippedByOperator {
+                            step: key.clone(),
+                            index: Some(i),
+                        });
                     }
                 }
             }
             _ if program.steps[step].def.for_each.is_some() => {
-                pending_events.push(Event::StepSkipped { step: key, reason: "done by hand (resume --skip)".into() });
+                pending_events.push(Event::StepSkipped {
+                    step: key,
+                    reason: "done by hand (resume --skip)".into(),
+                });
             }
-            _ => pending_events.push(Event::StepSkippedByOperator { step: key, index: None }),
+            _ => pending_events.push(Event::StepSkippedByOperator {
+                step: key,
+                index: None,
+            }),
         }
     }
     // Interrupted units of non-idempotent steps need the operator's word.
@@ -259,14 +368,25 @@ pub async fn resume(
             continue;
         }
         if let Some(record) = state.step(&ps.key) {
-            let interrupted = record.units.values().any(|u| matches!(u.status, UnitStatus::Interrupted | UnitStatus::Started));
-            if interrupted && !record.succeeded() && !is_idempotent(program, registry, step) && !choices.rerun_interrupted {
+            let interrupted = record
+                .units
+                .values()
+                .any(|u| matches!(u.status, UnitStatus::Interrupted | UnitStatus::Started));
+            if interrupted
+                && !record.succeeded()
+                && !is_idempotent(program, registry, step)
+                && !choices.rerun_interrupted
+            {
                 unsure.push(ps.key.clone());
             }
         }
     }
     if !unsure.is_empty() {
-        let list = unsure.iter().map(|k| format!("  - {k}")).collect::<Vec<_>>().join("\n");
+        let list = unsure
+            .iter()
+            .map(|k| format!("  - {k}"))
+            .collect::<Vec<_>>()
+            .join("\n");
         return Err(SessionError::Refused(format!(
             "these steps were running when run {run_id} was interrupted and are not idempotent, so running them again could repeat their effect:\n{list}\n\
              Check whether each took effect, then either:\n  runbook resume {run_id} --rerun-interrupted      (run them again)\n  runbook resume {run_id} --skip {}      (you finished it by hand)",
@@ -274,19 +394,36 @@ pub async fn resume(
         )));
     }
     let to_run: Vec<usize> = (0..program.steps.len())
-        .filter(|s| !skipped.contains(s) && (reset.contains(s) || !state.step(&program.steps[*s].key).is_some_and(|r| r.succeeded() || r.skipped.is_some())))
+        .filter(|s| {
+            !skipped.contains(s)
+                && (reset.contains(s)
+                    || !state
+                        .step(&program.steps[*s].key)
+                        .is_some_and(|r| r.succeeded() || r.skipped.is_some()))
+        })
         .collect();
     if to_run.is_empty() && pending_events.is_empty() {
-        return Err(SessionError::Refused(format!("run {run_id} already finished: every step succeeded or was skipped; nothing to resume")));
+        return Err(SessionError::Refused(format!(
+            "run {run_id} already finished: every step succeeded or was skipped; nothing to resume"
+        )));
     }
     confirm_destructive(program, registry, &to_run, options.interaction.as_ref())?;
 
     let session = state.sessions.iter().map(|s| s.session).max().unwrap_or(0) + 1;
-    let mut journal = JournalWriter::open(run_dir, state.last_seq + 1, redactor.clone()).map_err(io("opening the journal"))?;
+    let mut journal = JournalWriter::open(run_dir, state.last_seq + 1, redactor.clone())
+        .map_err(io("opening the journal"))?;
     let holder = LockHolder::current(&options.command);
-    let mut written = vec![journal
-        .append(Event::SessionStarted { session, host: holder.host, pid: holder.pid, user: holder.user, command: options.command.clone() })
-        .map_err(io("writing the journal"))?];
+    let mut written = vec![
+        journal
+            .append(Event::SessionStarted {
+                session,
+                host: holder.host,
+                pid: holder.pid,
+                user: holder.user,
+                command: options.command.clone(),
+            })
+            .map_err(io("writing the journal"))?,
+    ];
     for event in pending_events {
         written.push(journal.append(event).map_err(io("writing the journal"))?);
     }
@@ -294,8 +431,22 @@ pub async fn resume(
         options.observer.record(record);
     }
     let state = RunState::replay(&run_dir.read_journal().map_err(io("reading the journal"))?);
-    let exec_options = ExecOptions { session, parallel: options.parallel, interaction: options.interaction, observer: options.observer };
-    let execution = Execution::new(program, registry, frames, redactor, journal, run_id.clone(), &state, exec_options);
+    let exec_options = ExecOptions {
+        session,
+        parallel: options.parallel,
+        interaction: options.interaction,
+        observer: options.observer,
+    };
+    let execution = Execution::new(
+        program,
+        registry,
+        frames,
+        redactor,
+        journal,
+        run_id.clone(),
+        &state,
+        exec_options,
+    );
     let outcome = execution.run(interrupts).await.map_err(io("running"))?;
     Ok(Finished { run_id, outcome })
 }
@@ -323,11 +474,18 @@ fn check_unchanged(program: &Program, meta: &RunMeta) -> Result<(), SessionError
     for (key, print) in &meta.steps {
         match now.get(key) {
             None => changes.push(format!("step `{key}` was removed")),
-            Some(p) if p != print => changes.push(match key.strip_suffix("(params, vars, connections)") {
-                Some("") => "the params, vars or connections of the runbook changed".to_string(),
-                Some(prefix) => format!("the params, vars or connections of the runbook included by `{}` changed", prefix.trim_end_matches('.')),
-                None => format!("step `{key}` changed"),
-            }),
+            Some(p) if p != print => {
+                changes.push(match key.strip_suffix("(params, vars, connections)") {
+                    Some("") => {
+                        "the params, vars or connections of the runbook changed".to_string()
+                    }
+                    Some(prefix) => format!(
+                        "the params, vars or connections of the runbook included by `{}` changed",
+                        prefix.trim_end_matches('.')
+                    ),
+                    None => format!("step `{key}` changed"),
+                })
+            }
             _ => {}
         }
     }
@@ -343,17 +501,30 @@ fn check_unchanged(program: &Program, meta: &RunMeta) -> Result<(), SessionError
         "{} changed since run {} started:\n{}\nResume continues the runbook as it was when the run started. Revert the edit to resume, or start a new run with `runbook run`.",
         meta.runbook_path,
         meta.run_id,
-        changes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n")
+        changes
+            .iter()
+            .map(|c| format!("  - {c}"))
+            .collect::<Vec<_>>()
+            .join("\n")
     )))
 }
 
 fn lock_error(error: crate::journal::LockError, run_id: &str) -> SessionError {
     match error {
-        crate::journal::LockError::Held(holder) => SessionError::LockHeld { run_id: run_id.to_string(), holder },
-        crate::journal::LockError::Io(e) => SessionError::Io { context: "taking the run lock".into(), source: e },
+        crate::journal::LockError::Held(holder) => SessionError::LockHeld {
+            run_id: run_id.to_string(),
+            holder: Box::new(holder),
+        },
+        crate::journal::LockError::Io(e) => SessionError::Io {
+            context: "taking the run lock".into(),
+            source: e,
+        },
     }
 }
 
 fn absolute(path: &std::path::Path) -> String {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string()
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
 }

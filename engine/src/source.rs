@@ -20,7 +20,11 @@ impl Loc {
         Loc { file, line, column }
     }
     pub fn file_only(file: FileId) -> Self {
-        Loc { file, line: 0, column: 0 }
+        Loc {
+            file,
+            line: 0,
+            column: 0,
+        }
     }
 }
 
@@ -43,18 +47,27 @@ impl Sources {
 
     pub fn add(&self, path: &Path, text: impl Into<Arc<str>>) -> FileId {
         let mut files = self.files.write().expect("sources lock");
-        files.push(SourceFile { path: path.to_path_buf(), text: text.into() });
+        files.push(SourceFile {
+            path: path.to_path_buf(),
+            text: text.into(),
+        });
         FileId((files.len() - 1) as u32)
     }
 
     pub fn path(&self, id: FileId) -> PathBuf {
         let files = self.files.read().expect("sources lock");
-        files.get(id.0 as usize).map(|f| f.path.clone()).unwrap_or_default()
+        files
+            .get(id.0 as usize)
+            .map(|f| f.path.clone())
+            .unwrap_or_default()
     }
 
     pub fn text(&self, id: FileId) -> Arc<str> {
         let files = self.files.read().expect("sources lock");
-        files.get(id.0 as usize).map(|f| f.text.clone()).unwrap_or_else(|| Arc::from(""))
+        files
+            .get(id.0 as usize)
+            .map(|f| f.text.clone())
+            .unwrap_or_else(|| Arc::from(""))
     }
 
     /// The text of one line (1-based), without its line break.
@@ -62,12 +75,19 @@ impl Sources {
         if line == 0 {
             return None;
         }
-        self.text(id).lines().nth(line as usize - 1).map(str::to_owned)
+        self.text(id)
+            .lines()
+            .nth(line as usize - 1)
+            .map(str::to_owned)
     }
 
     /// Every file loaded so far, in load order.
     pub fn all(&self) -> Vec<(FileId, PathBuf)> {
         let files = self.files.read().expect("sources lock");
-        files.iter().enumerate().map(|(i, f)| (FileId(i as u32), f.path.clone())).collect()
+        files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(i as u32), f.path.clone()))
+            .collect()
     }
 }

@@ -47,7 +47,10 @@ impl Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_syntax(
-            minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build().expect("default delimiters"),
+            minijinja::syntax::SyntaxConfig::builder()
+                .keep_trailing_newline(true)
+                .build()
+                .expect("default delimiters"),
         );
         env.add_filter("shell_quote", shell_quote);
         env.add_filter("to_json", to_json);
@@ -74,14 +77,17 @@ impl Templates {
         let expr = self.env.compile_expression(expression).map_err(describe)?;
         let refs = || self.expression_references(expression);
         match expr.eval(scope) {
-            Ok(v) if v.is_undefined() => Err(self.explain(Error::from(ErrorKind::UndefinedError), &refs(), scope)),
+            Ok(v) if v.is_undefined() => {
+                Err(self.explain(Error::from(ErrorKind::UndefinedError), &refs(), scope))
+            }
             Ok(v) => Ok(v),
             Err(e) => Err(self.explain(e, &refs(), scope)),
         }
     }
 
     pub fn eval_bool(&self, expression: &str, scope: &MjValue) -> Result<bool, String> {
-        self.eval(expression_text(expression), scope).map(|v| v.is_true())
+        self.eval(expression_text(expression), scope)
+            .map(|v| v.is_true())
     }
 
     /// Render one string: native value for a lone expression, text otherwise.
@@ -102,9 +108,12 @@ impl Templates {
     pub fn render_value(&self, value: &Value, scope: &MjValue) -> Result<Value, String> {
         Ok(match value {
             Value::String(s) => self.render_str(s, scope)?,
-            Value::Array(items) => {
-                Value::Array(items.iter().map(|v| self.render_value(v, scope)).collect::<Result<_, _>>()?)
-            }
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|v| self.render_value(v, scope))
+                    .collect::<Result<_, _>>()?,
+            ),
             Value::Object(map) => Value::Object(
                 map.iter()
                     .map(|(k, v)| Ok((k.clone(), self.render_value(v, scope)?)))
@@ -115,13 +124,18 @@ impl Templates {
     }
 
     /// Turn minijinja's terse "undefined value" into the path that was undefined and what exists.
-    fn explain(&self, error: Error, references: &Result<BTreeSet<String>, String>, scope: &MjValue) -> String {
-        if error.kind() == ErrorKind::UndefinedError {
-            if let Ok(refs) = references {
-                for reference in refs {
-                    if let Some(message) = undefined_message(reference, scope) {
-                        return message;
-                    }
+    fn explain(
+        &self,
+        error: Error,
+        references: &Result<BTreeSet<String>, String>,
+        scope: &MjValue,
+    ) -> String {
+        if error.kind() == ErrorKind::UndefinedError
+            && let Ok(refs) = references
+        {
+            for reference in refs {
+                if let Some(message) = undefined_message(reference, scope) {
+                    return message;
                 }
             }
         }
@@ -140,12 +154,20 @@ fn undefined_message(reference: &str, scope: &MjValue) -> Option<String> {
                 current = v;
             }
             None => {
-                let parent = if walked.is_empty() { "the template scope".to_string() } else { format!("`{}`", walked.join(".")) };
+                let parent = if walked.is_empty() {
+                    "the template scope".to_string()
+                } else {
+                    format!("`{}`", walked.join("."))
+                };
                 let keys: Vec<String> = current
                     .try_iter()
                     .map(|it| it.filter_map(|k| k.as_str().map(str::to_string)).collect())
                     .unwrap_or_default();
-                let has = if keys.is_empty() { String::new() } else { format!(" ({parent} has: {})", keys.join(", ")) };
+                let has = if keys.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({parent} has: {})", keys.join(", "))
+                };
                 walked.push(part);
                 return Some(format!("`{}` is undefined{has}", walked.join(".")));
             }
@@ -190,7 +212,10 @@ impl Object for Placeholder {
         ObjectRepr::Map
     }
     fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
-        Some(MjValue::from_object(Placeholder(format!("{}.{}", self.0, key))))
+        Some(MjValue::from_object(Placeholder(format!(
+            "{}.{}",
+            self.0, key
+        ))))
     }
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         Enumerator::Empty
@@ -201,14 +226,19 @@ impl Object for Placeholder {
 }
 
 fn shell_quote(value: String) -> String {
-    if !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c)) {
+    if !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
+    {
         return value;
     }
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
 fn to_json(value: MjValue) -> Result<String, Error> {
-    serde_json::to_string(&value).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
+    serde_json::to_string(&value)
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
 }
 
 fn b64encode(value: String) -> String {
@@ -219,7 +249,8 @@ fn b64decode(value: String) -> Result<String, Error> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(value.trim())
         .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("not base64: {e}")))?;
-    String::from_utf8(bytes).map_err(|_| Error::new(ErrorKind::InvalidOperation, "base64 data is not UTF-8 text"))
+    String::from_utf8(bytes)
+        .map_err(|_| Error::new(ErrorKind::InvalidOperation, "base64 data is not UTF-8 text"))
 }
 
 /// `items | latest("last_modified")`: the item with the greatest value of that attribute.
@@ -229,13 +260,17 @@ fn latest(items: MjValue, key: String) -> Result<MjValue, Error> {
     for item in iter {
         let k = item.get_attr(&key)?;
         if k.is_undefined() {
-            return Err(Error::new(ErrorKind::UndefinedError, format!("an item has no `{key}`")));
+            return Err(Error::new(
+                ErrorKind::UndefinedError,
+                format!("an item has no `{key}`"),
+            ));
         }
         if best.as_ref().is_none_or(|(bk, _)| k > *bk) {
             best = Some((k, item));
         }
     }
-    best.map(|(_, item)| item).ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "latest of an empty list"))
+    best.map(|(_, item)| item)
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "latest of an empty list"))
 }
 
 /// Seconds as `1h02m03s`.
@@ -249,42 +284,83 @@ mod tests {
     use serde_json::json;
 
     fn scope() -> MjValue {
-        from_json(&json!({"params": {"dbs": ["a", "b"], "n": 3}, "steps": {"x": {"outputs": {"name": "job-1"}}}}))
+        from_json(
+            &json!({"params": {"dbs": ["a", "b"], "n": 3}, "steps": {"x": {"outputs": {"name": "job-1"}}}}),
+        )
     }
 
     #[test]
     fn lone_expressions_keep_their_type() {
         let t = Templates::new();
-        assert_eq!(t.render_str("{{ params.dbs }}", &scope()).unwrap(), json!(["a", "b"]));
-        assert_eq!(t.render_str("{{ params.n + 1 }}", &scope()).unwrap(), json!(4));
-        assert_eq!(t.render_str("n={{ params.n }}", &scope()).unwrap(), json!("n=3"));
+        assert_eq!(
+            t.render_str("{{ params.dbs }}", &scope()).unwrap(),
+            json!(["a", "b"])
+        );
+        assert_eq!(
+            t.render_str("{{ params.n + 1 }}", &scope()).unwrap(),
+            json!(4)
+        );
+        assert_eq!(
+            t.render_str("n={{ params.n }}", &scope()).unwrap(),
+            json!("n=3")
+        );
     }
 
     #[test]
     fn undefined_is_an_error_naming_the_path() {
         let t = Templates::new();
-        let err = t.render_str("{{ steps.x.outputs.nam }}", &scope()).unwrap_err();
-        assert_eq!(err, "`steps.x.outputs.nam` is undefined (`steps.x.outputs` has: name)");
-        let err = t.render_str("job {{ params.missing }}", &scope()).unwrap_err();
+        let err = t
+            .render_str("{{ steps.x.outputs.nam }}", &scope())
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "`steps.x.outputs.nam` is undefined (`steps.x.outputs` has: name)"
+        );
+        let err = t
+            .render_str("job {{ params.missing }}", &scope())
+            .unwrap_err();
         assert!(err.starts_with("`params.missing` is undefined"), "{err}");
     }
 
     #[test]
     fn references_are_listed_nested() {
         let t = Templates::new();
-        let refs = t.template_references("{{ params.a }} {{ steps.b.outputs.c }} {% for i in vars.l %}{{ i }}{% endfor %}").unwrap();
-        assert!(refs.contains("params.a") && refs.contains("steps.b.outputs.c") && refs.contains("vars.l"), "{refs:?}");
+        let refs = t
+            .template_references(
+                "{{ params.a }} {{ steps.b.outputs.c }} {% for i in vars.l %}{{ i }}{% endfor %}",
+            )
+            .unwrap();
+        assert!(
+            refs.contains("params.a")
+                && refs.contains("steps.b.outputs.c")
+                && refs.contains("vars.l"),
+            "{refs:?}"
+        );
         assert!(!refs.iter().any(|r| r == "i"));
     }
 
     #[test]
     fn filters() {
         let t = Templates::new();
-        let s = from_json(&json!({"v": "it's", "l": [{"t": 1, "k": "a"}, {"t": 3, "k": "b"}, {"t": 2, "k": "c"}]}));
-        assert_eq!(t.render_str("{{ v | shell_quote }}", &s).unwrap(), json!(r"'it'\''s'"));
-        assert_eq!(t.render_str("{{ (l | latest('t')).k }}", &s).unwrap(), json!("b"));
-        assert_eq!(t.render_str("{{ 'abc' | b64encode }}", &s).unwrap(), json!("YWJj"));
-        assert_eq!(t.render_str("{{ 3723 | duration }}", &s).unwrap(), json!("1h02m03s"));
+        let s = from_json(
+            &json!({"v": "it's", "l": [{"t": 1, "k": "a"}, {"t": 3, "k": "b"}, {"t": 2, "k": "c"}]}),
+        );
+        assert_eq!(
+            t.render_str("{{ v | shell_quote }}", &s).unwrap(),
+            json!(r"'it'\''s'")
+        );
+        assert_eq!(
+            t.render_str("{{ (l | latest('t')).k }}", &s).unwrap(),
+            json!("b")
+        );
+        assert_eq!(
+            t.render_str("{{ 'abc' | b64encode }}", &s).unwrap(),
+            json!("YWJj")
+        );
+        assert_eq!(
+            t.render_str("{{ 3723 | duration }}", &s).unwrap(),
+            json!("1h02m03s")
+        );
     }
 
     #[test]
@@ -294,7 +370,14 @@ mod tests {
             "steps".to_string(),
             MjValue::from_object(Placeholder("steps".into())),
         )]));
-        assert_eq!(t.render_str("name={{ steps.r.outputs.name }}", &scope).unwrap(), json!("name=⟨steps.r.outputs.name⟩"));
-        assert_eq!(t.render_str("{{ steps.r.outputs.name }}", &scope).unwrap(), json!("⟨steps.r.outputs.name⟩"));
+        assert_eq!(
+            t.render_str("name={{ steps.r.outputs.name }}", &scope)
+                .unwrap(),
+            json!("name=⟨steps.r.outputs.name⟩")
+        );
+        assert_eq!(
+            t.render_str("{{ steps.r.outputs.name }}", &scope).unwrap(),
+            json!("⟨steps.r.outputs.name⟩")
+        );
     }
 }

@@ -17,9 +17,20 @@ use crate::template::{Templates, expression_text};
 use crate::yaml::Node;
 
 /// The names a template can start with.
-pub const SCOPE_ROOTS: &[&str] = &["params", "vars", "config", "secrets", "env", "steps", "item", "index", "run"];
+pub const SCOPE_ROOTS: &[&str] = &[
+    "params", "vars", "config", "secrets", "env", "steps", "item", "index", "run",
+];
 /// Globals minijinja provides.
-const BUILTIN_GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "loop", "true", "false", "none"];
+const BUILTIN_GLOBALS: &[&str] = &[
+    "range",
+    "dict",
+    "namespace",
+    "debug",
+    "loop",
+    "true",
+    "false",
+    "none",
+];
 
 /// Values outside the runbook that references can be checked against, when they are given.
 #[derive(Debug, Clone, Default)]
@@ -42,11 +53,25 @@ pub fn validate_file(
     let runbook = load_file(path, sources)?;
     let program = build(runbook, sources)?;
     let diags = validate_program(&program, registry, known);
-    if diags.is_empty() { Ok(program) } else { Err(diags) }
+    if diags.is_empty() {
+        Ok(program)
+    } else {
+        Err(diags)
+    }
 }
 
-pub fn validate_program(program: &Program, registry: &Registry, known: &KnownInputs) -> Diagnostics {
-    let mut v = Validator { program, registry, known, templates: Templates::new(), diags: Diagnostics::default() };
+pub fn validate_program(
+    program: &Program,
+    registry: &Registry,
+    known: &KnownInputs,
+) -> Diagnostics {
+    let mut v = Validator {
+        program,
+        registry,
+        known,
+        templates: Templates::new(),
+        diags: Diagnostics::default(),
+    };
     for runbook in &program.runbooks {
         v.runbook_level(runbook);
     }
@@ -86,17 +111,26 @@ impl Validator<'_> {
             let kinds: Vec<&str> = CONNECTION_KINDS.iter().map(|(k, _)| *k).collect();
             match CONNECTION_KINDS.iter().find(|(k, _)| *k == connection.kind) {
                 None => self.diags.push(
-                    Diagnostic::new(connection.kind_loc, format!("unknown connection kind `{}`", connection.kind))
-                        .expected(format!("one of: {}", kinds.join(", ")))
-                        .help_opt(did_you_mean(&connection.kind, kinds.iter().copied())),
+                    Diagnostic::new(
+                        connection.kind_loc,
+                        format!("unknown connection kind `{}`", connection.kind),
+                    )
+                    .expected(format!("one of: {}", kinds.join(", ")))
+                    .help_opt(did_you_mean(&connection.kind, kinds.iter().copied())),
                 ),
                 Some((kind, fields)) => {
                     for (key, _) in connection.fields.as_map().unwrap_or_default() {
                         if !fields.contains(&key.name.as_str()) {
                             self.diags.push(
-                                Diagnostic::new(Loc::new(runbook.file, key.line, key.column), format!("unknown field `{}` in a `{kind}` connection", key.name))
-                                    .expected(format!("fields among: {}", fields.join(", ")))
-                                    .help_opt(did_you_mean(&key.name, fields.iter().copied())),
+                                Diagnostic::new(
+                                    Loc::new(runbook.file, key.line, key.column),
+                                    format!(
+                                        "unknown field `{}` in a `{kind}` connection",
+                                        key.name
+                                    ),
+                                )
+                                .expected(format!("fields among: {}", fields.join(", ")))
+                                .help_opt(did_you_mean(&key.name, fields.iter().copied())),
                             );
                         }
                     }
@@ -111,7 +145,10 @@ impl Validator<'_> {
         let runbook = self.program.runbook_of(index);
         let def = &step.def;
         let for_each = def.for_each.is_some();
-        let site = Site::Step { step: index, for_each };
+        let site = Site::Step {
+            step: index,
+            for_each,
+        };
 
         if def.uses == INCLUDE_KIND {
             self.include(index, runbook);
@@ -128,15 +165,30 @@ impl Validator<'_> {
                 }
                 Some(kind) => {
                     let schema = kind.input_schema();
-                    let empty = Node { line: def.with_loc.line, column: def.with_loc.column, value: crate::yaml::NodeValue::Map(Vec::new()) };
-                    let with = def.with.as_ref().filter(|n| n.as_map().is_some()).unwrap_or(&empty);
-                    let checker = SchemaChecker { root: &schema, file: runbook.file, kind: kind.name() };
+                    let empty = Node {
+                        line: def.with_loc.line,
+                        column: def.with_loc.column,
+                        value: crate::yaml::NodeValue::Map(Vec::new()),
+                    };
+                    let with = def
+                        .with
+                        .as_ref()
+                        .filter(|n| n.as_map().is_some())
+                        .unwrap_or(&empty);
+                    let checker = SchemaChecker {
+                        root: &schema,
+                        file: runbook.file,
+                        kind: kind.name(),
+                    };
                     let mut found = Vec::new();
                     checker.check(with, &schema, "", &mut found);
                     self.diags.0.extend(found);
                     let literal = with.to_json();
                     for problem in kind.check(&literal) {
-                        self.diags.push(Diagnostic::new(def.with_loc, format!("step `{}`: {problem}", def.id)));
+                        self.diags.push(Diagnostic::new(
+                            def.with_loc,
+                            format!("step `{}`: {problem}", def.id),
+                        ));
                     }
                     if def.destructive == Some(false) && kind.destructive(&literal) {
                         self.diags.push(
@@ -144,34 +196,84 @@ impl Validator<'_> {
                                 .help("a runbook may mark a step destructive, not unmark one; remove `destructive: false`"),
                         );
                     }
-                    if let Some(name) = with.get("connection").and_then(Node::as_str) {
-                        if !crate::template::is_template(name) && !runbook.connections.iter().any(|c| c.name == name) {
-                            let names: Vec<&str> = runbook.connections.iter().map(|c| c.name.as_str()).collect();
-                            let loc = with.get("connection").map(|n| n.loc(runbook.file)).unwrap_or(def.with_loc);
-                            self.diags.push(
-                                Diagnostic::new(loc, format!("step `{}` uses connection `{name}`, which is not declared", def.id))
-                                    .help_opt(did_you_mean(name, names.iter().copied()).or_else(|| {
-                                        Some(format!("declare it under `connections:` (declared: {})", if names.is_empty() { "none".into() } else { names.join(", ") }))
-                                    })),
-                            );
-                        }
+                    if let Some(name) = with.get("connection").and_then(Node::as_str)
+                        && !crate::template::is_template(name)
+                        && !runbook.connections.iter().any(|c| c.name == name)
+                    {
+                        let names: Vec<&str> = runbook
+                            .connections
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect();
+                        let loc = with
+                            .get("connection")
+                            .map(|n| n.loc(runbook.file))
+                            .unwrap_or(def.with_loc);
+                        self.diags.push(
+                            Diagnostic::new(
+                                loc,
+                                format!(
+                                    "step `{}` uses connection `{name}`, which is not declared",
+                                    def.id
+                                ),
+                            )
+                            .help_opt(
+                                did_you_mean(name, names.iter().copied()).or_else(|| {
+                                    Some(format!(
+                                        "declare it under `connections:` (declared: {})",
+                                        if names.is_empty() {
+                                            "none".into()
+                                        } else {
+                                            names.join(", ")
+                                        }
+                                    ))
+                                }),
+                            ),
+                        );
                     }
                     self.templates_in(with, runbook, site);
                 }
             }
         }
         if let Some(when) = &def.when {
-            self.expression(&when.text, when.loc, runbook, Site::Step { step: index, for_each: false }, "when");
+            self.expression(
+                &when.text,
+                when.loc,
+                runbook,
+                Site::Step {
+                    step: index,
+                    for_each: false,
+                },
+                "when",
+            );
         }
         match &def.for_each {
-            Some(ForEach::Expr(e)) => self.expression(&e.text, e.loc, runbook, Site::Step { step: index, for_each: false }, "for_each"),
-            Some(ForEach::List(node, _)) => self.templates_in(node, runbook, Site::Step { step: index, for_each: false }),
+            Some(ForEach::Expr(e)) => self.expression(
+                &e.text,
+                e.loc,
+                runbook,
+                Site::Step {
+                    step: index,
+                    for_each: false,
+                },
+                "for_each",
+            ),
+            Some(ForEach::List(node, _)) => self.templates_in(
+                node,
+                runbook,
+                Site::Step {
+                    step: index,
+                    for_each: false,
+                },
+            ),
             None => {}
         }
     }
 
     fn include(&mut self, index: usize, runbook: &Runbook) {
-        let Some(child_frame) = self.program.steps[index].child_frame else { return };
+        let Some(child_frame) = self.program.steps[index].child_frame else {
+            return;
+        };
         let frame = &self.program.frames[child_frame];
         let child = &self.program.runbooks[frame.runbook];
         let def = &self.program.steps[index].def;
@@ -179,23 +281,38 @@ impl Validator<'_> {
             .params
             .as_ref()
             .and_then(|p| p.as_map())
-            .map(|m| m.iter().map(|(k, _)| (k.name.clone(), Loc::new(runbook.file, k.line, k.column))).collect())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, _)| (k.name.clone(), Loc::new(runbook.file, k.line, k.column)))
+                    .collect()
+            })
             .unwrap_or_default();
         let declared: Vec<&str> = child.params.iter().map(|p| p.name.as_str()).collect();
         for (name, loc) in &given {
             if !declared.contains(&name.as_str()) {
                 self.diags.push(
-                    Diagnostic::new(*loc, format!("`{}` has no param `{name}`", child.path.display()))
-                        .help_opt(did_you_mean(name, declared.iter().copied()))
-                        .expected(format!("params among: {}", declared.join(", "))),
+                    Diagnostic::new(
+                        *loc,
+                        format!("`{}` has no param `{name}`", child.path.display()),
+                    )
+                    .help_opt(did_you_mean(name, declared.iter().copied()))
+                    .expected(format!("params among: {}", declared.join(", "))),
                 );
             }
         }
         for param in child.params.iter().filter(|p| p.required) {
             if !given.iter().any(|(n, _)| *n == param.name) {
                 self.diags.push(
-                    Diagnostic::new(def.with_loc, format!("step `{}` does not pass the required param `{}` of `{}`", def.id, param.name, child.path.display()))
-                        .help(format!("add `{}: ...` under `with.params`", param.name)),
+                    Diagnostic::new(
+                        def.with_loc,
+                        format!(
+                            "step `{}` does not pass the required param `{}` of `{}`",
+                            def.id,
+                            param.name,
+                            child.path.display()
+                        ),
+                    )
+                    .help(format!("add `{}: ...` under `with.params`", param.name)),
                 );
             }
         }
@@ -224,10 +341,13 @@ impl Validator<'_> {
     fn expression(&mut self, text: &str, loc: Loc, runbook: &Runbook, site: Site, field: &str) {
         match self.templates.expression_references(expression_text(text)) {
             Err(e) => self.diags.push(
-                Diagnostic::new(loc, format!("`{field}` is not a valid expression: {e}"))
-                    .help("write an expression such as `params.restore_dashboards` or `params.databases`"),
+                Diagnostic::new(loc, format!("`{field}` is not a valid expression: {e}")).help(
+                    "write an expression such as `params.restore_dashboards` or `params.databases`",
+                ),
             ),
-            Ok(refs) => refs.iter().for_each(|r| self.reference(r, loc, runbook, site)),
+            Ok(refs) => refs
+                .iter()
+                .for_each(|r| self.reference(r, loc, runbook, site)),
         }
     }
 
@@ -240,23 +360,34 @@ impl Validator<'_> {
         if BUILTIN_GLOBALS.contains(&root) {
             return;
         }
-        let in_var = matches!(site, Site::Var { .. } | Site::Connection | Site::IncludeParams);
+        let in_var = matches!(
+            site,
+            Site::Var { .. } | Site::Connection | Site::IncludeParams
+        );
         match root {
             "params" => {
-                if let Some(name) = second {
-                    if runbook.param(name).is_none() {
-                        let names: Vec<&str> = runbook.params.iter().map(|p| p.name.as_str()).collect();
-                        self.diags.push(
-                            Diagnostic::new(loc, format!("`params.{name}` is not a declared param"))
-                                .help_opt(did_you_mean(name, names.iter().copied()).or_else(|| Some(format!("declare it under `params:` (declared: {})", list_or_none(&names))))),
-                        );
-                    }
+                if let Some(name) = second
+                    && runbook.param(name).is_none()
+                {
+                    let names: Vec<&str> = runbook.params.iter().map(|p| p.name.as_str()).collect();
+                    self.diags.push(
+                        Diagnostic::new(loc, format!("`params.{name}` is not a declared param"))
+                            .help_opt(did_you_mean(name, names.iter().copied()).or_else(|| {
+                                Some(format!(
+                                    "declare it under `params:` (declared: {})",
+                                    list_or_none(&names)
+                                ))
+                            })),
+                    );
                 }
             }
             "vars" => {
                 if let Some(name) = second {
                     let visible: Vec<&str> = match site {
-                        Site::Var { position, .. } => runbook.vars[..position].iter().map(|v| v.name.as_str()).collect(),
+                        Site::Var { position, .. } => runbook.vars[..position]
+                            .iter()
+                            .map(|v| v.name.as_str())
+                            .collect(),
                         _ => runbook.vars.iter().map(|v| v.name.as_str()).collect(),
                     };
                     if !visible.contains(&name) {
@@ -267,49 +398,76 @@ impl Validator<'_> {
                             format!("`vars.{name}` is not a declared var")
                         };
                         let help = if later {
-                            Some(format!("move `{name}` above this var: vars are evaluated in order"))
+                            Some(format!(
+                                "move `{name}` above this var: vars are evaluated in order"
+                            ))
                         } else {
-                            let which = if matches!(site, Site::Var { .. }) { "declared before it" } else { "declared" };
-                            did_you_mean(name, visible.iter().copied())
-                                .or_else(|| Some(format!("declare it under `vars:` ({which}: {})", list_or_none(&visible))))
+                            let which = if matches!(site, Site::Var { .. }) {
+                                "declared before it"
+                            } else {
+                                "declared"
+                            };
+                            did_you_mean(name, visible.iter().copied()).or_else(|| {
+                                Some(format!(
+                                    "declare it under `vars:` ({which}: {})",
+                                    list_or_none(&visible)
+                                ))
+                            })
                         };
-                        self.diags.push(Diagnostic::new(loc, message).help_opt(help));
+                        self.diags
+                            .push(Diagnostic::new(loc, message).help_opt(help));
                     }
                 }
             }
             "config" => {
-                if let (Some(config), Some(_)) = (&self.known.config, second) {
-                    if lookup(config, &rest).is_none() {
-                        let looked = if self.known.config_files.is_empty() { "no config files found".to_string() } else { self.known.config_files.join(", ") };
-                        self.diags.push(
+                if let (Some(config), Some(_)) = (&self.known.config, second)
+                    && lookup(config, &rest).is_none()
+                {
+                    let looked = if self.known.config_files.is_empty() {
+                        "no config files found".to_string()
+                    } else {
+                        self.known.config_files.join(", ")
+                    };
+                    self.diags.push(
                             Diagnostic::new(loc, format!("config key {} is not set (looked in: {looked})", rest.join(".")))
                                 .help("set it in the config directory, or check the spelling against `runbook config show`"),
                         );
-                    }
                 }
             }
             "secrets" => {
-                if let (Some(secrets), Some(_)) = (&self.known.secrets, second) {
-                    if lookup(secrets, &rest).is_none() {
-                        let source = self.known.secrets_source.clone().unwrap_or_else(|| "the secrets".into());
-                        self.diags.push(
+                if let (Some(secrets), Some(_)) = (&self.known.secrets, second)
+                    && lookup(secrets, &rest).is_none()
+                {
+                    let source = self
+                        .known
+                        .secrets_source
+                        .clone()
+                        .unwrap_or_else(|| "the secrets".into());
+                    self.diags.push(
                             Diagnostic::new(loc, format!("secret {} is not set in {source}", rest.join(".")))
                                 .help("add it to the secrets file (with `sops` when it is encrypted), or fix the key path"),
                         );
-                    }
                 }
             }
             "env" | "run" => {}
             "item" | "index" => match site {
                 Site::Step { for_each: true, .. } => {}
                 _ => self.diags.push(
-                    Diagnostic::new(loc, format!("`{root}` is only defined in a step with `for_each`"))
-                        .help("add `for_each:` to the step, or read the value from `params` or `vars`"),
+                    Diagnostic::new(
+                        loc,
+                        format!("`{root}` is only defined in a step with `for_each`"),
+                    )
+                    .help("add `for_each:` to the step, or read the value from `params` or `vars`"),
                 ),
             },
             "steps" => self.step_reference(second, loc, site, in_var),
             other => {
-                let hyphenated = self.program.steps.iter().find(|s| s.def.id.contains(&format!("-{other}"))).map(|s| s.def.id.clone());
+                let hyphenated = self
+                    .program
+                    .steps
+                    .iter()
+                    .find(|s| s.def.id.contains(&format!("-{other}")))
+                    .map(|s| s.def.id.clone());
                 let help = match hyphenated {
                     Some(id) => Some(format!(
                         "in a template `-` is a minus sign: write `steps.{}` or `steps['{id}']`",
@@ -319,7 +477,10 @@ impl Validator<'_> {
                 };
                 self.diags.push(
                     Diagnostic::new(loc, format!("`{other}` is undefined"))
-                        .expected(format!("a reference starting with one of: {}", SCOPE_ROOTS.join(", ")))
+                        .expected(format!(
+                            "a reference starting with one of: {}",
+                            SCOPE_ROOTS.join(", ")
+                        ))
                         .help_opt(help),
                 )
             }
@@ -344,14 +505,22 @@ impl Validator<'_> {
                 let runbook = self.program.runbook_of(step);
                 let ids: Vec<&str> = runbook.steps.iter().map(|s| s.id.as_str()).collect();
                 self.diags.push(
-                    Diagnostic::new(loc, format!("`steps.{target}` is not a step of this runbook"))
-                        .help_opt(did_you_mean(target, ids.iter().copied())),
+                    Diagnostic::new(
+                        loc,
+                        format!("`steps.{target}` is not a step of this runbook"),
+                    )
+                    .help_opt(did_you_mean(target, ids.iter().copied())),
                 );
             }
             Some(other) if !self.program.dag.is_ancestor(other, step) => self.diags.push(
-                Diagnostic::new(loc, format!("step `{me}` reads `steps.{target}` but does not run after it"))
-                    .expected(format!("`{target}` among the steps that `{me}` needs, directly or through their needs"))
-                    .help(format!("add `{target}` to the `needs` of `{me}`")),
+                Diagnostic::new(
+                    loc,
+                    format!("step `{me}` reads `steps.{target}` but does not run after it"),
+                )
+                .expected(format!(
+                    "`{target}` among the steps that `{me}` needs, directly or through their needs"
+                ))
+                .help(format!("add `{target}` to the `needs` of `{me}`")),
             ),
             Some(_) => {}
         }
@@ -359,7 +528,11 @@ impl Validator<'_> {
 }
 
 fn list_or_none(names: &[&str]) -> String {
-    if names.is_empty() { "none".into() } else { names.join(", ") }
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
 }
 
 /// Follow a dotted path into a JSON value.

@@ -55,7 +55,10 @@ impl Node {
     }
 
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_map()?.iter().find(|(k, _)| k.name == key).map(|(_, v)| v)
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(_, v)| v)
     }
 
     /// What a user would call this node's type, for "expected a list, found a string".
@@ -77,12 +80,17 @@ impl Node {
             NodeValue::Null => Value::Null,
             NodeValue::Bool(b) => Value::Bool(*b),
             NodeValue::Int(i) => Value::from(*i),
-            NodeValue::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+            NodeValue::Float(f) => serde_json::Number::from_f64(*f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
             NodeValue::Str(s) => Value::String(s.clone()),
             NodeValue::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
-            NodeValue::Map(entries) => {
-                Value::Object(entries.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect())
-            }
+            NodeValue::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.name.clone(), v.to_json()))
+                    .collect(),
+            ),
         }
     }
 
@@ -100,8 +108,11 @@ impl Node {
 /// Parse one YAML document. A syntax error becomes a diagnostic at its position.
 pub fn parse(text: &str, file: FileId) -> Result<Node, Diagnostic> {
     if text.trim().is_empty() {
-        return Err(Diagnostic::new(Loc::file_only(file), "the file is empty")
-            .expected("a YAML mapping with `apiVersion: runbook/v1`, `kind: Runbook`, `name` and `steps`"));
+        return Err(
+            Diagnostic::new(Loc::file_only(file), "the file is empty").expected(
+                "a YAML mapping with `apiVersion: runbook/v1`, `kind: Runbook`, `name` and `steps`",
+            ),
+        );
     }
     serde_saphyr::from_str::<Spanned<NodeValue>>(text).map(into_node).map_err(|e| {
         let (line, column) = e.location().map(|l| (l.line() as u32, l.column() as u32)).unwrap_or((0, 0));
@@ -159,7 +170,9 @@ impl<'de> Visitor<'de> for NodeVisitor {
         Ok(NodeValue::Int(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<NodeValue, E> {
-        i64::try_from(v).map(NodeValue::Int).or(Ok(NodeValue::Float(v as f64)))
+        i64::try_from(v)
+            .map(NodeValue::Int)
+            .or(Ok(NodeValue::Float(v as f64)))
     }
     fn visit_f64<E>(self, v: f64) -> Result<NodeValue, E> {
         Ok(NodeValue::Float(v))
@@ -234,7 +247,9 @@ mod tests {
     fn keeps_positions_of_keys_and_values() {
         let node = parse("a: 1\nsteps:\n  - id: x\n    uses: command\n", FileId(0)).unwrap();
         let steps = node.get("steps").unwrap();
-        let NodeValue::Seq(items) = &steps.value else { panic!("not a list") };
+        let NodeValue::Seq(items) = &steps.value else {
+            panic!("not a list")
+        };
         let (key, value) = &items[0].as_map().unwrap()[1];
         assert_eq!((key.name.as_str(), key.line, key.column), ("uses", 4, 5));
         assert_eq!((value.line, value.column), (4, 11));

@@ -9,7 +9,9 @@ use crate::args::{GraphFormat, OutputFormat};
 use crate::exit;
 
 pub fn run(file: &Path, format: GraphFormat) -> i32 {
-    let Some(program) = load_program(file, &KnownInputs::default(), OutputFormat::Human) else { return exit::INVALID };
+    let Some(program) = load_program(file, &KnownInputs::default(), OutputFormat::Human) else {
+        return exit::INVALID;
+    };
     let registry = runbook_steps::registry();
     let destructive = |step: usize| is_destructive(&program, &registry, step);
     let text = match format {

@@ -28,9 +28,23 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Validate { files, inputs } => validate::run(&files, &inputs, output),
         Command::Plan { file, inputs } => plan::run(&file, &inputs, output),
         Command::Run { file, inputs, exec } => run::run(&file, &inputs, &exec, &state_dir, output),
-        Command::Resume { run_id, exec, rerun_interrupted, from, skip, inputs } => {
-            resume::run(&run_id, &exec, rerun_interrupted, from, skip, &inputs, &state_dir, output)
-        }
+        Command::Resume {
+            run_id,
+            exec,
+            rerun_interrupted,
+            from,
+            skip,
+            inputs,
+        } => resume::run(
+            &run_id,
+            &exec,
+            rerun_interrupted,
+            from,
+            skip,
+            &inputs,
+            &state_dir,
+            output,
+        ),
         Command::Status { run_id } => status::run(run_id.as_deref(), &state_dir, output),
         Command::Graph { file, format } => graph::run(&file, format),
         Command::Report { run_id, format } => report::run(&run_id, format, &state_dir),

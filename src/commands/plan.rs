@@ -11,12 +11,17 @@ pub fn run(file: &Path, args: &InputArgs, output: OutputFormat) -> i32 {
         Ok(l) => l,
         Err(e) => return input_error(&e, output),
     };
-    let Some(program) = load_program(file, &loaded.known, output) else { return exit::INVALID };
+    let Some(program) = load_program(file, &loaded.known, output) else {
+        return exit::INVALID;
+    };
     match build_plan(&program, &runbook_steps::registry(), &loaded.inputs) {
         Ok(plan) => {
             match output {
                 OutputFormat::Human => print!("{}", plan.to_text(crate::ui::use_color())),
-                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default()),
+                OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&plan).unwrap_or_default()
+                ),
             }
             exit::OK
         }

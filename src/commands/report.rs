@@ -20,17 +20,31 @@ pub fn run(run_id: &str, format: ReportFormat, state_dir: &StateDir) -> i32 {
     };
     let state = RunState::replay(&records);
     let sources = Sources::new();
-    let program = match runbook_engine::validate::validate_file(&PathBuf::from(&meta.runbook_path), &runbook_steps::registry(), &KnownInputs::default(), &sources) {
+    let program = match runbook_engine::validate::validate_file(
+        &PathBuf::from(&meta.runbook_path),
+        &runbook_steps::registry(),
+        &KnownInputs::default(),
+        &sources,
+    ) {
         Ok(p) => p,
         Err(diags) => {
             eprintln!("{}", diags.render(&sources));
-            return input_error(&format!("the runbook {} no longer loads; the report needs it for the step graph", meta.runbook_path), OutputFormat::Human);
+            return input_error(
+                &format!(
+                    "the runbook {} no longer loads; the report needs it for the step graph",
+                    meta.runbook_path
+                ),
+                OutputFormat::Human,
+            );
         }
     };
     let report = Report::build(&program, &meta, &state);
     match format {
         ReportFormat::Md => print!("{}", report.to_markdown()),
-        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()),
+        ReportFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
+        ),
         ReportFormat::Junit => print!("{}", report.to_junit()),
     }
     exit::OK

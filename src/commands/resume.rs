@@ -28,7 +28,10 @@ pub fn run(
         Ok(l) => l,
         Err(e) => return input_error(&e, output),
     };
-    let Some(program) = load_program(&PathBuf::from(&meta.runbook_path), &loaded.known, output) else { return exit::INVALID };
+    let Some(program) = load_program(&PathBuf::from(&meta.runbook_path), &loaded.known, output)
+    else {
+        return exit::INVALID;
+    };
     let ui = Ui::new(output, exec.yes);
     let mut command = format!("resume {run_id}");
     if rerun_interrupted {
@@ -47,12 +50,29 @@ pub fn run(
         observer: ui.observer.clone(),
         command,
     };
-    let choices = ResumeChoices { rerun_interrupted, from, skip };
+    let choices = ResumeChoices {
+        rerun_interrupted,
+        from,
+        skip,
+    };
     if output == OutputFormat::Human {
-        println!("Resuming run {run_id}: {} ({})", meta.runbook, meta.runbook_path);
+        println!(
+            "Resuming run {run_id}: {} ({})",
+            meta.runbook, meta.runbook_path
+        );
     }
     let result = runtime().block_on(async {
-        session::resume(&program, &runbook_steps::registry(), &loaded.inputs, &run_dir, &meta, &choices, options, interrupts()).await
+        session::resume(
+            &program,
+            &runbook_steps::registry(),
+            &loaded.inputs,
+            &run_dir,
+            &meta,
+            &choices,
+            options,
+            interrupts(),
+        )
+        .await
     });
     finish(result, &program.sources, output)
 }

@@ -11,12 +11,20 @@ use crate::exit;
 use crate::ui::Ui;
 use crate::ui::json::emit;
 
-pub fn run(file: &Path, args: &InputArgs, exec: &ExecArgs, state_dir: &StateDir, output: OutputFormat) -> i32 {
+pub fn run(
+    file: &Path,
+    args: &InputArgs,
+    exec: &ExecArgs,
+    state_dir: &StateDir,
+    output: OutputFormat,
+) -> i32 {
     let loaded = match crate::inputs::load(args, None) {
         Ok(l) => l,
         Err(e) => return input_error(&e, output),
     };
-    let Some(program) = load_program(file, &loaded.known, output) else { return exit::INVALID };
+    let Some(program) = load_program(file, &loaded.known, output) else {
+        return exit::INVALID;
+    };
     let registry = runbook_steps::registry();
     let ui = Ui::new(output, exec.yes);
     let options = SessionOptions {
@@ -30,13 +38,25 @@ pub fn run(file: &Path, args: &InputArgs, exec: &ExecArgs, state_dir: &StateDir,
     let name = program.root().name.clone();
     let result = runtime().block_on(async {
         let interrupts = interrupts();
-        session::start(&program, &registry, &loaded.inputs, loaded.paths.clone(), options, |id| announce(id, &name, steps, state_dir, output), interrupts).await
+        session::start(
+            &program,
+            &registry,
+            &loaded.inputs,
+            loaded.paths.clone(),
+            options,
+            |id| announce(id, &name, steps, state_dir, output),
+            interrupts,
+        )
+        .await
     });
     finish(result, &program.sources, output)
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime starts")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts")
 }
 
 /// Ctrl-C (and SIGTERM) as messages: the first drains the run, the second aborts running steps.
@@ -51,7 +71,9 @@ pub fn interrupts() -> mpsc::UnboundedReceiver<()> {
         }
     });
     tokio::spawn(async move {
-        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             while term.recv().await.is_some() {
                 if on_term.send(()).is_err() {
                     break;
@@ -65,14 +87,24 @@ pub fn interrupts() -> mpsc::UnboundedReceiver<()> {
 fn announce(run_id: &str, name: &str, steps: usize, state_dir: &StateDir, output: OutputFormat) {
     match output {
         OutputFormat::Human => {
-            println!("Run {run_id}: {name}, {steps} step{} (state in {})", if steps == 1 { "" } else { "s" }, state_dir.run(run_id).path.display())
+            println!(
+                "Run {run_id}: {name}, {steps} step{} (state in {})",
+                if steps == 1 { "" } else { "s" },
+                state_dir.run(run_id).path.display()
+            )
         }
-        OutputFormat::Json => emit(&json!({"event": "run", "run_id": run_id, "runbook": name, "steps": steps})),
+        OutputFormat::Json => {
+            emit(&json!({"event": "run", "run_id": run_id, "runbook": name, "steps": steps}))
+        }
     }
 }
 
 /// Print how the session ended and what to do next; returns the exit code.
-pub fn finish(result: Result<Finished, SessionError>, sources: &runbook_engine::source::Sources, output: OutputFormat) -> i32 {
+pub fn finish(
+    result: Result<Finished, SessionError>,
+    sources: &runbook_engine::source::Sources,
+    output: OutputFormat,
+) -> i32 {
     match result {
         Ok(finished) => {
             let code = finished.exit_code();
@@ -86,11 +118,20 @@ pub fn finish(result: Result<Finished, SessionError>, sources: &runbook_engine::
                     "not_run": o.not_run, "resume": (code != exit::OK).then_some(resume),
                 })),
                 OutputFormat::Human => {
-                    let summary = format!("{} succeeded, {} skipped, {} failed, {} not run", o.succeeded, o.skipped, o.failed.len(), o.not_run.len());
+                    let summary = format!(
+                        "{} succeeded, {} skipped, {} failed, {} not run",
+                        o.succeeded,
+                        o.skipped,
+                        o.failed.len(),
+                        o.not_run.len()
+                    );
                     match code {
                         exit::OK => println!("Run {} succeeded ({summary}).", finished.run_id),
                         exit::INTERRUPTED => {
-                            println!("Run {} interrupted ({summary}).\nContinue it with:\n  {resume}", finished.run_id)
+                            println!(
+                                "Run {} interrupted ({summary}).\nContinue it with:\n  {resume}",
+                                finished.run_id
+                            )
                         }
                         _ => {
                             println!("Run {} failed ({summary}).", finished.run_id);
@@ -112,7 +153,9 @@ pub fn finish(result: Result<Finished, SessionError>, sources: &runbook_engine::
             let code = e.exit_code();
             match output {
                 OutputFormat::Human => eprintln!("error: {e}"),
-                OutputFormat::Json => emit(&json!({"event": "error", "message": e.to_string(), "exit_code": code})),
+                OutputFormat::Json => {
+                    emit(&json!({"event": "error", "message": e.to_string(), "exit_code": code}))
+                }
             }
             code
         }

@@ -35,17 +35,29 @@ fn list(state_dir: &StateDir, output: OutputFormat) -> i32 {
         return exit::OK;
     }
     if output == OutputFormat::Human {
-        println!("{:<22} {:<12} {:<28} {:<24} STEPS", "RUN", "STATE", "RUNBOOK", "STARTED");
+        println!(
+            "{:<22} {:<12} {:<28} {:<24} STEPS",
+            "RUN", "STATE", "RUNBOOK", "STARTED"
+        );
     }
     for run in runs {
         let Ok(meta) = run.read_meta() else { continue };
         let state = RunState::replay(&run.read_journal().unwrap_or_default());
-        let done = state.steps.values().filter(|s| s.succeeded() || s.skipped.is_some()).count();
+        let done = state
+            .steps
+            .values()
+            .filter(|s| s.succeeded() || s.skipped.is_some())
+            .count();
         let total = meta.steps.keys().filter(|k| !k.ends_with(')')).count();
         let status = run_state(&run, &state);
         match output {
-            OutputFormat::Human => println!("{:<22} {:<12} {:<28} {:<24} {done}/{total}", meta.run_id, status, meta.runbook, meta.started_at),
-            OutputFormat::Json => emit(&json!({"run_id": meta.run_id, "state": status, "runbook": meta.runbook, "started_at": meta.started_at, "steps_done": done, "steps": total})),
+            OutputFormat::Human => println!(
+                "{:<22} {:<12} {:<28} {:<24} {done}/{total}",
+                meta.run_id, status, meta.runbook, meta.started_at
+            ),
+            OutputFormat::Json => emit(
+                &json!({"run_id": meta.run_id, "state": status, "runbook": meta.runbook, "started_at": meta.started_at, "steps_done": done, "steps": total}),
+            ),
         }
     }
     exit::OK
@@ -63,26 +75,43 @@ fn one(run_id: &str, state_dir: &StateDir, output: OutputFormat) -> i32 {
     }
     let keys: Vec<&String> = meta.steps.keys().filter(|k| !k.ends_with(')')).collect();
     if output == OutputFormat::Json {
-        emit(&json!({"run_id": meta.run_id, "state": status, "runbook": meta.runbook, "runbook_path": meta.runbook_path,
+        emit(
+            &json!({"run_id": meta.run_id, "state": status, "runbook": meta.runbook, "runbook_path": meta.runbook_path,
             "started_at": meta.started_at, "holder": RunLock::holder(&run), "steps": keys.iter().map(|k| {
                 let record = state.step(k);
                 json!({"step": k, "state": record.map_or("pending", |r| r.state()), "attempts": record.map_or(0, |r| r.attempts()),
                     "started": record.and_then(|r| r.first_started()), "ended": record.and_then(|r| r.last_ended()),
                     "error": record.and_then(|r| r.units.values().find_map(|u| u.error.clone()))})
-            }).collect::<Vec<_>>()}));
+            }).collect::<Vec<_>>()}),
+        );
         return exit::OK;
     }
-    println!("Run {} of {} ({}): {status}", meta.run_id, meta.runbook, meta.runbook_path);
+    println!(
+        "Run {} of {} ({}): {status}",
+        meta.run_id, meta.runbook, meta.runbook_path
+    );
     if let Some(holder) = RunLock::holder(&run) {
         println!("Driven by {holder}");
     }
-    println!("\n{:<36} {:<13} {:>8} {:>10}  ERROR", "STEP", "STATE", "ATTEMPTS", "DURATION");
+    println!(
+        "\n{:<36} {:<13} {:>8} {:>10}  ERROR",
+        "STEP", "STATE", "ATTEMPTS", "DURATION"
+    );
     for key in keys {
         let record = state.step(key);
-        let duration = record.and_then(|r| Some(span(r.first_started()?, r.last_ended()?))).map(format_duration).unwrap_or_default();
-        let error = record.and_then(|r| r.units.values().find_map(|u| u.error.clone())).unwrap_or_default();
+        let duration = record
+            .and_then(|r| Some(span(r.first_started()?, r.last_ended()?)))
+            .map(format_duration)
+            .unwrap_or_default();
+        let error = record
+            .and_then(|r| r.units.values().find_map(|u| u.error.clone()))
+            .unwrap_or_default();
         let error = error.lines().next().unwrap_or_default();
-        println!("{key:<36} {:<13} {:>8} {duration:>10}  {error}", record.map_or("pending", |r| r.state()), record.map_or(0, |r| r.attempts()));
+        println!(
+            "{key:<36} {:<13} {:>8} {duration:>10}  {error}",
+            record.map_or("pending", |r| r.state()),
+            record.map_or(0, |r| r.attempts())
+        );
     }
     if status != "succeeded" && status != "running" {
         println!("\nContinue with: runbook resume {}", meta.run_id);
@@ -93,7 +122,10 @@ fn one(run_id: &str, state_dir: &StateDir, output: OutputFormat) -> i32 {
 fn span(from: &str, to: &str) -> std::time::Duration {
     use time::OffsetDateTime;
     use time::format_description::well_known::Rfc3339;
-    match (OffsetDateTime::parse(from, &Rfc3339), OffsetDateTime::parse(to, &Rfc3339)) {
+    match (
+        OffsetDateTime::parse(from, &Rfc3339),
+        OffsetDateTime::parse(to, &Rfc3339),
+    ) {
         (Ok(a), Ok(b)) => (b - a).try_into().unwrap_or_default(),
         _ => std::time::Duration::ZERO,
     }

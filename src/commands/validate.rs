@@ -20,8 +20,12 @@ pub fn run(files: &[PathBuf], args: &InputArgs, output: OutputFormat) -> i32 {
         let sources = Sources::new();
         match validate_file(file, &registry, &loaded.known, &sources) {
             Ok(program) => match output {
-                OutputFormat::Human => println!("ok: {} ({} steps)", file.display(), program.steps.len()),
-                OutputFormat::Json => emit(&json!({"event": "valid", "file": file.display().to_string(), "steps": program.steps.len()})),
+                OutputFormat::Human => {
+                    println!("ok: {} ({} steps)", file.display(), program.steps.len())
+                }
+                OutputFormat::Json => emit(
+                    &json!({"event": "valid", "file": file.display().to_string(), "steps": program.steps.len()}),
+                ),
             },
             Err(diags) => {
                 print_diagnostics(&diags, &sources, output);

@@ -19,8 +19,10 @@ impl Observer for JsonObserver {
         emit(&serde_json::to_value(record).unwrap_or_default());
     }
     fn progress(&self, update: &ProgressUpdate) {
-        emit(&json!({"event": "progress", "step": update.step, "index": update.index, "message": update.message,
-            "done": update.position.map(|p| p.0), "total": update.position.and_then(|p| p.1)}));
+        emit(
+            &json!({"event": "progress", "step": update.step, "index": update.index, "message": update.message,
+            "done": update.position.map(|p| p.0), "total": update.position.and_then(|p| p.1)}),
+        );
     }
     fn notice(&self, text: &str) {
         emit(&json!({"event": "notice", "message": text}));

@@ -47,7 +47,10 @@ impl Ui {
         } else {
             Arc::new(NoTerminal)
         };
-        Ui { observer, interaction }
+        Ui {
+            observer,
+            interaction,
+        }
     }
 }
 

@@ -18,7 +18,10 @@ impl TerminalPrompt {
         let _ = write!(err, "{question} [y/N] ");
         let _ = err.flush();
         let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer).map_err(|e| format!("could not read the answer: {e}"))?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map_err(|e| format!("could not read the answer: {e}"))?;
         match answer.trim().to_ascii_lowercase().as_str() {
             "y" | "yes" => Ok(Approval::Operator),
             _ => Err("the operator answered no".into()),

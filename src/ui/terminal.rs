@@ -20,7 +20,11 @@ pub struct TerminalObserver {
 
 impl TerminalObserver {
     pub fn new(color: bool) -> Self {
-        TerminalObserver { bars: MultiProgress::new(), running: Mutex::new(HashMap::new()), color }
+        TerminalObserver {
+            bars: MultiProgress::new(),
+            running: Mutex::new(HashMap::new()),
+            color,
+        }
     }
 
     pub fn bars(&self) -> MultiProgress {
@@ -28,7 +32,11 @@ impl TerminalObserver {
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 
     fn finish(&self, unit: &str) -> String {
@@ -51,13 +59,23 @@ impl TerminalObserver {
 impl Observer for TerminalObserver {
     fn record(&self, record: &Record) {
         match &record.event {
-            Event::StepStarted { step, index, attempt, description } => {
+            Event::StepStarted {
+                step,
+                index,
+                attempt,
+                description,
+            } => {
                 let unit = unit_name(step, *index);
-                let style = ProgressStyle::with_template("{spinner} {elapsed:>4} {prefix} {wide_msg}")
-                    .expect("valid template")
-                    .tick_strings(&["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏", "·"]);
+                let style =
+                    ProgressStyle::with_template("{spinner} {elapsed:>4} {prefix} {wide_msg}")
+                        .expect("valid template")
+                        .tick_strings(&["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏", "·"]);
                 let bar = self.bars.add(ProgressBar::new_spinner().with_style(style));
-                let attempt = if *attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
+                let attempt = if *attempt > 1 {
+                    format!(" (attempt {attempt})")
+                } else {
+                    String::new()
+                };
                 bar.set_prefix(format!("{unit}{attempt}"));
                 bar.set_message(description.clone().unwrap_or_default());
                 bar.enable_steady_tick(Duration::from_millis(120));
@@ -70,21 +88,46 @@ impl Observer for TerminalObserver {
                 let elapsed = self.finish(&unit);
                 self.println(format!("{} {unit}{elapsed}", self.paint("32", "✓")));
             }
-            Event::StepFailed { step, index, error, retry_in_ms, .. } => {
+            Event::StepFailed {
+                step,
+                index,
+                error,
+                retry_in_ms,
+                ..
+            } => {
                 let unit = unit_name(step, *index);
                 let elapsed = self.finish(&unit);
-                let retry = retry_in_ms.map(|ms| format!(" — retrying in {}", format_duration(Duration::from_millis(ms)))).unwrap_or_default();
-                self.println(format!("{} {unit}{elapsed}{retry}\n    {}", self.paint("31;1", "✗"), error.replace('\n', "\n    ")));
+                let retry = retry_in_ms
+                    .map(|ms| {
+                        format!(
+                            " — retrying in {}",
+                            format_duration(Duration::from_millis(ms))
+                        )
+                    })
+                    .unwrap_or_default();
+                self.println(format!(
+                    "{} {unit}{elapsed}{retry}\n    {}",
+                    self.paint("31;1", "✗"),
+                    error.replace('\n', "\n    ")
+                ));
             }
             Event::StepInterrupted { step, index, .. } => {
                 let unit = unit_name(step, *index);
                 self.finish(&unit);
                 self.println(format!("{} {unit} aborted", self.paint("33", "■")));
             }
-            Event::StepSkipped { step, reason } => self.println(format!("{} {step} skipped: {reason}", self.paint("2", "○"))),
-            Event::StepSkippedByOperator { step, index } => self.println(format!("{} {} done by hand", self.paint("2", "○"), unit_name(step, *index))),
+            Event::StepSkipped { step, reason } => {
+                self.println(format!("{} {step} skipped: {reason}", self.paint("2", "○")))
+            }
+            Event::StepSkippedByOperator { step, index } => self.println(format!(
+                "{} {} done by hand",
+                self.paint("2", "○"),
+                unit_name(step, *index)
+            )),
             Event::StepReset { step } => self.println(format!("↺ {step} will run again")),
-            Event::StepExpanded { .. } | Event::SessionStarted { .. } | Event::SessionEnded { .. } => {}
+            Event::StepExpanded { .. }
+            | Event::SessionStarted { .. }
+            | Event::SessionEnded { .. } => {}
         }
     }
 

@@ -30,7 +30,12 @@ impl StepKind for Approve {
         true
     }
     fn describe(&self, with: &Value) -> String {
-        format!("ask: {}", with.get("message").and_then(Value::as_str).unwrap_or("continue?"))
+        format!(
+            "ask: {}",
+            with.get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("continue?")
+        )
     }
     async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
         let input: ApproveInput = parse_inputs(self.name(), with)?;

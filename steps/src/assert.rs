@@ -39,7 +39,14 @@ impl StepKind for Assert {
         true
     }
     fn describe(&self, with: &Value) -> String {
-        let that = with.get("that").map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).unwrap_or_default();
+        let that = with
+            .get("that")
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            })
+            .unwrap_or_default();
         format!("check that {that}")
     }
     async fn run(&self, _ctx: &StepContext, with: Value) -> Result<Value, StepError> {
@@ -49,13 +56,21 @@ impl StepKind for Assert {
             Condition::Text(t) => match t.trim().to_ascii_lowercase().as_str() {
                 "true" | "yes" | "1" => true,
                 "false" | "no" | "0" | "" => false,
-                other => return Err(StepError::permanent(format!("`that` must be true or false, got `{other}`"))),
+                other => {
+                    return Err(StepError::permanent(format!(
+                        "`that` must be true or false, got `{other}`"
+                    )));
+                }
             },
         };
         if holds {
             Ok(json!({"held": true}))
         } else {
-            Err(StepError::permanent(input.message.unwrap_or_else(|| "the assertion does not hold".into())))
+            Err(StepError::permanent(
+                input
+                    .message
+                    .unwrap_or_else(|| "the assertion does not hold".into()),
+            ))
         }
     }
 }

@@ -69,15 +69,23 @@ impl StepKind for Command {
     fn check(&self, with: &Value) -> Vec<String> {
         match (with.get("argv"), with.get("shell")) {
             (Some(_), Some(_)) => vec!["`command` takes either `argv` or `shell`, not both".into()],
-            (None, None) => vec!["`command` needs `argv: [program, args...]` or `shell: \"a | b\"`".into()],
-            (Some(Value::Array(a)), None) if a.is_empty() => vec!["`argv` is empty; the first item is the program to run".into()],
+            (None, None) => {
+                vec!["`command` needs `argv: [program, args...]` or `shell: \"a | b\"`".into()]
+            }
+            (Some(Value::Array(a)), None) if a.is_empty() => {
+                vec!["`argv` is empty; the first item is the program to run".into()]
+            }
             _ => Vec::new(),
         }
     }
 
     fn describe(&self, with: &Value) -> String {
         match (with.get("argv"), with.get("shell")) {
-            (Some(Value::Array(argv)), _) => argv.iter().map(|a| quote(&scalar_text(a))).collect::<Vec<_>>().join(" "),
+            (Some(Value::Array(argv)), _) => argv
+                .iter()
+                .map(|a| quote(&scalar_text(a)))
+                .collect::<Vec<_>>()
+                .join(" "),
             (_, Some(Value::String(shell))) => format!("sh -c {}", quote(shell)),
             _ => "run a command".into(),
         }
@@ -96,28 +104,45 @@ impl StepKind for Command {
                 c.arg("-c").arg(shell);
                 c
             }
-            _ => return Err(StepError::permanent("`command` needs exactly one of `argv` or `shell`")),
+            _ => {
+                return Err(StepError::permanent(
+                    "`command` needs exactly one of `argv` or `shell`",
+                ));
+            }
         };
         command.envs(input.env.iter().map(|(k, v)| (k, v.to_string())));
         // Like a shell: relative paths are relative to where the operator started `runbook`.
         if let Some(dir) = &input.cwd {
             command.current_dir(dir);
         }
-        command.stdin(if input.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        command.stdin(if input.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
         // Its own process group: the terminal's Ctrl-C drains the run instead of killing the
         // command, and an abort can kill the whole group (a shell and what it started).
         command.process_group(0);
         command.kill_on_drop(true);
         let program = self.describe_program(&input);
-        let mut child = command.spawn().map_err(|e| StepError::permanent(format!("cannot start `{program}`: {e}")))?;
+        let mut child = command
+            .spawn()
+            .map_err(|e| StepError::permanent(format!("cannot start `{program}`: {e}")))?;
         let _group = GroupGuard(child.id());
         if let (Some(text), Some(mut stdin)) = (input.stdin, child.stdin.take()) {
-            stdin.write_all(text.as_bytes()).await.map_err(|e| StepError::new(format!("writing stdin: {e}")))?;
+            stdin
+                .write_all(text.as_bytes())
+                .await
+                .map_err(|e| StepError::new(format!("writing stdin: {e}")))?;
         }
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
-        let (out, err, status) = tokio::join!(capture(stdout, Some(ctx)), capture(stderr, None), child.wait());
+        let (out, err, status) = tokio::join!(
+            capture(stdout, Some(ctx)),
+            capture(stderr, None),
+            child.wait()
+        );
         let status = status.map_err(|e| StepError::new(format!("waiting for `{program}`: {e}")))?;
         let code = status.code().unwrap_or(-1);
         if !status.success() {
@@ -126,7 +151,14 @@ impl StepKind for Command {
                 Some(c) => format!("exited with code {c}"),
                 None => "was killed by a signal".into(),
             };
-            return Err(StepError::new(format!("`{program}` {how}{}", if detail.is_empty() { String::new() } else { format!(":\n{detail}") })));
+            return Err(StepError::new(format!(
+                "`{program}` {how}{}",
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(":\n{detail}")
+                }
+            )));
         }
         let mut outputs = json!({"stdout": out, "stderr": err, "exit_code": code});
         if let Ok(parsed) = serde_json::from_str::<Value>(out.trim()) {
@@ -182,7 +214,11 @@ async fn capture(stream: impl AsyncRead + Unpin, progress: Option<&StepContext>)
         while !text.is_char_boundary(cut) {
             cut += 1;
         }
-        text = format!("[... output cut to the last {} bytes ...]\n{}", MAX_CAPTURE, &text[cut..]);
+        text = format!(
+            "[... output cut to the last {} bytes ...]\n{}",
+            MAX_CAPTURE,
+            &text[cut..]
+        );
     }
     text
 }
@@ -200,7 +236,10 @@ fn scalar_text(v: &Value) -> String {
 }
 
 fn quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))

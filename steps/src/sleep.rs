@@ -29,7 +29,11 @@ impl StepKind for Sleep {
     }
     fn check(&self, with: &Value) -> Vec<String> {
         match with.get("duration").and_then(Value::as_str) {
-            Some(d) if !runbook_engine::template::is_template(d) => parse_duration(d).err().map(|e| format!("duration: {e}")).into_iter().collect(),
+            Some(d) if !runbook_engine::template::is_template(d) => parse_duration(d)
+                .err()
+                .map(|e| format!("duration: {e}"))
+                .into_iter()
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -37,11 +41,15 @@ impl StepKind for Sleep {
         true
     }
     fn describe(&self, with: &Value) -> String {
-        format!("wait {}", with.get("duration").and_then(Value::as_str).unwrap_or("?"))
+        format!(
+            "wait {}",
+            with.get("duration").and_then(Value::as_str).unwrap_or("?")
+        )
     }
     async fn run(&self, _ctx: &StepContext, with: Value) -> Result<Value, StepError> {
         let input: SleepInput = parse_inputs(self.name(), with)?;
-        let duration = parse_duration(&input.duration).map_err(|e| StepError::permanent(format!("duration: {e}")))?;
+        let duration = parse_duration(&input.duration)
+            .map_err(|e| StepError::permanent(format!("duration: {e}")))?;
         tokio::time::sleep(duration).await;
         Ok(json!({"slept": format_duration(duration)}))
     }

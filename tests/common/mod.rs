@@ -30,20 +30,35 @@ impl Ran {
 
     /// The run id printed by `run`.
     pub fn run_id(&self) -> String {
-        let line = self.stdout.lines().find(|l| l.starts_with("Run ")).unwrap_or_else(|| panic!("no run id in:\n{self}"));
-        line.trim_start_matches("Run ").split(':').next().unwrap().trim().to_string()
+        let line = self
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("Run "))
+            .unwrap_or_else(|| panic!("no run id in:\n{self}"));
+        line.trim_start_matches("Run ")
+            .split(':')
+            .next()
+            .unwrap()
+            .trim()
+            .to_string()
     }
 }
 
 impl std::fmt::Display for Ran {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
 impl Workspace {
     pub fn new() -> Workspace {
-        Workspace { dir: tempfile::tempdir().expect("temp dir") }
+        Workspace {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {
@@ -89,12 +104,21 @@ impl Workspace {
     }
 
     pub fn spawn(&self, args: &[&str]) -> Child {
-        self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("runbook starts")
+        self.command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runbook starts")
     }
 
     pub fn runs(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(self.path(".runbook/runs")) else { return Vec::new() };
-        let mut ids: Vec<String> = entries.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        let Ok(entries) = std::fs::read_dir(self.path(".runbook/runs")) else {
+            return Vec::new();
+        };
+        let mut ids: Vec<String> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
         ids.sort();
         ids
     }
@@ -104,12 +128,18 @@ impl Workspace {
     }
 
     pub fn journal(&self, run_id: &str) -> Vec<Value> {
-        self.journal_text(run_id).lines().map(|l| serde_json::from_str(l).expect("journal lines are JSON")).collect()
+        self.journal_text(run_id)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("journal lines are JSON"))
+            .collect()
     }
 
     /// Journal records of one event type for one step.
     pub fn events(&self, run_id: &str, event: &str, step: &str) -> Vec<Value> {
-        self.journal(run_id).into_iter().filter(|r| r["event"] == event && r["step"] == step).collect()
+        self.journal(run_id)
+            .into_iter()
+            .filter(|r| r["event"] == event && r["step"] == step)
+            .collect()
     }
 }
 
@@ -133,7 +163,8 @@ pub fn finish(child: Child) -> Ran {
 /// A journal timestamp in milliseconds since the epoch.
 pub fn millis(at: &Value) -> i128 {
     let text = at.as_str().expect("timestamp");
-    let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).expect("RFC 3339");
+    let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .expect("RFC 3339");
     t.unix_timestamp_nanos() / 1_000_000
 }
 

@@ -60,7 +60,10 @@ enum StepStatus {
 
 impl StepStatus {
     fn satisfied(self) -> bool {
-        matches!(self, StepStatus::Succeeded | StepStatus::Skipped | StepStatus::Tolerated)
+        matches!(
+            self,
+            StepStatus::Succeeded | StepStatus::Skipped | StepStatus::Tolerated
+        )
     }
     fn terminal(self) -> bool {
         !matches!(self, StepStatus::Waiting | StepStatus::Active)
@@ -97,8 +100,15 @@ struct StepRun {
 }
 
 enum TaskDone {
-    Finished { step: usize, unit: usize, result: Result<Value, StepError> },
-    RetryDue { step: usize, unit: usize },
+    Finished {
+        step: usize,
+        unit: usize,
+        result: Result<Value, StepError>,
+    },
+    RetryDue {
+        step: usize,
+        unit: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -151,7 +161,12 @@ impl<'p> Execution<'p> {
                 Some(r) if r.succeeded() => StepStatus::Succeeded,
                 _ => StepStatus::Waiting,
             };
-            steps.push(StepRun { status, items: None, units: Vec::new(), prior: record });
+            steps.push(StepRun {
+                status,
+                items: None,
+                units: Vec::new(),
+                prior: record,
+            });
         }
         let execution = Execution {
             program,
@@ -173,7 +188,10 @@ impl<'p> Execution<'p> {
         for index in 0..program.steps.len() {
             match execution.steps[index].status {
                 StepStatus::Succeeded => {
-                    let outputs = execution.steps[index].prior.as_ref().map(StepRecord::outputs);
+                    let outputs = execution.steps[index]
+                        .prior
+                        .as_ref()
+                        .map(StepRecord::outputs);
                     execution.publish(index, "succeeded", outputs.as_ref());
                 }
                 StepStatus::Skipped => execution.publish(index, "skipped", None),
@@ -185,7 +203,10 @@ impl<'p> Execution<'p> {
 
     /// Run until every step has finished, a failure has drained the run, or it is interrupted.
     /// Each message on `interrupts` is one Ctrl-C: the first drains, the second aborts.
-    pub async fn run(mut self, mut interrupts: mpsc::UnboundedReceiver<()>) -> std::io::Result<Outcome> {
+    pub async fn run(
+        mut self,
+        mut interrupts: mpsc::UnboundedReceiver<()>,
+    ) -> std::io::Result<Outcome> {
         let mut tasks: JoinSet<TaskDone> = JoinSet::new();
         let mut progress_rx = self.progress_rx.take().expect("run once");
         loop {
@@ -273,7 +294,10 @@ impl<'p> Execution<'p> {
                     Drain::Failure => always,
                     Drain::Interrupt => false,
                 };
-                if self.steps[step].units[unit].state == UnitState::Pending && startable && self.running < self.options.parallel.max(1) {
+                if self.steps[step].units[unit].state == UnitState::Pending
+                    && startable
+                    && self.running < self.options.parallel.max(1)
+                {
                     self.start_unit(step, unit, tasks)?;
                 }
             }
@@ -284,11 +308,18 @@ impl<'p> Execution<'p> {
     /// A waiting step: block it, skip it, or activate it.
     fn consider(&mut self, step: usize) -> std::io::Result<()> {
         let always = self.def(step).always;
-        let needs: Vec<StepStatus> = self.program.steps[step].needs.iter().map(|&n| self.steps[n].status).collect();
+        let needs: Vec<StepStatus> = self.program.steps[step]
+            .needs
+            .iter()
+            .map(|&n| self.steps[n].status)
+            .collect();
         let ready = if always {
             needs.iter().all(|s| s.terminal())
         } else {
-            if needs.iter().any(|s| matches!(s, StepStatus::Failed | StepStatus::Blocked)) {
+            if needs
+                .iter()
+                .any(|s| matches!(s, StepStatus::Failed | StepStatus::Blocked))
+            {
                 self.steps[step].status = StepStatus::Blocked;
                 return Ok(());
             }
@@ -309,9 +340,17 @@ impl<'p> Execution<'p> {
             return self.skip(step, reason);
         }
         if let Some(when) = self.def(step).when.clone() {
-            match self.templates.eval_bool(&when.text, &self.scope(step, None)) {
+            match self
+                .templates
+                .eval_bool(&when.text, &self.scope(step, None))
+            {
                 Ok(true) => {}
-                Ok(false) => return self.skip(step, format!("`when: {}` is false", expression_text(&when.text))),
+                Ok(false) => {
+                    return self.skip(
+                        step,
+                        format!("`when: {}` is false", expression_text(&when.text)),
+                    );
+                }
                 Err(e) => return self.fail_before_start(step, format!("when: {e}")),
             }
         }
@@ -329,7 +368,10 @@ impl<'p> Execution<'p> {
         if let Some(items) = &items {
             let known = self.steps[step].prior.as_ref().and_then(|p| p.items);
             if known != Some(items.len()) {
-                self.append(Event::StepExpanded { step: self.key(step), items: items.len() })?;
+                self.append(Event::StepExpanded {
+                    step: self.key(step),
+                    items: items.len(),
+                })?;
             }
         }
         let prior = self.steps[step].prior.clone();
@@ -369,7 +411,10 @@ impl<'p> Execution<'p> {
         };
         match value {
             Value::Array(items) => Ok(items),
-            Value::Object(map) => Ok(map.into_iter().map(|(k, v)| serde_json::json!({"key": k, "value": v})).collect()),
+            Value::Object(map) => Ok(map
+                .into_iter()
+                .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
+                .collect()),
             other => Err(format!("expected a list, got {other}")),
         }
     }
@@ -382,33 +427,63 @@ impl<'p> Execution<'p> {
                 None => {
                     let open = match &self.def(gate).when {
                         None => true,
-                        Some(when) => self.templates.eval_bool(&when.text, &self.scope(gate, None)).unwrap_or(false),
+                        Some(when) => self
+                            .templates
+                            .eval_bool(&when.text, &self.scope(gate, None))
+                            .unwrap_or(false),
                     };
                     self.gates[gate] = Some(open);
                     open
                 }
             };
             if !open {
-                return Ok(Some(format!("the runbook step `{}` is skipped", self.key(gate))));
+                return Ok(Some(format!(
+                    "the runbook step `{}` is skipped",
+                    self.key(gate)
+                )));
             }
         }
         Ok(None)
     }
 
     fn skip(&mut self, step: usize, reason: String) -> std::io::Result<()> {
-        self.append(Event::StepSkipped { step: self.key(step), reason })?;
+        self.append(Event::StepSkipped {
+            step: self.key(step),
+            reason,
+        })?;
         self.steps[step].status = StepStatus::Skipped;
         self.publish(step, "skipped", None);
         Ok(())
     }
 
     fn fail_before_start(&mut self, step: usize, error: String) -> std::io::Result<()> {
-        let attempt = self.steps[step].prior.as_ref().map_or(0, StepRecord::attempts) + 1;
+        let attempt = self.steps[step]
+            .prior
+            .as_ref()
+            .map_or(0, StepRecord::attempts)
+            + 1;
         let key = self.key(step);
-        self.append(Event::StepStarted { step: key.clone(), index: None, attempt, description: None })?;
-        self.append(Event::StepFailed { step: key, index: None, attempt, error: error.clone(), retry_in_ms: None })?;
+        self.append(Event::StepStarted {
+            step: key.clone(),
+            index: None,
+            attempt,
+            description: None,
+        })?;
+        self.append(Event::StepFailed {
+            step: key,
+            index: None,
+            attempt,
+            error: error.clone(),
+            retry_in_ms: None,
+        })?;
         let error = self.redactor.redact(&error);
-        self.steps[step].units = vec![Unit { state: UnitState::Failed, attempt, session_attempts: 1, outputs: None, error: Some(error) }];
+        self.steps[step].units = vec![Unit {
+            state: UnitState::Failed,
+            attempt,
+            session_attempts: 1,
+            outputs: None,
+            error: Some(error),
+        }];
         self.steps[step].status = StepStatus::Active;
         self.settle(step)
     }
@@ -425,9 +500,23 @@ impl<'p> Execution<'p> {
         }
         let outputs = Value::Object(outputs);
         let key = self.key(step);
-        let attempt = self.steps[step].prior.as_ref().map_or(0, StepRecord::attempts) + 1;
-        self.append(Event::StepStarted { step: key.clone(), index: None, attempt, description: None })?;
-        self.append(Event::StepSucceeded { step: key, index: None, attempt, outputs: outputs.clone() })?;
+        let attempt = self.steps[step]
+            .prior
+            .as_ref()
+            .map_or(0, StepRecord::attempts)
+            + 1;
+        self.append(Event::StepStarted {
+            step: key.clone(),
+            index: None,
+            attempt,
+            description: None,
+        })?;
+        self.append(Event::StepSucceeded {
+            step: key,
+            index: None,
+            attempt,
+            outputs: outputs.clone(),
+        })?;
         self.steps[step].status = StepStatus::Succeeded;
         self.publish(step, "succeeded", Some(&outputs));
         Ok(())
@@ -440,14 +529,27 @@ impl<'p> Execution<'p> {
         }
         match &run.items {
             None => run.units.first().and_then(|u| u.outputs.clone()),
-            Some(_) => Some(Value::Array(run.units.iter().map(|u| u.outputs.clone().unwrap_or(Value::Null)).collect())),
+            Some(_) => Some(Value::Array(
+                run.units
+                    .iter()
+                    .map(|u| u.outputs.clone().unwrap_or(Value::Null))
+                    .collect(),
+            )),
         }
     }
 
-    fn start_unit(&mut self, step: usize, unit: usize, tasks: &mut JoinSet<TaskDone>) -> std::io::Result<()> {
+    fn start_unit(
+        &mut self,
+        step: usize,
+        unit: usize,
+        tasks: &mut JoinSet<TaskDone>,
+    ) -> std::io::Result<()> {
         let def = self.def(step).clone();
         let index = self.steps[step].items.as_ref().map(|_| unit);
-        let item = self.steps[step].items.as_ref().map(|items| items[unit].clone());
+        let item = self.steps[step]
+            .items
+            .as_ref()
+            .map(|items| items[unit].clone());
         let scope = self.scope(step, item.as_ref().map(|v| (v, unit)));
         let key = self.key(step);
         let attempt = self.steps[step].units[unit].attempt + 1;
@@ -456,15 +558,32 @@ impl<'p> Execution<'p> {
             u.attempt = attempt;
             u.session_attempts += 1;
         }
-        let kind: Arc<dyn StepKind> = self.registry.get(&def.uses).expect("validated kind").clone();
-        let with = def.with.as_ref().map(|n| n.to_json()).unwrap_or(Value::Object(Map::new()));
+        let kind: Arc<dyn StepKind> = self
+            .registry
+            .get(&def.uses)
+            .expect("validated kind")
+            .clone();
+        let with = def
+            .with
+            .as_ref()
+            .map(|n| n.to_json())
+            .unwrap_or(Value::Object(Map::new()));
         let rendered = self.templates.render_value(&with, &scope);
         let description = rendered.as_ref().ok().map(|w| kind.describe(w));
-        self.append(Event::StepStarted { step: key.clone(), index, attempt, description })?;
+        self.append(Event::StepStarted {
+            step: key.clone(),
+            index,
+            attempt,
+            description,
+        })?;
         let with = match rendered {
             Ok(with) => with,
             Err(e) => {
-                let done = TaskDone::Finished { step, unit, result: Err(StepError::permanent(format!("rendering `with`: {e}"))) };
+                let done = TaskDone::Finished {
+                    step,
+                    unit,
+                    result: Err(StepError::permanent(format!("rendering `with`: {e}"))),
+                };
                 self.running += 1;
                 self.steps[step].units[unit].state = UnitState::Running;
                 return self.handle(done, tasks);
@@ -495,7 +614,10 @@ impl<'p> Execution<'p> {
             let result = match timeout {
                 Some(limit) => match tokio::time::timeout(limit, work).await {
                     Ok(result) => result,
-                    Err(_) => Err(StepError::new(format!("timed out after {}", format_duration(limit)))),
+                    Err(_) => Err(StepError::new(format!(
+                        "timed out after {}",
+                        format_duration(limit)
+                    ))),
                 },
                 None => work.await,
             };
@@ -520,7 +642,12 @@ impl<'p> Execution<'p> {
                         if self.def(step).secret {
                             self.redactor.add_value(&outputs);
                         }
-                        self.append(Event::StepSucceeded { step: key, index, attempt, outputs: outputs.clone() })?;
+                        self.append(Event::StepSucceeded {
+                            step: key,
+                            index,
+                            attempt,
+                            outputs: outputs.clone(),
+                        })?;
                         let u = &mut self.steps[step].units[unit];
                         u.state = UnitState::Succeeded;
                         u.outputs = Some(outputs);
@@ -528,14 +655,16 @@ impl<'p> Execution<'p> {
                     Err(error) => {
                         let retry = self.def(step).retry;
                         let session_attempts = self.steps[step].units[unit].session_attempts;
-                        let retrying = error.retryable && session_attempts < retry.attempts && self.drain != Drain::Interrupt;
+                        let retrying = error.retryable
+                            && session_attempts < retry.attempts
+                            && self.drain != Drain::Interrupt;
                         let delay = retry.delay_before(session_attempts + 1);
                         self.append(Event::StepFailed {
                             step: key,
                             index,
                             attempt,
                             error: error.message.clone(),
-                            retry_in_ms: retrying.then(|| delay.as_millis() as u64),
+                            retry_in_ms: retrying.then_some(delay.as_millis() as u64),
                         })?;
                         let message = self.redactor.redact(&error.message);
                         let u = &mut self.steps[step].units[unit];
@@ -559,8 +688,16 @@ impl<'p> Execution<'p> {
     /// When every unit of a step has finished, the step has.
     fn settle(&mut self, step: usize) -> std::io::Result<()> {
         let units = &self.steps[step].units;
-        if units.iter().any(|u| matches!(u.state, UnitState::Pending | UnitState::Running | UnitState::RetryWait)) {
-            if units.iter().any(|u| u.state == UnitState::Failed) && !self.def(step).continue_on_error && self.drain == Drain::None {
+        if units.iter().any(|u| {
+            matches!(
+                u.state,
+                UnitState::Pending | UnitState::Running | UnitState::RetryWait
+            )
+        }) {
+            if units.iter().any(|u| u.state == UnitState::Failed)
+                && !self.def(step).continue_on_error
+                && self.drain == Drain::None
+            {
                 self.drain_for(step);
             }
             return Ok(());
@@ -603,7 +740,11 @@ impl<'p> Execution<'p> {
                 if self.steps[step].units[unit].state == UnitState::Running {
                     let index = self.steps[step].items.as_ref().map(|_| unit);
                     let attempt = self.steps[step].units[unit].attempt;
-                    self.append(Event::StepInterrupted { step: self.key(step), index, attempt })?;
+                    self.append(Event::StepInterrupted {
+                        step: self.key(step),
+                        index,
+                        attempt,
+                    })?;
                     self.steps[step].units[unit].state = UnitState::Pending;
                 }
             }
@@ -612,18 +753,34 @@ impl<'p> Execution<'p> {
     }
 
     fn finish(mut self) -> std::io::Result<Outcome> {
-        let mut outcome = Outcome { status: SessionEnd::Succeeded, failed: Vec::new(), not_run: Vec::new(), succeeded: 0, skipped: 0 };
+        let mut outcome = Outcome {
+            status: SessionEnd::Succeeded,
+            failed: Vec::new(),
+            not_run: Vec::new(),
+            succeeded: 0,
+            skipped: 0,
+        };
         for (index, run) in self.steps.iter().enumerate() {
             let key = self.program.steps[index].key.clone();
             match run.status {
                 StepStatus::Succeeded | StepStatus::Tolerated => outcome.succeeded += 1,
                 StepStatus::Skipped => outcome.skipped += 1,
                 StepStatus::Failed => {
-                    let error = run.units.iter().filter_map(|u| u.error.clone()).next_back().unwrap_or_default();
+                    let error = run
+                        .units
+                        .iter()
+                        .filter_map(|u| u.error.clone())
+                        .next_back()
+                        .unwrap_or_default();
                     outcome.failed.push((key, error));
                 }
                 StepStatus::Active if run.units.iter().any(|u| u.state == UnitState::Failed) => {
-                    let error = run.units.iter().filter_map(|u| u.error.clone()).next_back().unwrap_or_default();
+                    let error = run
+                        .units
+                        .iter()
+                        .filter_map(|u| u.error.clone())
+                        .next_back()
+                        .unwrap_or_default();
                     outcome.failed.push((key, error));
                 }
                 _ => outcome.not_run.push(key),
@@ -636,7 +793,10 @@ impl<'p> Execution<'p> {
         } else {
             SessionEnd::Succeeded
         };
-        self.append(Event::SessionEnded { session: self.options.session, status: outcome.status })?;
+        self.append(Event::SessionEnded {
+            session: self.options.session,
+            status: outcome.status,
+        })?;
         Ok(outcome)
     }
 }

@@ -19,13 +19,23 @@ pub struct LockHolder {
 
 impl std::fmt::Display for LockHolder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}@{} (pid {}, `{}`, since {})", self.user, self.host, self.pid, self.command, self.since)
+        write!(
+            f,
+            "{}@{} (pid {}, `{}`, since {})",
+            self.user, self.host, self.pid, self.command, self.since
+        )
     }
 }
 
 impl LockHolder {
     pub fn current(command: &str) -> Self {
-        LockHolder { user: current_user(), host: hostname(), pid: std::process::id(), since: now_rfc3339(), command: command.into() }
+        LockHolder {
+            user: current_user(),
+            host: hostname(),
+            pid: std::process::id(),
+            since: now_rfc3339(),
+            command: command.into(),
+        }
     }
 
     /// A lock from a process that no longer exists on this host. Locks from other hosts are
@@ -48,15 +58,25 @@ pub enum LockError {
 
 impl RunLock {
     /// Take the lock, breaking a stale one. `Err(Held)` names the live holder.
-    pub fn acquire(run: &RunDir, command: &str) -> Result<(RunLock, Option<LockHolder>), LockError> {
+    pub fn acquire(
+        run: &RunDir,
+        command: &str,
+    ) -> Result<(RunLock, Option<LockHolder>), LockError> {
         let path = run.lock_path();
         let me = LockHolder::current(command);
         let mut broken = None;
         for _ in 0..3 {
-            match OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+            {
                 Ok(mut file) => {
                     let body = serde_json::to_vec_pretty(&me).expect("holder serializes");
-                    file.write_all(&body).and_then(|_| file.sync_all()).map_err(LockError::Io)?;
+                    file.write_all(&body)
+                        .and_then(|_| file.sync_all())
+                        .map_err(LockError::Io)?;
                     return Ok((RunLock { path }, broken));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -73,7 +93,9 @@ impl RunLock {
                 Err(e) => return Err(LockError::Io(e)),
             }
         }
-        Err(LockError::Io(std::io::Error::other("could not take the run lock after breaking a stale one")))
+        Err(LockError::Io(std::io::Error::other(
+            "could not take the run lock after breaking a stale one",
+        )))
     }
 
     /// The current holder, if any process holds the lock and is alive.
@@ -93,7 +115,9 @@ fn read_holder(path: &std::path::Path) -> Option<LockHolder> {
 }
 
 fn process_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
     // Signal 0 checks existence; EPERM means it exists under another user.
     let result = unsafe { libc::kill(pid, 0) };
     result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
@@ -110,5 +134,7 @@ pub fn hostname() -> String {
 }
 
 pub fn current_user() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| format!("uid {}", unsafe { libc::getuid() }))
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid {}", unsafe { libc::getuid() }))
 }

@@ -29,7 +29,11 @@ pub struct RunMeta {
 }
 
 pub fn fingerprint(value: &Value) -> String {
-    let digest = Sha256::digest(serde_json::to_string(value).expect("value serializes").as_bytes());
+    let digest = Sha256::digest(
+        serde_json::to_string(value)
+            .expect("value serializes")
+            .as_bytes(),
+    );
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
@@ -48,7 +52,10 @@ pub fn step_fingerprints(program: &Program) -> IndexMap<String, String> {
             "connections": runbook.connections.iter().map(|c| (c.name.clone(), serde_json::json!({"kind": c.kind, "fields": c.fields.to_json()}))).collect::<Map<_, _>>(),
             "include_params": frame.params.as_ref().map(|p| p.to_json()),
         });
-        out.insert(format!("{}(params, vars, connections)", frame.prefix), fingerprint(&header));
+        out.insert(
+            format!("{}(params, vars, connections)", frame.prefix),
+            fingerprint(&header),
+        );
     }
     out
 }

@@ -36,7 +36,10 @@ pub enum Event {
         status: SessionEnd,
     },
     /// `for_each` evaluated to this many items.
-    StepExpanded { step: String, items: usize },
+    StepExpanded {
+        step: String,
+        items: usize,
+    },
     StepStarted {
         step: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,7 +74,10 @@ pub enum Event {
         attempt: u32,
     },
     /// `when` was false (or an enclosing include's was).
-    StepSkipped { step: String, reason: String },
+    StepSkipped {
+        step: String,
+        reason: String,
+    },
     /// `resume --skip`: an operator did this step by hand.
     StepSkippedByOperator {
         step: String,
@@ -79,7 +85,9 @@ pub enum Event {
         index: Option<usize>,
     },
     /// `resume --from`: the step will run again; its earlier result no longer counts.
-    StepReset { step: String },
+    StepReset {
+        step: String,
+    },
 }
 
 impl Event {

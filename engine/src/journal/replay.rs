@@ -34,7 +34,16 @@ pub struct UnitRecord {
 
 impl UnitRecord {
     fn new(index: Option<usize>) -> Self {
-        UnitRecord { index, status: UnitStatus::Pending, attempts: 0, first_started: None, last_started: None, ended: None, outputs: None, error: None }
+        UnitRecord {
+            index,
+            status: UnitStatus::Pending,
+            attempts: 0,
+            first_started: None,
+            last_started: None,
+            ended: None,
+            outputs: None,
+            error: None,
+        }
     }
 }
 
@@ -53,7 +62,10 @@ impl StepRecord {
         self.units.values().map(|u| u.attempts).max().unwrap_or(0)
     }
     pub fn first_started(&self) -> Option<&str> {
-        self.units.values().filter_map(|u| u.first_started.as_deref()).min()
+        self.units
+            .values()
+            .filter_map(|u| u.first_started.as_deref())
+            .min()
     }
     pub fn last_ended(&self) -> Option<&str> {
         self.units.values().filter_map(|u| u.ended.as_deref()).max()
@@ -61,8 +73,19 @@ impl StepRecord {
     /// Every expected unit succeeded (or was done by hand).
     pub fn succeeded(&self) -> bool {
         let expected = self.items.unwrap_or(1);
-        let done = self.units.values().filter(|u| matches!(u.status, UnitStatus::Succeeded | UnitStatus::SkippedByOperator)).count();
-        self.skipped.is_none() && done == expected && (self.items.is_some() || self.units.contains_key(&None))
+        let done = self
+            .units
+            .values()
+            .filter(|u| {
+                matches!(
+                    u.status,
+                    UnitStatus::Succeeded | UnitStatus::SkippedByOperator
+                )
+            })
+            .count();
+        self.skipped.is_none()
+            && done == expected
+            && (self.items.is_some() || self.units.contains_key(&None))
     }
     pub fn failed(&self) -> bool {
         self.units.values().any(|u| u.status == UnitStatus::Failed)
@@ -70,8 +93,21 @@ impl StepRecord {
     /// Outputs as steps read them: the unit's, or the list of items' in order.
     pub fn outputs(&self) -> Value {
         match self.items {
-            None => self.units.get(&None).and_then(|u| u.outputs.clone()).unwrap_or(Value::Null),
-            Some(n) => Value::Array((0..n).map(|i| self.units.get(&Some(i)).and_then(|u| u.outputs.clone()).unwrap_or(Value::Null)).collect()),
+            None => self
+                .units
+                .get(&None)
+                .and_then(|u| u.outputs.clone())
+                .unwrap_or(Value::Null),
+            Some(n) => Value::Array(
+                (0..n)
+                    .map(|i| {
+                        self.units
+                            .get(&Some(i))
+                            .and_then(|u| u.outputs.clone())
+                            .unwrap_or(Value::Null)
+                    })
+                    .collect(),
+            ),
         }
     }
     /// A one-word state for tables.
@@ -79,10 +115,22 @@ impl StepRecord {
         if self.skipped.is_some() {
             "skipped"
         } else if self.succeeded() {
-            if self.units.values().any(|u| u.status == UnitStatus::SkippedByOperator) { "done-by-hand" } else { "succeeded" }
+            if self
+                .units
+                .values()
+                .any(|u| u.status == UnitStatus::SkippedByOperator)
+            {
+                "done-by-hand"
+            } else {
+                "succeeded"
+            }
         } else if self.failed() {
             "failed"
-        } else if self.units.values().any(|u| u.status == UnitStatus::Interrupted) {
+        } else if self
+            .units
+            .values()
+            .any(|u| u.status == UnitStatus::Interrupted)
+        {
             "interrupted"
         } else if self.units.values().any(|u| u.status == UnitStatus::Started) {
             "started"
@@ -141,7 +189,12 @@ impl RunState {
     }
 
     fn unit(&mut self, step: &str, index: Option<usize>) -> &mut UnitRecord {
-        self.steps.entry(step.to_string()).or_default().units.entry(index).or_insert_with(|| UnitRecord::new(index))
+        self.steps
+            .entry(step.to_string())
+            .or_default()
+            .units
+            .entry(index)
+            .or_insert_with(|| UnitRecord::new(index))
     }
 
     fn apply(&mut self, record: &Record) {
@@ -150,10 +203,18 @@ impl RunState {
         self.last_at = Some(record.at.clone());
         let at = Some(record.at.clone());
         match &record.event {
-            Event::SessionStarted { session, command, .. } => {
+            Event::SessionStarted {
+                session, command, ..
+            } => {
                 // Whatever was still marked started when a new session begins was interrupted.
                 self.mark_started_as_interrupted();
-                self.sessions.push(Session { session: *session, started: record.at.clone(), ended: None, status: None, command: command.clone() });
+                self.sessions.push(Session {
+                    session: *session,
+                    started: record.at.clone(),
+                    ended: None,
+                    status: None,
+                    command: command.clone(),
+                });
             }
             Event::SessionEnded { status, .. } => {
                 if let Some(s) = self.sessions.last_mut() {
@@ -161,8 +222,15 @@ impl RunState {
                     s.status = Some(*status);
                 }
             }
-            Event::StepExpanded { step, items } => self.steps.entry(step.clone()).or_default().items = Some(*items),
-            Event::StepStarted { step, index, attempt, .. } => {
+            Event::StepExpanded { step, items } => {
+                self.steps.entry(step.clone()).or_default().items = Some(*items)
+            }
+            Event::StepStarted {
+                step,
+                index,
+                attempt,
+                ..
+            } => {
                 let unit = self.unit(step, *index);
                 unit.status = UnitStatus::Started;
                 unit.attempts = unit.attempts.max(*attempt);
@@ -170,14 +238,25 @@ impl RunState {
                 unit.last_started = at;
                 unit.error = None;
             }
-            Event::StepSucceeded { step, index, attempt, outputs } => {
+            Event::StepSucceeded {
+                step,
+                index,
+                attempt,
+                outputs,
+            } => {
                 let unit = self.unit(step, *index);
                 unit.status = UnitStatus::Succeeded;
                 unit.attempts = unit.attempts.max(*attempt);
                 unit.outputs = Some(outputs.clone());
                 unit.ended = at;
             }
-            Event::StepFailed { step, index, attempt, error, .. } => {
+            Event::StepFailed {
+                step,
+                index,
+                attempt,
+                error,
+                ..
+            } => {
                 let unit = self.unit(step, *index);
                 unit.status = UnitStatus::Failed;
                 unit.attempts = unit.attempts.max(*attempt);

@@ -11,8 +11,12 @@ use crate::redact::Redactor;
 
 /// RFC 3339 in UTC with exactly three fraction digits, so that timestamps sort and align as text.
 pub fn now_rfc3339() -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    OffsetDateTime::now_utc().format(&format).expect("UTC time formats")
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    OffsetDateTime::now_utc()
+        .format(&format)
+        .expect("UTC time formats")
 }
 
 /// `20261123-154401-a3f9`: sortable, short, and valid inside Kubernetes object names.
@@ -48,18 +52,22 @@ impl StateDir {
     }
 
     pub fn run(&self, run_id: &str) -> RunDir {
-        RunDir { path: self.runs_dir().join(run_id) }
+        RunDir {
+            path: self.runs_dir().join(run_id),
+        }
     }
 
     /// Every run, newest first.
     pub fn list(&self) -> Vec<RunDir> {
-        let Ok(entries) = fs::read_dir(self.runs_dir()) else { return Vec::new() };
+        let Ok(entries) = fs::read_dir(self.runs_dir()) else {
+            return Vec::new();
+        };
         let mut runs: Vec<RunDir> = entries
             .filter_map(Result::ok)
             .filter(|e| e.path().join("run.json").exists())
             .map(|e| RunDir { path: e.path() })
             .collect();
-        runs.sort_by(|a, b| b.id().cmp(&a.id()));
+        runs.sort_by_key(|r| std::cmp::Reverse(r.id()));
         runs
     }
 }
@@ -72,7 +80,10 @@ pub struct RunDir {
 
 impl RunDir {
     pub fn id(&self) -> String {
-        self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
     pub fn exists(&self) -> bool {
         self.path.join("run.json").exists()
@@ -91,12 +102,16 @@ impl RunDir {
     pub fn create(&self, meta: &RunMeta) -> std::io::Result<()> {
         fs::create_dir_all(&self.path)?;
         fs::set_permissions(&self.path, fs::Permissions::from_mode(0o700))?;
-        write_private(&self.meta_path(), serde_json::to_string_pretty(meta)?.as_bytes())
+        write_private(
+            &self.meta_path(),
+            serde_json::to_string_pretty(meta)?.as_bytes(),
+        )
     }
 
     pub fn read_meta(&self) -> std::io::Result<RunMeta> {
         let text = fs::read_to_string(self.meta_path())?;
-        serde_json::from_str(&text).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        serde_json::from_str(&text)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
     }
 
     /// Every complete record. A torn last line (the process died mid-write) is ignored: the
@@ -129,7 +144,12 @@ impl RunDir {
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(bytes)?;
     file.sync_all()
 }
@@ -142,14 +162,30 @@ pub struct JournalWriter {
 }
 
 impl JournalWriter {
-    pub fn open(run: &RunDir, next_seq: u64, redactor: std::sync::Arc<Redactor>) -> std::io::Result<Self> {
-        let file = OpenOptions::new().append(true).create(true).mode(0o600).open(run.journal_path())?;
-        Ok(JournalWriter { file, next_seq, redactor })
+    pub fn open(
+        run: &RunDir,
+        next_seq: u64,
+        redactor: std::sync::Arc<Redactor>,
+    ) -> std::io::Result<Self> {
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(run.journal_path())?;
+        Ok(JournalWriter {
+            file,
+            next_seq,
+            redactor,
+        })
     }
 
     /// Write one record and sync it; returns the record as written (secrets masked).
     pub fn append(&mut self, event: Event) -> std::io::Result<Record> {
-        let record = Record { seq: self.next_seq, at: now_rfc3339(), event };
+        let record = Record {
+            seq: self.next_seq,
+            at: now_rfc3339(),
+            event,
+        };
         let line = self.redactor.redact(&serde_json::to_string(&record)?);
         let written: Record = serde_json::from_str(&line)?;
         self.file.write_all(format!("{line}\n").as_bytes())?;
