@@ -95,6 +95,18 @@ pub enum Command {
     },
     /// Print the JSON Schema of the runbook format (for editors).
     Schema,
+    /// Inspect the config a runbook would read.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// The merged config with the file each value came from, and the secrets by key, masked.
+    Show {
+        #[command(flatten)]
+        inputs: InputArgs,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

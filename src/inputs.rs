@@ -20,10 +20,8 @@ pub fn load(
     args: &InputArgs,
     saved_params: Option<&Map<String, Value>>,
 ) -> Result<LoadedInputs, String> {
-    let mut inputs = Inputs {
-        env: std::env::vars().collect(),
-        ..Inputs::default()
-    };
+    let mut inputs = Inputs::default();
+    inputs.env = std::env::vars().collect();
     let mut known = KnownInputs::default();
     let mut paths = BTreeMap::new();
     if let Some(saved) = saved_params {

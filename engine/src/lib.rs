@@ -31,4 +31,5 @@ pub mod source;
 pub mod suggest;
 pub mod template;
 pub mod validate;
+pub mod wipe;
 pub mod yaml;

@@ -27,6 +27,17 @@ pub struct Inputs {
     pub config: Option<Value>,
     pub secrets: Option<Value>,
     pub env: BTreeMap<String, String>,
+    /// The kubeconfig a `kubernetes` connection uses when it names none: in the Compliant
+    /// Kubernetes layout, the config directory's sops-encrypted `.state/kube_config_<cluster>.yaml`.
+    pub default_kubeconfig: Option<String>,
+}
+
+impl Drop for Inputs {
+    fn drop(&mut self) {
+        if let Some(secrets) = &mut self.secrets {
+            crate::wipe::wipe_value(secrets);
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -43,6 +43,14 @@ pub struct KnownInputs {
     pub secrets_source: Option<String>,
 }
 
+impl Drop for KnownInputs {
+    fn drop(&mut self) {
+        if let Some(secrets) = &mut self.secrets {
+            crate::wipe::wipe_value(secrets);
+        }
+    }
+}
+
 /// Load, expand and validate a runbook file.
 pub fn validate_file(
     path: &std::path::Path,

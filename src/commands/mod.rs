@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod config_show;
 mod graph;
 mod plan;
 mod report;
@@ -17,7 +18,7 @@ use runbook_engine::source::Sources;
 use runbook_engine::validate::{KnownInputs, validate_file};
 use serde_json::json;
 
-use crate::args::{Cli, Command, OutputFormat};
+use crate::args::{Cli, Command, ConfigCommand, OutputFormat};
 use crate::exit;
 use crate::ui::json::emit;
 
@@ -49,6 +50,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Graph { file, format } => graph::run(&file, format),
         Command::Report { run_id, format } => report::run(&run_id, format, &state_dir),
         Command::Schema => schema::run(),
+        Command::Config(ConfigCommand::Show { inputs }) => config_show::run(&inputs, output),
     }
 }
 
