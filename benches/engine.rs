@@ -53,37 +53,96 @@ fn registry() -> Registry {
 
 /// `wide`: one root, 998 steps that need only it, one sink that needs them all. `chain`: each needs the previous.
 fn runbook(shape: &str, n: usize) -> String {
-    let mut text = format!("apiVersion: runbook/v1\nkind: Runbook\nname: {shape}\nparams:\n  p: {{default: x}}\nsteps:\n");
+    let mut text = format!(
+        "apiVersion: runbook/v1\nkind: Runbook\nname: {shape}\nparams:\n  p: {{default: x}}\nsteps:\n"
+    );
     for i in 0..n {
         let needs = match (shape, i) {
             (_, 0) => String::new(),
-            ("wide", i) if i == n - 1 => format!("    needs: [{}]\n", (1..n - 1).map(|j| format!("s{j}")).collect::<Vec<_>>().join(", ")),
+            ("wide", i) if i == n - 1 => format!(
+                "    needs: [{}]\n",
+                (1..n - 1)
+                    .map(|j| format!("s{j}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             ("wide", _) => "    needs: [s0]\n".into(),
             _ => format!("    needs: [s{}]\n", i - 1),
         };
-        text.push_str(&format!("  - id: s{i}\n{needs}    uses: noop\n    with: {{value: \"{{{{ params.p }}}}-{i}\"}}\n"));
+        text.push_str(&format!(
+            "  - id: s{i}\n{needs}    uses: noop\n    with: {{value: \"{{{{ params.p }}}}-{i}\"}}\n"
+        ));
     }
     text
 }
 
 fn load(path: &Path, registry: &Registry) -> Program {
-    validate_file(path, registry, &KnownInputs::default(), &Sources::new()).unwrap_or_else(|d| panic!("{d:?}"))
+    validate_file(path, registry, &KnownInputs::default(), &Sources::new())
+        .unwrap_or_else(|d| panic!("{d:?}"))
 }
 
-fn execute(program: &Program, registry: &Registry, run_dir: &RunDir, prior: &RunState, next_seq: u64) -> Duration {
+fn execute(
+    program: &Program,
+    registry: &Registry,
+    run_dir: &RunDir,
+    prior: &RunState,
+    next_seq: u64,
+) -> Duration {
     let start = Instant::now();
     let redactor = Arc::new(Redactor::new());
-    let run = RunInfo { id: run_dir.id(), started_at: "now".into() };
-    let frames = resolve_frames(program, &Inputs::default(), &run, &Templates::new(), &redactor, false).unwrap();
+    let run = RunInfo {
+        id: run_dir.id(),
+        started_at: "now".into(),
+    };
+    let frames = resolve_frames(
+        program,
+        &Inputs::default(),
+        &run,
+        &Templates::new(),
+        &redactor,
+        false,
+    )
+    .unwrap();
     let mut journal = JournalWriter::open(run_dir, next_seq, redactor.clone()).unwrap();
-    journal.append(Event::SessionStarted { session: 1, host: "bench".into(), pid: 0, user: "bench".into(), command: "bench".into() }).unwrap();
-    let options = ExecOptions { session: 1, parallel: 8, interaction: Arc::new(AssumeYes), observer: Arc::new(Silent) };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    journal
+        .append(Event::SessionStarted {
+            session: 1,
+            host: "bench".into(),
+            pid: 0,
+            user: "bench".into(),
+            command: "bench".into(),
+        })
+        .unwrap();
+    let options = ExecOptions {
+        session: 1,
+        parallel: 8,
+        interaction: Arc::new(AssumeYes),
+        observer: Arc::new(Silent),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let outcome = runtime.block_on(async {
         let (_tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        Execution::new(program, registry, frames, redactor, journal, run_dir.id(), prior, options).run(rx).await.unwrap()
+        Execution::new(
+            program,
+            registry,
+            frames,
+            redactor,
+            journal,
+            run_dir.id(),
+            prior,
+            options,
+        )
+        .run(rx)
+        .await
+        .unwrap()
     });
-    assert!(outcome.failed.is_empty() && outcome.not_run.is_empty(), "{outcome:?}");
+    assert!(
+        outcome.failed.is_empty() && outcome.not_run.is_empty(),
+        "{outcome:?}"
+    );
     start.elapsed()
 }
 
@@ -116,21 +175,44 @@ fn main() {
         let replayed = RunState::replay(&records);
         let program = load(&path, &registry);
         let redactor = Arc::new(Redactor::new());
-        let run = RunInfo { id: run_dir.id(), started_at: "now".into() };
-        let _frames = resolve_frames(&program, &Inputs::default(), &run, &Templates::new(), &redactor, false).unwrap();
+        let run = RunInfo {
+            id: run_dir.id(),
+            started_at: "now".into(),
+        };
+        let _frames = resolve_frames(
+            &program,
+            &Inputs::default(),
+            &run,
+            &Templates::new(),
+            &redactor,
+            false,
+        )
+        .unwrap();
         let rebuilt = start.elapsed();
         assert_eq!(replayed.steps.len(), n);
-        println!("{shape:>5} DAG: resume of a {n}-step run (journal of {} records read, replayed, runbook reloaded): {:.1} ms", records.len(), ms(rebuilt));
+        println!(
+            "{shape:>5} DAG: resume of a {n}-step run (journal of {} records read, replayed, runbook reloaded): {:.1} ms",
+            records.len(),
+            ms(rebuilt)
+        );
     }
 
-    let shipped: Vec<std::path::PathBuf> = walk(Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks").as_path());
+    let shipped: Vec<std::path::PathBuf> = walk(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("runbooks")
+            .as_path(),
+    );
     let steps_registry = runbook_steps::registry();
     let start = Instant::now();
     let mut steps = 0;
     for file in &shipped {
         steps += load(file, &steps_registry).steps.len();
     }
-    println!("validate of {} shipped runbooks ({steps} steps): {:.1} ms", shipped.len(), ms(start.elapsed()));
+    println!(
+        "validate of {} shipped runbooks ({steps} steps): {:.1} ms",
+        shipped.len(),
+        ms(start.elapsed())
+    );
 
     let binary = env!("CARGO_BIN_EXE_runbook");
     let mut best = Duration::MAX;
@@ -140,7 +222,10 @@ fn main() {
         assert!(out.status.success());
         best = best.min(start.elapsed());
     }
-    println!("CLI start to first output (`runbook --version`, best of 20): {:.1} ms", ms(best));
+    println!(
+        "CLI start to first output (`runbook --version`, best of 20): {:.1} ms",
+        ms(best)
+    );
 }
 
 fn ms(d: Duration) -> f64 {

@@ -36,7 +36,9 @@ pub fn load_config_dir(
     inputs.config = Some(config.value().clone());
     paths.insert("config_dir".into(), crate::inputs::absolute(dir));
     paths.insert("cluster".into(), cluster.as_str().into());
-    let kubeconfig = dir.join(".state").join(format!("kube_config_{}.yaml", cluster.as_str()));
+    let kubeconfig = dir
+        .join(".state")
+        .join(format!("kube_config_{}.yaml", cluster.as_str()));
     if kubeconfig.exists() {
         inputs.default_kubeconfig = Some(kubeconfig.display().to_string());
     }

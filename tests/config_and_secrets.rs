@@ -15,7 +15,11 @@ fn fixtures() -> PathBuf {
 fn config_dir(ws: &Workspace, secrets: &str) -> String {
     let dir = ws.path("config");
     copy_dir(&fixtures().join("ck8s-config"), &dir);
-    std::fs::copy(fixtures().join("sops/generated").join(secrets), dir.join("secrets.yaml")).unwrap();
+    std::fs::copy(
+        fixtures().join("sops/generated").join(secrets),
+        dir.join("secrets.yaml"),
+    )
+    .unwrap();
     dir.to_str().unwrap().to_string()
 }
 
@@ -32,7 +36,12 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn key(name: &str) -> String {
-    fixtures().join("sops/generated/age-keys").join(name).to_str().unwrap().to_string()
+    fixtures()
+        .join("sops/generated/age-keys")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_string()
 }
 
 const RUNBOOK: &str = "apiVersion: runbook/v1\nkind: Runbook\nname: cfg\nvars:\n  bucket: \"{{ config.objectStorage.buckets.audit }}\"\nsteps:\n  - id: use\n    uses: command\n    with:\n      shell: 'echo \"bucket={{ vars.bucket }} key={{ secrets.objectStorage.s3.accessKey }}\"; printf %s \"{{ secrets.objectStorage.s3.accessKey }}\" > key.txt'\n";
@@ -42,11 +51,23 @@ fn a_run_reads_the_merged_config_and_decrypted_secrets_and_masks_them() {
     let ws = Workspace::new();
     let dir = config_dir(&ws, "age_secrets.enc.yaml");
     let file = ws.write("cfg.yaml", RUNBOOK);
-    let mut command = ws.command(&["run", file.to_str().unwrap(), "--config-dir", &dir, "--cluster", "sc"]);
+    let mut command = ws.command(&[
+        "run",
+        file.to_str().unwrap(),
+        "--config-dir",
+        &dir,
+        "--cluster",
+        "sc",
+    ]);
     command.env("SOPS_AGE_KEY_FILE", key("key1.txt"));
     let out = command.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Decrypted for the command, masked for everyone else.
     assert_eq!(ws.read("key.txt"), "AKIAEXAMPLE0000TEST");
     let id = ws.runs().pop().unwrap();
@@ -54,15 +75,28 @@ fn a_run_reads_the_merged_config_and_decrypted_secrets_and_masks_them() {
     assert!(journal.contains("key=••••"), "{journal}");
     assert!(!journal.contains("AKIAEXAMPLE0000TEST") && !stdout.contains("AKIAEXAMPLE0000TEST"));
     // The bucket is set only in defaults/: the merged view finds it where `yq read sc-config.yaml` finds null.
-    assert!(journal.contains("bucket=ck8s-default-audit key="), "{journal}");
+    assert!(
+        journal.contains("bucket=ck8s-default-audit key="),
+        "{journal}"
+    );
 }
 
 #[test]
 fn a_missing_config_key_is_reported_with_the_files_looked_in() {
     let ws = Workspace::new();
     let dir = config_dir(&ws, "age_secrets.enc.yaml");
-    let file = ws.write("cfg.yaml", &RUNBOOK.replace("buckets.audit", "buckets.influxdb"));
-    let mut command = ws.command(&["validate", file.to_str().unwrap(), "--config-dir", &dir, "--cluster", "sc"]);
+    let file = ws.write(
+        "cfg.yaml",
+        &RUNBOOK.replace("buckets.audit", "buckets.influxdb"),
+    );
+    let mut command = ws.command(&[
+        "validate",
+        file.to_str().unwrap(),
+        "--config-dir",
+        &dir,
+        "--cluster",
+        "sc",
+    ]);
     command.env("SOPS_AGE_KEY_FILE", key("key1.txt"));
     let out = command.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -79,14 +113,28 @@ fn the_wrong_age_key_is_a_clear_error_and_nothing_runs() {
     let ws = Workspace::new();
     let dir = config_dir(&ws, "age_key2_only.enc.yaml");
     let file = ws.write("cfg.yaml", RUNBOOK);
-    let mut command = ws.command(&["run", file.to_str().unwrap(), "--config-dir", &dir, "--cluster", "sc", "--yes"]);
+    let mut command = ws.command(&[
+        "run",
+        file.to_str().unwrap(),
+        "--config-dir",
+        &dir,
+        "--cluster",
+        "sc",
+        "--yes",
+    ]);
     command.env("SOPS_AGE_KEY_FILE", key("key1.txt"));
     let out = command.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no key could decrypt"), "{stderr}");
-    assert!(stderr.contains("age1afnrdrkyvy0sl5e08t9ffs4c7g5e5npc8luf7hjc77syewg5gajsls4r90"), "the file's recipient is named: {stderr}");
-    assert!(!stderr.contains("AGE-SECRET-KEY"), "key material leaked: {stderr}");
+    assert!(
+        stderr.contains("age1afnrdrkyvy0sl5e08t9ffs4c7g5e5npc8luf7hjc77syewg5gajsls4r90"),
+        "the file's recipient is named: {stderr}"
+    );
+    assert!(
+        !stderr.contains("AGE-SECRET-KEY"),
+        "key material leaked: {stderr}"
+    );
     assert!(!ws.exists("key.txt") && ws.runs().is_empty());
 }
 
@@ -95,7 +143,14 @@ fn a_tampered_secrets_file_is_refused() {
     let ws = Workspace::new();
     let dir = config_dir(&ws, "age_tampered_unencrypted_value.enc.yaml");
     let file = ws.write("cfg.yaml", RUNBOOK);
-    let mut command = ws.command(&["plan", file.to_str().unwrap(), "--config-dir", &dir, "--cluster", "sc"]);
+    let mut command = ws.command(&[
+        "plan",
+        file.to_str().unwrap(),
+        "--config-dir",
+        &dir,
+        "--cluster",
+        "sc",
+    ]);
     command.env("SOPS_AGE_KEY_FILE", key("key1.txt"));
     let out = command.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -112,11 +167,29 @@ fn config_show_lists_values_with_their_files_and_masks_secrets() {
     let out = command.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    let line = |key: &str| stdout.lines().find(|l| l.trim_start().starts_with(&format!("{key} "))).unwrap_or_else(|| panic!("{key} is not listed:\n{stdout}")).to_string();
-    assert!(line("objectStorage.buckets.audit").ends_with("# defaults/sc-config.yaml"), "{stdout}");
-    assert!(line("objectStorage.buckets.influxDB").contains("ck8s-test-influxdb"), "{stdout}");
-    assert!(line("objectStorage.buckets.influxDB").ends_with("# sc-config.yaml"), "{stdout}");
-    assert!(stdout.contains("objectStorage.s3.accessKey = ••••"), "{stdout}");
+    let line = |key: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("{key} is not listed:\n{stdout}"))
+            .to_string()
+    };
+    assert!(
+        line("objectStorage.buckets.audit").ends_with("# defaults/sc-config.yaml"),
+        "{stdout}"
+    );
+    assert!(
+        line("objectStorage.buckets.influxDB").contains("ck8s-test-influxdb"),
+        "{stdout}"
+    );
+    assert!(
+        line("objectStorage.buckets.influxDB").ends_with("# sc-config.yaml"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("objectStorage.s3.accessKey = ••••"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("AKIAEXAMPLE0000TEST"), "{stdout}");
 }
 
@@ -129,9 +202,20 @@ fn connections_are_checked_and_insecure_ones_shown_in_the_plan() {
     );
     let invalid = ws.runbook(&["validate", file.to_str().unwrap()]);
     assert_eq!(invalid.code, 2, "{invalid}");
-    assert!(invalid.stderr.contains("unknown connection kind `s4`") && invalid.stderr.contains("did you mean `s3`?"), "{invalid}");
-    let fixed = ws.write("conn.yaml", &ws.read("conn.yaml").replace("kind: s4", "kind: s3"));
+    assert!(
+        invalid.stderr.contains("unknown connection kind `s4`")
+            && invalid.stderr.contains("did you mean `s3`?"),
+        "{invalid}"
+    );
+    let fixed = ws.write(
+        "conn.yaml",
+        &ws.read("conn.yaml").replace("kind: s4", "kind: s3"),
+    );
     let plan = ws.runbook(&["plan", fixed.to_str().unwrap()]);
     assert_eq!(plan.code, 0, "{plan}");
-    assert!(plan.stdout.contains("https://opensearch.example:9200  TLS NOT VERIFIED (insecure: true)"), "{plan}");
+    assert!(
+        plan.stdout
+            .contains("https://opensearch.example:9200  TLS NOT VERIFIED (insecure: true)"),
+        "{plan}"
+    );
 }

@@ -11,7 +11,10 @@ use crate::ui::json::emit;
 
 pub fn run(args: &InputArgs, output: OutputFormat) -> i32 {
     let Some(dir) = &args.config_dir else {
-        return input_error("config show needs --config-dir DIR (or CK8S_CONFIG_PATH) and --cluster sc|wc", output);
+        return input_error(
+            "config show needs --config-dir DIR (or CK8S_CONFIG_PATH) and --cluster sc|wc",
+            output,
+        );
     };
     let cluster: Cluster = match args.cluster.as_deref().unwrap_or("sc").parse() {
         Ok(c) => c,
@@ -26,7 +29,12 @@ pub fn run(args: &InputArgs, output: OutputFormat) -> i32 {
         Err(e) => return input_error(&e, output),
     };
     let relative = |p: &std::path::Path| p.strip_prefix(dir).unwrap_or(p).display().to_string();
-    let secret_keys = loaded.inputs.secrets.as_ref().map(leaf_paths).unwrap_or_default();
+    let secret_keys = loaded
+        .inputs
+        .secrets
+        .as_ref()
+        .map(leaf_paths)
+        .unwrap_or_default();
     match output {
         OutputFormat::Json => {
             for (key, value, origin) in config.leaves() {
@@ -37,9 +45,26 @@ pub fn run(args: &InputArgs, output: OutputFormat) -> i32 {
             }
         }
         OutputFormat::Human => {
-            println!("Config for cluster {} in {} (merged, later files win):", cluster.as_str(), dir.display());
-            println!("  looked in: {}", config.files_looked_in().iter().map(|f| relative(f)).collect::<Vec<_>>().join(", "));
-            let width = config.leaves().map(|(k, _, _)| k.len()).max().unwrap_or(0).min(60);
+            println!(
+                "Config for cluster {} in {} (merged, later files win):",
+                cluster.as_str(),
+                dir.display()
+            );
+            println!(
+                "  looked in: {}",
+                config
+                    .files_looked_in()
+                    .iter()
+                    .map(|f| relative(f))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let width = config
+                .leaves()
+                .map(|(k, _, _)| k.len())
+                .max()
+                .unwrap_or(0)
+                .min(60);
             for (key, value, origin) in config.leaves() {
                 println!("  {key:<width$} = {:<40} # {}", value, relative(origin));
             }
@@ -60,7 +85,15 @@ fn leaf_paths(value: &Value) -> Vec<String> {
         match value {
             Value::Object(map) if !map.is_empty() => {
                 for (k, v) in map {
-                    walk(v, &if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, out);
+                    walk(
+                        v,
+                        &if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        },
+                        out,
+                    );
                 }
             }
             _ => out.push(prefix.to_string()),

@@ -32,7 +32,7 @@ impl Ui {
     pub fn new(format: OutputFormat, assume_yes: bool) -> Ui {
         let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
         let (observer, bars): (Arc<dyn Observer>, Option<indicatif::MultiProgress>) = match format {
-            OutputFormat::Json => (Arc::new(JsonObserver::default()), None),
+            OutputFormat::Json => (Arc::new(JsonObserver), None),
             OutputFormat::Human if std::io::stdout().is_terminal() => {
                 let t = TerminalObserver::new(use_color());
                 let bars = t.bars();

@@ -161,10 +161,10 @@ impl StepKind for Command {
             )));
         }
         let mut outputs = json!({"stdout": out, "stderr": err, "exit_code": code});
-        if let Ok(parsed) = serde_json::from_str::<Value>(out.trim()) {
-            if !out.trim().is_empty() {
-                outputs["json"] = parsed;
-            }
+        if !out.trim().is_empty()
+            && let Ok(parsed) = serde_json::from_str::<Value>(out.trim())
+        {
+            outputs["json"] = parsed;
         }
         Ok(outputs)
     }
