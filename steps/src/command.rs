@@ -174,10 +174,18 @@ impl Command {
     fn describe_program(&self, input: &CommandInput) -> String {
         match (&input.argv, &input.shell) {
             (Some(argv), _) => argv.first().map(ToString::to_string).unwrap_or_default(),
-            (_, Some(shell)) => format!("sh -c {}", quote(shell)),
+            (_, Some(shell)) => format!("sh -c {}", quote(&first_line(shell, 60))),
             _ => String::new(),
         }
     }
+}
+
+/// A script's first line, cut to `max` characters, for error messages that must stay readable.
+fn first_line(script: &str, max: usize) -> String {
+    let line = script.trim().lines().next().unwrap_or_default();
+    let more = script.trim().lines().count() > 1 || line.chars().count() > max;
+    let cut: String = line.chars().take(max).collect();
+    if more { format!("{cut}…") } else { cut }
 }
 
 /// Kills the command's process group if the step is dropped (aborted) while it runs.
@@ -243,5 +251,17 @@ fn quote(s: &str) -> String {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_line;
+
+    #[test]
+    fn long_scripts_are_cut_to_their_first_line() {
+        assert_eq!(first_line("echo hi", 60), "echo hi");
+        assert_eq!(first_line("a=1\nb=2", 60), "a=1…");
+        assert_eq!(first_line(&"x".repeat(70), 60), format!("{}…", "x".repeat(60)));
     }
 }

@@ -1,0 +1,135 @@
+//! `k8s.scale`: set the replicas of Deployments or StatefulSets (by name or label selector)
+//! through the `scale` subresource. Outputs the counts before, so a later step can put them back:
+//! `replicas: "{{ steps.stop.outputs.previous['harbor-core'] }}"`.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use kube::api::{Patch, PatchParams};
+use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::target::{self, Selector};
+use super::{client, object_label, resources};
+
+pub struct Scale;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleInput {
+    /// A `kubernetes` connection (default: the runbook's only one, else KUBECONFIG).
+    pub connection: Option<String>,
+    /// `Deployment` (default), `StatefulSet`, or any kind with a `scale` subresource.
+    #[serde(default = "deployment")]
+    pub kind: String,
+    /// `group/version` when the kind is ambiguous or not a common one.
+    pub api_version: Option<String>,
+    /// Default: the connection's namespace, else the kubeconfig context's.
+    pub namespace: Option<String>,
+    /// One object (give this or `selector`).
+    pub name: Option<String>,
+    /// Every object whose labels match; `""` selects all of the kind in the namespace.
+    pub selector: Option<Selector>,
+    /// The replica count to set.
+    pub replicas: u32,
+}
+
+fn deployment() -> String {
+    "Deployment".into()
+}
+
+#[async_trait]
+impl StepKind for Scale {
+    fn name(&self) -> &'static str {
+        "k8s.scale"
+    }
+
+    fn about(&self) -> &'static str {
+        "Set the replicas of Deployments/StatefulSets by name or selector. Outputs `previous: {NAME: replicas}` to restore them later."
+    }
+
+    fn input_schema(&self) -> Value {
+        schema_of::<ScaleInput>()
+    }
+
+    fn check(&self, with: &Value) -> Vec<String> {
+        target::name_xor_selector(with)
+    }
+
+    /// Scaling to zero stops a service; a template may render to zero, so only a literal
+    /// positive count is known to be safe.
+    fn destructive(&self, with: &Value) -> bool {
+        !matches!(with.get("replicas").and_then(Value::as_u64), Some(n) if n > 0)
+    }
+
+    fn idempotent(&self, _with: &Value) -> bool {
+        true
+    }
+
+    fn describe(&self, with: &Value) -> String {
+        let kind = with
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("Deployment");
+        let replicas = match with.get("replicas") {
+            Some(Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+            None => "?".into(),
+        };
+        format!(
+            "scale {} to {replicas} replicas",
+            object_label(
+                kind,
+                with.get("namespace").and_then(Value::as_str),
+                &target::describe_target(with)
+            )
+        )
+    }
+
+    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
+        let input: ScaleInput = parse_inputs(self.name(), with)?;
+        let cluster = client::connect(ctx, input.connection.as_deref()).await?;
+        let namespace = cluster.namespace(input.namespace.as_deref());
+        let resource =
+            resources::resolve(&cluster.client, input.api_version.as_deref(), &input.kind).await?;
+        let objects = target::find(
+            &cluster,
+            &resource,
+            &namespace,
+            input.name.as_deref(),
+            input.selector.as_ref(),
+        )
+        .await?;
+        if objects.is_empty() && input.name.is_some() {
+            return Err(StepError::permanent(format!(
+                "{} does not exist",
+                object_label(
+                    &resource.api.kind,
+                    resource.scope(&namespace),
+                    input.name.as_deref().unwrap_or_default()
+                )
+            )));
+        }
+        let api = resource.api(&cluster.client, &namespace);
+        let mut previous = BTreeMap::new();
+        for object in &objects {
+            let name = object.metadata.name.clone().unwrap_or_default();
+            let label = object_label(&resource.api.kind, resource.scope(&namespace), &name);
+            let scale = api
+                .get_scale(&name)
+                .await
+                .map_err(|e| super::api_error(&format!("reading the scale of {label}"), e))?;
+            let before = scale.spec.and_then(|s| s.replicas).unwrap_or(0);
+            previous.insert(name.clone(), before);
+            let patch = json!({"spec": {"replicas": input.replicas}});
+            api.patch_scale(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(|e| super::api_error(&format!("scaling {label}"), e))?;
+            ctx.progress
+                .message(format!("{label}: {before} -> {} replicas", input.replicas));
+        }
+        Ok(json!({"previous": previous, "replicas": input.replicas}))
+    }
+}

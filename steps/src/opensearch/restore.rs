@@ -1,0 +1,350 @@
+//! `opensearch.restore`: restore indices from a snapshot and wait until every restored shard has
+//! recovered, reporting bytes and shards as progress.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use regex::Regex;
+use reqwest::Method;
+use runbook_engine::duration::parse_duration;
+use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{Indices, select};
+use crate::http::{Endpoint, connect};
+
+pub struct Restore;
+
+/// How often recovery is polled.
+const POLL: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreInput {
+    /// The `http` connection of the cluster.
+    pub connection: String,
+    pub repository: String,
+    pub snapshot: String,
+    /// Index patterns to restore (wildcards, `-pattern` excludes); default all in the snapshot.
+    pub indices: Option<Indices>,
+    /// Skip patterns that match nothing in the snapshot instead of failing.
+    #[serde(default)]
+    pub ignore_unavailable: bool,
+    /// Also restore the cluster state (templates, persistent settings); default false.
+    #[serde(default)]
+    pub include_global_state: bool,
+    pub include_aliases: Option<bool>,
+    /// Restore under other names: a regular expression on the index name ...
+    pub rename_pattern: Option<String>,
+    /// ... and its replacement (`$1` for the first group), e.g. `restored-$1`.
+    pub rename_replacement: Option<String>,
+    /// Settings to set on the restored indices, e.g. `{index.number_of_replicas: 0}`.
+    pub index_settings: Option<Map<String, Value>>,
+    /// Restore what is available of partial snapshots.
+    pub partial: Option<bool>,
+    /// Wait until every restored shard has recovered (default true).
+    #[serde(default = "yes")]
+    pub wait: bool,
+    /// How long to wait for recovery (default 30m).
+    pub timeout: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[async_trait]
+impl StepKind for Restore {
+    fn name(&self) -> &'static str {
+        "opensearch.restore"
+    }
+    fn about(&self) -> &'static str {
+        "Restore indices from a snapshot (patterns, rename, global state) and wait until every restored shard has recovered. Outputs indices and shards."
+    }
+    fn input_schema(&self) -> Value {
+        schema_of::<RestoreInput>()
+    }
+    fn check(&self, with: &Value) -> Vec<String> {
+        let mut problems = Vec::new();
+        if with.get("rename_pattern").is_some() != with.get("rename_replacement").is_some() {
+            problems.push("`rename_pattern` and `rename_replacement` go together".into());
+        }
+        if let Some(Value::String(t)) = with.get("timeout")
+            && !t.contains("{{")
+            && let Err(e) = parse_duration(t)
+        {
+            problems.push(format!("`timeout`: {e}"));
+        }
+        problems
+    }
+    fn destructive(&self, _with: &Value) -> bool {
+        // A closed index of the same name is replaced by the snapshot's copy.
+        true
+    }
+    fn describe(&self, with: &Value) -> String {
+        let indices = match with.get("indices") {
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| v.as_str().unwrap_or("?"))
+                .collect::<Vec<_>>()
+                .join(","),
+            Some(Value::String(s)) => s.clone(),
+            _ => "all indices".into(),
+        };
+        format!(
+            "restore {indices} from snapshot {}/{} ({})",
+            super::text(with, "repository"),
+            super::text(with, "snapshot"),
+            super::text(with, "connection")
+        )
+    }
+    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
+        let input: RestoreInput = parse_inputs(self.name(), with)?;
+        let timeout = match &input.timeout {
+            Some(t) => {
+                parse_duration(t).map_err(|e| StepError::permanent(format!("`timeout`: {e}")))?
+            }
+            None => Duration::from_secs(30 * 60),
+        };
+        let endpoint = connect(ctx, &input.connection)?;
+        let patterns = input
+            .indices
+            .as_ref()
+            .map(Indices::patterns)
+            .unwrap_or_default();
+        let targets = restored_names(&endpoint, &input, &patterns).await?;
+
+        let mut body = json!({"ignore_unavailable": input.ignore_unavailable, "include_global_state": input.include_global_state});
+        if !patterns.is_empty() {
+            body["indices"] = json!(patterns.join(","));
+        }
+        for (key, value) in [
+            ("rename_pattern", &input.rename_pattern),
+            ("rename_replacement", &input.rename_replacement),
+        ] {
+            if let Some(v) = value {
+                body[key] = json!(v);
+            }
+        }
+        if let Some(v) = input.include_aliases {
+            body["include_aliases"] = json!(v);
+        }
+        if let Some(v) = input.partial {
+            body["partial"] = json!(v);
+        }
+        if let Some(v) = &input.index_settings {
+            body["index_settings"] = json!(v);
+        }
+        let what = format!(
+            "restoring snapshot `{}` from repository `{}`",
+            input.snapshot, input.repository
+        );
+        let path = format!("_snapshot/{}/{}/_restore", input.repository, input.snapshot);
+        let reply = endpoint
+            .send(endpoint.request(Method::POST, &path).json(&body), &what)
+            .await?;
+        if !reply.status.is_success() {
+            let mut error = reply.fail(&what);
+            let reason = reply.error_text();
+            if reason.contains("open index with same name")
+                || reason.contains("an open index with same name")
+            {
+                // The server's own words say what; this says what to do about it.
+                error = StepError::permanent(format!(
+                    "{}; delete the index first (`opensearch.delete-index`) or close it, or restore under another name with `rename_pattern`/`rename_replacement`",
+                    error.message
+                ));
+            }
+            return Err(error);
+        }
+        if !input.wait {
+            return Ok(
+                json!({"indices": targets, "shards": {"total": Value::Null, "done": Value::Null}, "snapshot": input.snapshot}),
+            );
+        }
+        let (shards, bytes) = wait_recovered(ctx, &endpoint, &targets, timeout).await?;
+        Ok(
+            json!({"indices": targets, "shards": {"total": shards, "done": shards}, "bytes_recovered": bytes, "snapshot": input.snapshot}),
+        )
+    }
+}
+
+/// The names the restore will create: the snapshot's indices the patterns select, renamed.
+async fn restored_names(
+    endpoint: &Endpoint,
+    input: &RestoreInput,
+    patterns: &[String],
+) -> Result<Vec<String>, StepError> {
+    let what = format!(
+        "reading snapshot `{}` in repository `{}`",
+        input.snapshot, input.repository
+    );
+    let reply = endpoint
+        .send(
+            endpoint.request(
+                Method::GET,
+                &format!("_snapshot/{}/{}", input.repository, input.snapshot),
+            ),
+            &what,
+        )
+        .await?;
+    if !reply.status.is_success() {
+        let mut error = reply.fail(&what);
+        if reply.status.as_u16() == 404 {
+            error
+                .message
+                .push_str("; list the snapshots with `opensearch.snapshots`");
+        }
+        return Err(error);
+    }
+    let snapshot = reply
+        .json
+        .as_ref()
+        .and_then(|j| j.pointer("/snapshots/0"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let names: Vec<&str> = snapshot
+        .get("indices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let all = vec!["*".to_string()];
+    let chosen = select(
+        if patterns.is_empty() { &all } else { patterns },
+        names.iter().copied(),
+    );
+    if chosen.is_empty() {
+        return Err(StepError::permanent(format!(
+            "snapshot `{}` has no index matching {}; it has: {}",
+            input.snapshot,
+            patterns.join(", "),
+            names.join(", ")
+        )));
+    }
+    let rename = match (&input.rename_pattern, &input.rename_replacement) {
+        (Some(p), Some(r)) => {
+            let regex = Regex::new(p)
+                .map_err(|e| StepError::permanent(format!("`rename_pattern`: {e}")))?;
+            // Java's `$1` is `${1}` in Rust's syntax (so `$1_x` is not read as a group named `1_x`).
+            let replacement = Regex::new(r"\$(\d+)")
+                .expect("valid")
+                .replace_all(r, "$${$1}")
+                .into_owned();
+            Some((regex, replacement))
+        }
+        _ => None,
+    };
+    Ok(chosen
+        .into_iter()
+        .map(|name| match &rename {
+            Some((regex, replacement)) if regex.is_match(&name) => {
+                regex.replace_all(&name, replacement.as_str()).into_owned()
+            }
+            _ => name,
+        })
+        .collect())
+}
+
+/// Polls `<indices>/_recovery` until every shard recovered from the snapshot is DONE.
+async fn wait_recovered(
+    ctx: &StepContext,
+    endpoint: &Endpoint,
+    targets: &[String],
+    timeout: Duration,
+) -> Result<(u64, u64), StepError> {
+    let start = Instant::now();
+    let path = format!("{}/_recovery", targets.join(","));
+    loop {
+        let reply = endpoint
+            .send(
+                endpoint.request(Method::GET, &path),
+                "reading restore progress",
+            )
+            .await?;
+        // Right after the restore starts an index may not exist yet: that is "not started".
+        if reply.status.is_success() {
+            let recovery = reply.json.unwrap_or(Value::Null);
+            let mut per_index: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+            let (mut bytes_done, mut bytes_total) = (0u64, 0u64);
+            for target in targets {
+                let shards = recovery
+                    .pointer(&format!(
+                        "/{}/shards",
+                        target.replace('~', "~0").replace('/', "~1")
+                    ))
+                    .and_then(Value::as_array);
+                let entry = per_index.entry(target).or_default();
+                for shard in shards.into_iter().flatten() {
+                    let kind = shard
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("SNAPSHOT");
+                    if !kind.eq_ignore_ascii_case("snapshot") {
+                        continue;
+                    }
+                    entry.1 += 1;
+                    if shard
+                        .get("stage")
+                        .and_then(Value::as_str)
+                        .is_some_and(|s| s.eq_ignore_ascii_case("done"))
+                    {
+                        entry.0 += 1;
+                    }
+                    bytes_done += shard
+                        .pointer("/index/size/recovered_in_bytes")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0);
+                    bytes_total += shard
+                        .pointer("/index/size/total_in_bytes")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0);
+                }
+            }
+            let done: u64 = per_index.values().map(|v| v.0).sum();
+            let total: u64 = per_index.values().map(|v| v.1).sum();
+            let pending: Vec<&str> = per_index
+                .iter()
+                .filter(|(_, (d, t))| *t == 0 || d < t)
+                .map(|(name, _)| *name)
+                .collect();
+            ctx.progress.position(
+                format!(
+                    "{done}/{total} shards recovered, {} of {} indices",
+                    targets.len() - pending.len(),
+                    targets.len()
+                ),
+                bytes_done,
+                Some(bytes_total),
+            );
+            if pending.is_empty() {
+                return Ok((total, bytes_done));
+            }
+            if start.elapsed() >= timeout {
+                return Err(StepError::new(format!(
+                    "restore not recovered after {}: {} index(es) still recovering ({}); watch `GET _cat/recovery?active_only=true`, then re-run this step with a longer `timeout` or check the cluster's health",
+                    runbook_engine::duration::format_duration(timeout),
+                    pending.len(),
+                    pending
+                        .iter()
+                        .take(5)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        } else if reply.status.as_u16() != 404 {
+            return Err(reply.fail("reading restore progress"));
+        } else if start.elapsed() >= timeout {
+            return Err(StepError::new(format!(
+                "restored indices did not appear within {}",
+                runbook_engine::duration::format_duration(timeout)
+            )));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}

@@ -1,0 +1,168 @@
+//! `opensearch.snapshots`: the snapshots of a repository with their state, times and indices, and
+//! the latest one in a wanted state that contains every wanted index pattern.
+
+use async_trait::async_trait;
+use reqwest::Method;
+use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Indices, wildcard};
+use crate::http::connect;
+
+pub struct Snapshots;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotsInput {
+    /// The `http` connection of the cluster.
+    pub connection: String,
+    pub repository: String,
+    /// `latest` must contain at least one index matching each of these patterns.
+    pub indices: Option<Indices>,
+    /// The state `latest` must be in (default SUCCESS).
+    #[serde(default = "success")]
+    pub state: String,
+    /// Fail when no snapshot qualifies as `latest` (default true); with false `latest` is null.
+    #[serde(default = "yes")]
+    pub required: bool,
+}
+
+fn success() -> String {
+    "SUCCESS".into()
+}
+fn yes() -> bool {
+    true
+}
+
+#[async_trait]
+impl StepKind for Snapshots {
+    fn name(&self) -> &'static str {
+        "opensearch.snapshots"
+    }
+    fn about(&self) -> &'static str {
+        "List a repository's snapshots (state, start/end, indices, shards) and pick the latest in `state` (SUCCESS) that contains every given index pattern. Outputs snapshots and latest."
+    }
+    fn input_schema(&self) -> Value {
+        schema_of::<SnapshotsInput>()
+    }
+    fn idempotent(&self, _with: &Value) -> bool {
+        true
+    }
+    fn describe(&self, with: &Value) -> String {
+        format!(
+            "list snapshots in repository {} ({})",
+            super::text(with, "repository"),
+            super::text(with, "connection")
+        )
+    }
+    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
+        let input: SnapshotsInput = parse_inputs(self.name(), with)?;
+        let endpoint = connect(ctx, &input.connection)?;
+        let what = format!("listing snapshots in repository `{}`", input.repository);
+        let reply = endpoint
+            .send(
+                endpoint.request(Method::GET, &format!("_snapshot/{}/_all", input.repository)),
+                &what,
+            )
+            .await?;
+        if !reply.status.is_success() {
+            let mut error = reply.fail(&what);
+            if reply.status.as_u16() == 404 {
+                error.message.push_str(
+                    "; list the repositories with `opensearch.repository`, or register it",
+                );
+            }
+            return Err(error);
+        }
+        let mut snapshots: Vec<Value> = reply
+            .json
+            .as_ref()
+            .and_then(|j| j.get("snapshots"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(normalize)
+            .collect();
+        // By start time, then name (names are `snapshot-YYYYmmdd_HHMMSSz`, in time order too).
+        snapshots.sort_by(|a, b| {
+            let key = |s: &Value| {
+                (
+                    s["start_time_in_millis"].as_i64().unwrap_or(0),
+                    s["snapshot"].as_str().unwrap_or("").to_string(),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        let patterns = input
+            .indices
+            .as_ref()
+            .map(Indices::patterns)
+            .unwrap_or_default();
+        let latest = snapshots
+            .iter()
+            .rev()
+            .find(|s| {
+                s["state"].as_str() == Some(input.state.as_str()) && {
+                    let names: Vec<&str> = s["indices"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .collect();
+                    patterns
+                        .iter()
+                        .filter(|p| !p.starts_with('-'))
+                        .all(|p| names.iter().any(|n| wildcard(p, n)))
+                }
+            })
+            .cloned();
+        if latest.is_none() && input.required {
+            let seen: Vec<String> = snapshots
+                .iter()
+                .rev()
+                .take(5)
+                .map(|s| {
+                    format!(
+                        "{} ({})",
+                        s["snapshot"].as_str().unwrap_or("?"),
+                        s["state"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect();
+            return Err(StepError::permanent(format!(
+                "no {} snapshot in repository `{}` contains {}; {} snapshot(s) there{}",
+                input.state,
+                input.repository,
+                if patterns.is_empty() {
+                    "anything".to_string()
+                } else {
+                    patterns.join(", ")
+                },
+                snapshots.len(),
+                if seen.is_empty() {
+                    String::new()
+                } else {
+                    format!(", newest: {}", seen.join(", "))
+                }
+            )));
+        }
+        Ok(json!({"snapshots": snapshots, "latest": latest, "count": snapshots.len()}))
+    }
+}
+
+/// The fields runbooks use, the same for Elasticsearch 7 and OpenSearch 1 and 2.
+fn normalize(s: &Value) -> Value {
+    json!({
+        "snapshot": s.get("snapshot"),
+        "uuid": s.get("uuid"),
+        "state": s.get("state"),
+        "indices": s.get("indices").cloned().unwrap_or(json!([])),
+        "start_time": s.get("start_time"),
+        "end_time": s.get("end_time"),
+        "start_time_in_millis": s.get("start_time_in_millis"),
+        "end_time_in_millis": s.get("end_time_in_millis"),
+        "shards": s.get("shards"),
+    })
+}

@@ -1,0 +1,115 @@
+//! S3 errors as the operator should read them: the server's code and message, whether retrying
+//! can help, and what to do when object lock refused a write.
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use runbook_engine::kind::StepError;
+
+use super::client::S3;
+
+/// Codes that mean "try again later"; every other answer from the server is final.
+const TRANSIENT: &[&str] = &[
+    "SlowDown",
+    "InternalError",
+    "ServiceUnavailable",
+    "RequestTimeout",
+    "Throttling",
+    "ThrottlingException",
+];
+
+pub fn s3_error<E>(what: &str, err: SdkError<E, HttpResponse>) -> StepError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match &err {
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            let code = err.code().unwrap_or("");
+            let message = err.message().unwrap_or("");
+            let text = match (code.is_empty(), message.is_empty()) {
+                (true, true) => {
+                    let detail = DisplayErrorContext(&err).to_string();
+                    format!(
+                        "{what}: HTTP {status}: {}",
+                        detail.chars().take(400).collect::<String>()
+                    )
+                }
+                (false, true) => format!("{what}: {code} (HTTP {status})"),
+                _ => format!("{what}: {code}: {message} (HTTP {status})"),
+            };
+            if status >= 500 || TRANSIENT.contains(&code) {
+                StepError::new(text)
+            } else {
+                StepError::permanent(hint(code, text))
+            }
+        }
+        SdkError::ConstructionFailure(_) => {
+            StepError::permanent(format!("{what}: {}", DisplayErrorContext(&err)))
+        }
+        _ => StepError::new(format!("{what}: {}", DisplayErrorContext(&err))),
+    }
+}
+
+fn hint(code: &str, text: String) -> String {
+    match code {
+        "NoSuchBucket" => format!(
+            "{text}; check the bucket name and that the connection points at the right endpoint and region"
+        ),
+        "InvalidAccessKeyId" | "SignatureDoesNotMatch" => {
+            format!("{text}; check the connection's access_key and secret_key")
+        }
+        _ => text,
+    }
+}
+
+/// A refused write, explained: when the bucket has object lock enabled, say that this is why.
+pub async fn write_error<E>(
+    s3: &S3,
+    bucket: &str,
+    key: &str,
+    err: SdkError<E, HttpResponse>,
+) -> StepError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let code = err.code().unwrap_or("").to_string();
+    let message = err.message().unwrap_or("").to_lowercase();
+    let mut error = s3_error(&format!("writing s3://{bucket}/{key}"), err);
+    let refusal = matches!(
+        code.as_str(),
+        "AccessDenied" | "InvalidRequest" | "ObjectLocked" | "InvalidBucketState"
+    ) || code.to_lowercase().contains("lock")
+        || message.contains("object lock");
+    if refusal && let Some(lock) = object_lock(s3, bucket).await {
+        error = StepError::permanent(format!(
+            "refused by object lock on bucket `{bucket}` ({lock}): {}; locked versions cannot be overwritten or deleted until their retention ends: write to another bucket or key, or wait",
+            error.message
+        ));
+    }
+    error
+}
+
+/// The bucket's object lock setting, if it has one.
+pub async fn object_lock(s3: &S3, bucket: &str) -> Option<String> {
+    let out = s3
+        .client
+        .get_object_lock_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+        .ok()?;
+    let config = out.object_lock_configuration()?;
+    config.object_lock_enabled()?;
+    let rule = config.rule().and_then(|r| r.default_retention());
+    Some(match rule {
+        Some(r) => format!(
+            "default retention {} {}",
+            r.mode().map(|m| m.as_str()).unwrap_or("?"),
+            r.days()
+                .map(|d| format!("{d} days"))
+                .or(r.years().map(|y| format!("{y} years")))
+                .unwrap_or_default()
+        ),
+        None => "enabled".into(),
+    })
+}

@@ -1,0 +1,743 @@
+//! The copy engine behind `s3.copy`, `s3.sync` and large `s3.put`s: objects stream from source
+//! to destination in parts, several at a time, with memory bounded by a byte budget whatever the
+//! object sizes; objects over one part go up as multipart uploads whose parts upload in parallel.
+//! When both sides are one store reached with one identity the server copies the bytes itself.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, MetadataDirective};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use runbook_engine::kind::StepError;
+use runbook_engine::progress::ProgressSink;
+use tokio::io::AsyncReadExt;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::client::S3;
+use super::error::{s3_error, write_error};
+use super::list::{ObjectInfo, list_all};
+
+/// Parts are at least this big (S3's minimum is 5 MiB; bigger parts mean fewer requests).
+pub const MIN_PART_SIZE: u64 = 8 << 20;
+/// S3 allows at most this many parts per upload.
+const MAX_PARTS: u64 = 10_000;
+/// The largest object one CopyObject request may copy.
+const MAX_SINGLE_COPY: u64 = 5 << 30;
+/// Bytes held in part buffers at once, across every object in flight.
+pub const MEMORY_BUDGET: u64 = 64 << 20;
+/// User metadata recording the source's ETag, so a later sync recognises a copy whose own ETag
+/// differs (multipart uploads have ETags of their parts, not of the content).
+pub const SOURCE_ETAG: &str = "runbook-source-etag";
+
+pub fn part_size(size: u64) -> u64 {
+    let needed = size.div_ceil(MAX_PARTS).div_ceil(1 << 20) << 20;
+    needed.max(MIN_PART_SIZE)
+}
+
+/// Bytes of part buffers that may exist at once; acquired in KiB before a buffer is filled.
+#[derive(Clone)]
+pub struct Budget(Arc<Semaphore>, u32);
+
+impl Budget {
+    pub fn new(bytes: u64) -> Budget {
+        let kib = u32::try_from(bytes >> 10).unwrap_or(u32::MAX);
+        Budget(Arc::new(Semaphore::new(kib as usize)), kib)
+    }
+    async fn reserve(&self, bytes: u64) -> tokio::sync::OwnedSemaphorePermit {
+        let kib = u32::try_from(bytes.div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.1);
+        self.0
+            .clone()
+            .acquire_many_owned(kib)
+            .await
+            .expect("budget semaphore is never closed")
+    }
+}
+
+/// Bytes and objects done, reported as the step's progress.
+pub struct Progress {
+    sink: ProgressSink,
+    bytes: AtomicU64,
+    objects: AtomicU64,
+    total_bytes: u64,
+    total_objects: u64,
+}
+
+impl Progress {
+    pub fn new(sink: ProgressSink, total_objects: u64, total_bytes: u64) -> Arc<Progress> {
+        Arc::new(Progress {
+            sink,
+            bytes: AtomicU64::new(0),
+            objects: AtomicU64::new(0),
+            total_bytes,
+            total_objects,
+        })
+    }
+    fn add_bytes(&self, n: u64) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+        self.report();
+    }
+    fn add_object(&self) {
+        self.objects.fetch_add(1, Ordering::Relaxed);
+        self.report();
+    }
+    fn report(&self) {
+        let bytes = self.bytes.load(Ordering::Relaxed);
+        let objects = self.objects.load(Ordering::Relaxed);
+        self.sink.position(
+            format!(
+                "{objects}/{} objects, {} of {}",
+                self.total_objects,
+                human(bytes),
+                human(self.total_bytes)
+            ),
+            bytes,
+            Some(self.total_bytes),
+        );
+    }
+}
+
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Where an upload reads from.
+pub enum Source {
+    S3(ByteStream),
+    File(tokio::fs::File),
+}
+
+impl Source {
+    /// Up to `size` bytes, or `None` at the end.
+    async fn next_part(
+        &mut self,
+        size: usize,
+        pending: &mut Bytes,
+    ) -> Result<Option<Bytes>, StepError> {
+        let mut buffer = BytesMut::with_capacity(size);
+        loop {
+            if !pending.is_empty() {
+                let take = (size - buffer.len()).min(pending.len());
+                buffer.extend_from_slice(&pending.split_to(take));
+            }
+            if buffer.len() == size {
+                return Ok(Some(buffer.freeze()));
+            }
+            let chunk = match self {
+                Source::S3(body) => match body.next().await {
+                    Some(chunk) => chunk
+                        .map_err(|e| StepError::new(format!("reading the source object: {e}")))?,
+                    None => Bytes::new(),
+                },
+                Source::File(file) => {
+                    let mut chunk = vec![0u8; (size - buffer.len()).min(1 << 20)];
+                    let n = file
+                        .read(&mut chunk)
+                        .await
+                        .map_err(|e| StepError::new(format!("reading the file: {e}")))?;
+                    chunk.truncate(n);
+                    Bytes::from(chunk)
+                }
+            };
+            if chunk.is_empty() {
+                return Ok(if buffer.is_empty() {
+                    None
+                } else {
+                    Some(buffer.freeze())
+                });
+            }
+            *pending = chunk;
+        }
+    }
+}
+
+/// What the written object carries besides its bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Meta {
+    pub content_type: Option<String>,
+    pub metadata: HashMap<String, String>,
+}
+
+/// Writes `size` bytes from `source` to `bucket/key`: one PutObject up to a part, a multipart
+/// upload with parallel parts above.
+#[allow(clippy::too_many_arguments)]
+pub async fn upload(
+    dest: &S3,
+    bucket: &str,
+    key: &str,
+    mut source: Source,
+    size: u64,
+    meta: Meta,
+    budget: &Budget,
+    progress: &Arc<Progress>,
+) -> Result<(), StepError> {
+    let part = part_size(size);
+    let mut pending = Bytes::new();
+    if size <= part {
+        let _permit = budget.reserve(size).await;
+        let body = source
+            .next_part(size as usize, &mut pending)
+            .await?
+            .unwrap_or_default();
+        let length = body.len() as u64;
+        let sent = dest
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(ByteStream::from(body))
+            .set_content_type(meta.content_type)
+            .set_metadata(Some(meta.metadata))
+            .send()
+            .await;
+        return match sent {
+            Ok(_) => {
+                progress.add_bytes(length);
+                Ok(())
+            }
+            Err(e) => Err(write_error(dest, bucket, key, e).await),
+        };
+    }
+    let created = dest
+        .client
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .set_content_type(meta.content_type)
+        .set_metadata(Some(meta.metadata))
+        .send()
+        .await;
+    let created = match created {
+        Ok(c) => c,
+        Err(e) => return Err(write_error(dest, bucket, key, e).await),
+    };
+    let upload_id = created.upload_id().unwrap_or_default().to_string();
+    let result = upload_parts(
+        dest,
+        bucket,
+        key,
+        &upload_id,
+        &mut source,
+        part,
+        budget,
+        progress,
+    )
+    .await;
+    match result {
+        Ok(parts) => {
+            let done = dest
+                .client
+                .complete_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
+                .send()
+                .await;
+            match done {
+                Ok(_) => Ok(()),
+                Err(e) if completed_anyway(&e) => Ok(()),
+                Err(e) => {
+                    abort(dest, bucket, key, &upload_id).await;
+                    Err(write_error(dest, bucket, key, e).await)
+                }
+            }
+        }
+        Err(e) => {
+            abort(dest, bucket, key, &upload_id).await;
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn upload_parts(
+    dest: &S3,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    source: &mut Source,
+    part: u64,
+    budget: &Budget,
+    progress: &Arc<Progress>,
+) -> Result<Vec<CompletedPart>, StepError> {
+    let mut tasks: JoinSet<Result<CompletedPart, StepError>> = JoinSet::new();
+    let mut parts = Vec::new();
+    let mut pending = Bytes::new();
+    let mut number = 0;
+    loop {
+        // Reserve before reading: the budget bounds buffers being filled as well as those in flight.
+        let permit = budget.reserve(part).await;
+        let Some(body) = source.next_part(part as usize, &mut pending).await? else {
+            break;
+        };
+        number += 1;
+        let (dest, bucket, key, upload_id, progress) = (
+            dest.clone(),
+            bucket.to_string(),
+            key.to_string(),
+            upload_id.to_string(),
+            progress.clone(),
+        );
+        tasks.spawn(async move {
+            let _permit = permit;
+            let length = body.len() as u64;
+            let sent = dest
+                .client
+                .upload_part()
+                .bucket(&bucket)
+                .key(&key)
+                .upload_id(&upload_id)
+                .part_number(number)
+                .body(ByteStream::from(body))
+                .send()
+                .await;
+            let out = match sent {
+                Ok(out) => out,
+                Err(e) => return Err(write_error(&dest, &bucket, &key, e).await),
+            };
+            progress.add_bytes(length);
+            Ok(CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(out.e_tag().map(str::to_string))
+                .build())
+        });
+        // Collect finished parts as we go, so a failure stops reading early.
+        while let Some(done) = tasks.try_join_next() {
+            parts.push(done.map_err(|e| StepError::new(format!("part upload task: {e}")))??);
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        parts.push(done.map_err(|e| StepError::new(format!("part upload task: {e}")))??);
+    }
+    parts.sort_by_key(|p| p.part_number());
+    Ok(parts)
+}
+
+/// Some S3-compatible servers (moto among them) answer a completed multipart upload with a
+/// `CompleteMultipartUploadResponse` root the SDK cannot parse. A 200 without an `<Error>` body is
+/// a completed upload all the same.
+fn completed_anyway<E>(
+    err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> bool {
+    match err {
+        aws_sdk_s3::error::SdkError::ServiceError(service) => {
+            let raw = service.raw();
+            let body = raw
+                .body()
+                .bytes()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            raw.status().as_u16() == 200
+                && body.contains("<CompleteMultipartUpload")
+                && !body.contains("<Error>")
+        }
+        _ => false,
+    }
+}
+
+async fn abort(dest: &S3, bucket: &str, key: &str, upload_id: &str) {
+    // Best effort: an incomplete upload costs storage until a lifecycle rule removes it.
+    let _ = dest
+        .client
+        .abort_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .send()
+        .await;
+}
+
+/// One side of a copy.
+pub struct Side {
+    pub s3: S3,
+    pub bucket: String,
+    pub prefix: String,
+}
+
+pub struct Options {
+    /// Objects in flight at once.
+    pub concurrency: usize,
+    /// Leave destination objects that have the source's size and checksum (sync).
+    pub skip_same: bool,
+    /// Replace destination objects that differ; without it they fail the step.
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Summary {
+    pub objects_copied: u64,
+    pub objects_skipped: u64,
+    pub bytes_copied: u64,
+    pub objects_total: u64,
+    pub bytes_total: u64,
+    pub server_side: bool,
+}
+
+/// A source object and where it goes.
+struct Job {
+    object: ObjectInfo,
+    dest_key: String,
+}
+
+/// Copy `objects` (already listed from the source) into the destination.
+pub async fn transfer(
+    source: &Side,
+    dest: &Side,
+    objects: Vec<(ObjectInfo, String)>,
+    options: &Options,
+    sink: ProgressSink,
+) -> Result<Summary, StepError> {
+    let existing: HashMap<String, ObjectInfo> = if options.skip_same || !options.overwrite {
+        let (listed, _) = list_all(&dest.s3, &dest.bucket, &dest.prefix, None).await?;
+        listed.into_iter().map(|o| (o.key.clone(), o)).collect()
+    } else {
+        HashMap::new()
+    };
+    let mut jobs = Vec::new();
+    let mut summary = Summary {
+        server_side: source.s3.identity == dest.s3.identity,
+        ..Summary::default()
+    };
+    let mut conflicts = Vec::new();
+    for (object, dest_key) in objects {
+        summary.objects_total += 1;
+        summary.bytes_total += object.size;
+        if let Some(there) = existing.get(&dest_key) {
+            if options.skip_same && same_content(dest, &object, there).await? {
+                summary.objects_skipped += 1;
+                continue;
+            }
+            if !options.overwrite {
+                conflicts.push(dest_key);
+                continue;
+            }
+        }
+        jobs.push(Job { object, dest_key });
+    }
+    if !conflicts.is_empty() {
+        let shown: Vec<&str> = conflicts.iter().take(10).map(String::as_str).collect();
+        return Err(StepError::permanent(format!(
+            "{} object(s) exist in s3://{}/ with other content and `overwrite: false`: {}{}; set `overwrite: true` to replace them",
+            conflicts.len(),
+            dest.bucket,
+            shown.join(", "),
+            if conflicts.len() > shown.len() {
+                ", ..."
+            } else {
+                ""
+            }
+        )));
+    }
+    let to_copy: u64 = jobs.iter().map(|j| j.object.size).sum();
+    let progress = Progress::new(sink, jobs.len() as u64, to_copy);
+    let budget = Budget::new(MEMORY_BUDGET);
+    let server_side = summary.server_side;
+    let results: Vec<Result<u64, StepError>> = futures_util::stream::iter(jobs)
+        .map(|job| {
+            let (progress, budget) = (progress.clone(), budget.clone());
+            async move {
+                let copied = if server_side {
+                    copy_in_place(source, dest, &job, &progress).await
+                } else {
+                    copy_streaming(source, dest, &job, &budget, &progress).await
+                };
+                copied.map(|()| {
+                    progress.add_object();
+                    job.object.size
+                })
+            }
+        })
+        .buffer_unordered(options.concurrency.max(1))
+        .collect()
+        .await;
+    let mut failures = Vec::new();
+    for result in results {
+        match result {
+            Ok(bytes) => {
+                summary.objects_copied += 1;
+                summary.bytes_copied += bytes;
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    if let Some(first) = failures.first() {
+        // What was copied stays: a retry or resume skips it (sync) and continues with the rest.
+        return Err(StepError {
+            message: format!(
+                "{} of {} object(s) failed ({} copied); first error: {}",
+                failures.len(),
+                summary.objects_total - summary.objects_skipped,
+                summary.objects_copied,
+                first.message
+            ),
+            retryable: failures.iter().all(|f| f.retryable),
+        });
+    }
+    Ok(summary)
+}
+
+/// Same size and the same checksum: the ETag itself, or the source ETag recorded on the copy.
+async fn same_content(
+    dest: &Side,
+    source: &ObjectInfo,
+    there: &ObjectInfo,
+) -> Result<bool, StepError> {
+    if source.size != there.size {
+        return Ok(false);
+    }
+    if source.etag == there.etag {
+        return Ok(true);
+    }
+    let head = dest
+        .s3
+        .client
+        .head_object()
+        .bucket(&dest.bucket)
+        .key(&there.key)
+        .send()
+        .await;
+    let head =
+        head.map_err(|e| s3_error(&format!("reading s3://{}/{}", dest.bucket, there.key), e))?;
+    Ok(head
+        .metadata()
+        .and_then(|m| m.get(SOURCE_ETAG))
+        .is_some_and(|e| *e == source.etag))
+}
+
+async fn copy_streaming(
+    source: &Side,
+    dest: &Side,
+    job: &Job,
+    budget: &Budget,
+    progress: &Arc<Progress>,
+) -> Result<(), StepError> {
+    let key = &job.object.key;
+    let got = source
+        .s3
+        .client
+        .get_object()
+        .bucket(&source.bucket)
+        .key(key)
+        .send()
+        .await;
+    let got = got.map_err(|e| s3_error(&format!("reading s3://{}/{key}", source.bucket), e))?;
+    let mut metadata = got.metadata().cloned().unwrap_or_default();
+    metadata.insert(
+        SOURCE_ETAG.into(),
+        got.e_tag().unwrap_or(&job.object.etag).to_string(),
+    );
+    let size = got
+        .content_length()
+        .map(|l| l.max(0) as u64)
+        .unwrap_or(job.object.size);
+    let meta = Meta {
+        content_type: got.content_type().map(str::to_string),
+        metadata,
+    };
+    upload(
+        &dest.s3,
+        &dest.bucket,
+        &job.dest_key,
+        Source::S3(got.body),
+        size,
+        meta,
+        budget,
+        progress,
+    )
+    .await
+}
+
+/// The server copies the bytes: CopyObject up to 5 GiB, UploadPartCopy ranges above.
+async fn copy_in_place(
+    source: &Side,
+    dest: &Side,
+    job: &Job,
+    progress: &Arc<Progress>,
+) -> Result<(), StepError> {
+    let key = &job.object.key;
+    let head = source
+        .s3
+        .client
+        .head_object()
+        .bucket(&source.bucket)
+        .key(key)
+        .send()
+        .await;
+    let head = head.map_err(|e| s3_error(&format!("reading s3://{}/{key}", source.bucket), e))?;
+    let mut metadata = head.metadata().cloned().unwrap_or_default();
+    metadata.insert(
+        SOURCE_ETAG.into(),
+        head.e_tag().unwrap_or(&job.object.etag).to_string(),
+    );
+    let copy_source = format!("{}/{}", source.bucket, encode_key(key));
+    let size = job.object.size;
+    let (client, bucket, dest_key) = (&dest.s3.client, &dest.bucket, &job.dest_key);
+    if size <= MAX_SINGLE_COPY {
+        let copied = client
+            .copy_object()
+            .bucket(bucket)
+            .key(dest_key)
+            .copy_source(&copy_source)
+            .metadata_directive(MetadataDirective::Replace)
+            .set_content_type(head.content_type().map(str::to_string))
+            .set_metadata(Some(metadata))
+            .send()
+            .await;
+        if let Err(e) = copied {
+            return Err(write_error(&dest.s3, bucket, dest_key, e).await);
+        }
+        progress.add_bytes(size);
+        return Ok(());
+    }
+    let created = client
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(dest_key)
+        .set_content_type(head.content_type().map(str::to_string))
+        .set_metadata(Some(metadata))
+        .send()
+        .await;
+    let created = match created {
+        Ok(c) => c,
+        Err(e) => return Err(write_error(&dest.s3, bucket, dest_key, e).await),
+    };
+    let upload_id = created.upload_id().unwrap_or_default().to_string();
+    let part = part_size(size).max(1 << 30);
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut number = 0;
+    while start < size {
+        let end = (start + part).min(size) - 1;
+        number += 1;
+        let copied = client
+            .upload_part_copy()
+            .bucket(bucket)
+            .key(dest_key)
+            .upload_id(&upload_id)
+            .part_number(number)
+            .copy_source(&copy_source)
+            .copy_source_range(format!("bytes={start}-{end}"))
+            .send()
+            .await;
+        match copied {
+            Ok(out) => parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(
+                        out.copy_part_result()
+                            .and_then(|r| r.e_tag())
+                            .map(str::to_string),
+                    )
+                    .build(),
+            ),
+            Err(e) => {
+                abort(&dest.s3, bucket, dest_key, &upload_id).await;
+                return Err(write_error(&dest.s3, bucket, dest_key, e).await);
+            }
+        }
+        progress.add_bytes(end + 1 - start);
+        start = end + 1;
+    }
+    let done = client
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(dest_key)
+        .upload_id(&upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await;
+    if let Err(e) = done
+        && !completed_anyway(&e)
+    {
+        abort(&dest.s3, bucket, dest_key, &upload_id).await;
+        return Err(write_error(&dest.s3, bucket, dest_key, e).await);
+    }
+    Ok(())
+}
+
+/// A key as `x-amz-copy-source` wants it: percent-encoded except `/` and unreserved characters.
+fn encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for byte in key.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~/".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Create the destination bucket if it is missing, as rclone does.
+pub async fn ensure_bucket(side: &Side) -> Result<(), StepError> {
+    let region = Some(side.s3.region.as_str());
+    let head = side
+        .s3
+        .client
+        .head_bucket()
+        .bucket(&side.bucket)
+        .send()
+        .await;
+    match head {
+        Ok(_) => Ok(()),
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+            let mut create = side.s3.client.create_bucket().bucket(&side.bucket);
+            if let Some(region) = region.filter(|r| *r != "us-east-1") {
+                use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+                create = create.create_bucket_configuration(
+                    CreateBucketConfiguration::builder()
+                        .location_constraint(BucketLocationConstraint::from(region))
+                        .build(),
+                );
+            }
+            create
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| s3_error(&format!("creating bucket {}", side.bucket), e))
+        }
+        Err(e) => Err(s3_error(&format!("checking bucket {}", side.bucket), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_stay_under_the_part_limit() {
+        assert_eq!(part_size(1), MIN_PART_SIZE);
+        let huge = 5u64 << 40;
+        assert!(huge.div_ceil(part_size(huge)) <= MAX_PARTS);
+    }
+
+    #[test]
+    fn copy_sources_are_encoded() {
+        assert_eq!(encode_key("a b/c+d.txt"), "a%20b/c%2Bd.txt");
+    }
+}

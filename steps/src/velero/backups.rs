@@ -1,0 +1,168 @@
+//! `velero.backups`: list Velero's Backup records (phase and times) and pick the latest
+//! completed one, or delete the records only (`delete-records`: the Backup objects, not the data
+//! in the bucket, as the off-site procedure's `kubectl delete backups.velero.io --all` does).
+//! Delete the BackupStorageLocation first, or Velero's sync brings the records back.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kube::api::{DeleteParams, ListParams};
+use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::k8s::client;
+use crate::k8s::waiting::{Verdict, watch_until};
+
+pub struct Backups;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackupsInput {
+    /// A `kubernetes` connection (default: the runbook's only one, else KUBECONFIG).
+    pub connection: Option<String>,
+    /// Velero's namespace (default `velero`).
+    #[serde(default = "super::default_namespace")]
+    pub namespace: String,
+    /// `list` (default) or `delete-records`.
+    #[serde(default)]
+    pub action: Action,
+    /// Only the backups of this schedule.
+    pub schedule: Option<String>,
+    /// Only the backups in this BackupStorageLocation.
+    pub location: Option<String>,
+    /// For `list`: fail unless there is a completed backup (default false).
+    #[serde(default)]
+    pub require_completed: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    #[default]
+    List,
+    DeleteRecords,
+}
+
+#[async_trait]
+impl StepKind for Backups {
+    fn name(&self) -> &'static str {
+        "velero.backups"
+    }
+
+    fn about(&self) -> &'static str {
+        "List Velero backups with phase and time and pick the latest completed (`latest`), or delete the Backup records only (`action: delete-records`). Outputs `backups`, `latest`."
+    }
+
+    fn input_schema(&self) -> Value {
+        schema_of::<BackupsInput>()
+    }
+
+    fn destructive(&self, with: &Value) -> bool {
+        with.get("action").and_then(Value::as_str) == Some("delete-records")
+    }
+
+    fn idempotent(&self, _with: &Value) -> bool {
+        true
+    }
+
+    fn describe(&self, with: &Value) -> String {
+        let mut scope = String::new();
+        if let Some(s) = with.get("schedule").and_then(Value::as_str) {
+            scope.push_str(&format!(" of schedule {s}"));
+        }
+        if let Some(l) = with.get("location").and_then(Value::as_str) {
+            scope.push_str(&format!(" in location {l}"));
+        }
+        let ns = with
+            .get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or(super::DEFAULT_NAMESPACE);
+        match with.get("action").and_then(Value::as_str) {
+            Some("delete-records") => {
+                format!("delete the Velero Backup records{scope} in {ns} (the bucket is untouched)")
+            }
+            _ => format!("list Velero backups{scope} in {ns}"),
+        }
+    }
+
+    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
+        let input: BackupsInput = parse_inputs(self.name(), with)?;
+        let cluster = client::connect(ctx, input.connection.as_deref()).await?;
+        let api = super::api(&cluster.client, &input.namespace, "Backup").await?;
+        let mut labels = Vec::new();
+        if let Some(s) = &input.schedule {
+            labels.push(format!("velero.io/schedule-name={s}"));
+        }
+        if let Some(l) = &input.location {
+            labels.push(format!("velero.io/storage-location={l}"));
+        }
+        let list = api
+            .list(&ListParams::default().labels(&labels.join(",")))
+            .await
+            .map_err(|e| crate::k8s::api_error("listing Velero backups", e))?;
+        let mut items = list.items;
+        items.sort_by(|a, b| {
+            (
+                a.data["status"]["startTimestamp"].as_str(),
+                &a.metadata.name,
+            )
+                .cmp(&(
+                    b.data["status"]["startTimestamp"].as_str(),
+                    &b.metadata.name,
+                ))
+        });
+        let summaries: Vec<Value> = items.iter().map(super::backup_summary).collect();
+        let latest = super::latest(&items, &["Completed"]).map(|b| b.metadata.name.clone());
+        match input.action {
+            Action::List => {
+                if input.require_completed && latest.is_none() {
+                    return Err(StepError::new(format!(
+                        "no completed Velero backup{} in {} ({} backup(s) found)",
+                        input
+                            .schedule
+                            .as_deref()
+                            .map(|s| format!(" of schedule {s}"))
+                            .unwrap_or_default(),
+                        input.namespace,
+                        items.len()
+                    )));
+                }
+                ctx.progress.message(format!("{} backup(s)", items.len()));
+                Ok(json!({"backups": summaries, "latest": latest, "count": items.len()}))
+            }
+            Action::DeleteRecords => {
+                let mut deleted = Vec::new();
+                for b in &items {
+                    let name = b.metadata.name.clone().unwrap_or_default();
+                    match api.delete(&name, &DeleteParams::default()).await {
+                        Ok(_) => {}
+                        Err(e) if crate::k8s::is_not_found(&e) => {}
+                        Err(e) => {
+                            return Err(crate::k8s::api_error(
+                                &format!("deleting Backup record {name}"),
+                                e,
+                            ));
+                        }
+                    }
+                    watch_until(
+                        api.clone(),
+                        &name,
+                        Duration::from_secs(120),
+                        &format!("Backup record {name} to go"),
+                        |o| match o {
+                            None => Verdict::Done(()),
+                            Some(_) => Verdict::Pending,
+                        },
+                    )
+                    .await?;
+                    deleted.push(name);
+                }
+                ctx.progress
+                    .message(format!("deleted {} Backup record(s)", deleted.len()));
+                Ok(json!({"backups": summaries, "latest": latest, "deleted": deleted}))
+            }
+        }
+    }
+}

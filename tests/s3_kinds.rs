@@ -1,0 +1,249 @@
+//! The S3 kinds against real S3 servers (moto, two instances for copies between endpoints):
+//! sync with multipart objects and a second sync that copies nothing, server-side copy on one
+//! endpoint, the newest 14-digit backup folder, put and get, object-lock buckets, and the secret
+//! key kept out of everything printed or stored.
+
+mod common;
+
+use common::Workspace;
+use runbook_testsupport::services::moto::{MotoServer, SECRET_KEY};
+use serde_json::Value;
+
+fn head(connections: &[(&str, &MotoServer)]) -> String {
+    let mut text = String::from(
+        "apiVersion: runbook/v1\nkind: Runbook\nname: s3\nparams:\n  s3_secret: {required: true, secret: true}\nconnections:\n",
+    );
+    for (name, server) in connections {
+        text.push_str(&format!("  {name}: {}\n", server.connection()));
+    }
+    text.push_str("steps:\n");
+    text
+}
+
+fn run(ws: &Workspace, file: &std::path::Path, extra: &[&str]) -> common::Ran {
+    let secret = format!("s3_secret={SECRET_KEY}");
+    let mut args = vec!["run", file.to_str().unwrap(), "--set", &secret];
+    args.extend_from_slice(extra);
+    ws.runbook(&args)
+}
+
+fn outputs(ws: &Workspace, ran: &common::Ran, step: &str) -> Value {
+    let events = ws.events(&ran.run_id(), "step_succeeded", step);
+    assert_eq!(events.len(), 1, "{step} did not succeed once: {ran}");
+    events[0]["outputs"].clone()
+}
+
+fn assert_no_secret(ws: &Workspace, ran: &common::Ran) {
+    let journal = ws.journal_text(&ran.run_id());
+    for (what, text) in [
+        ("stdout", &ran.stdout),
+        ("stderr", &ran.stderr),
+        ("journal", &journal),
+    ] {
+        assert!(
+            !text.contains(SECRET_KEY),
+            "{what} shows the S3 secret key:\n{text}"
+        );
+    }
+}
+
+/// MD5 of every object in a bucket, by key, as JSON.
+const CHECKSUMS: &str = "import hashlib\ndef sums(bucket, prefix=''):\n    out = {}\n    for page in s3.get_paginator('list_objects_v2').paginate(Bucket=bucket, Prefix=prefix):\n        for o in page.get('Contents', []):\n            out[o['Key'][len(prefix):]] = hashlib.md5(s3.get_object(Bucket=bucket, Key=o['Key'])['Body'].read()).hexdigest()\n    return out\n";
+
+#[test]
+fn sync_between_two_servers_streams_multipart_objects_and_resumes_without_copying_again() {
+    let (main, offsite) = (MotoServer::start(), MotoServer::start());
+    // 20 MiB: more than two 8 MiB parts, so it goes up as a multipart upload with parallel parts.
+    main.python(
+        "import os\ns3.create_bucket(Bucket='harbor')\ns3.put_object(Bucket='harbor', Key='backups/1700000000.sql.gz', Body=os.urandom(20 * 1024 * 1024))\ns3.put_object(Bucket='harbor', Key='docker/registry/v2/blobs/a b+c.json', Body=b'{\"x\": 1}', ContentType='application/json', Metadata={'origin': 'harbor'})\ns3.put_object(Bucket='harbor', Key='empty', Body=b'')",
+    );
+    let ws = Workspace::new();
+    let file = ws.write(
+        "sync.yaml",
+        &format!(
+            "{}  - id: sync\n    uses: s3.sync\n    with:\n      source: {{connection: main, bucket: harbor}}\n      destination: {{connection: offsite, bucket: harbor-offsite, prefix: restored/}}\n      concurrency: 4\n",
+            head(&[("main", &main), ("offsite", &offsite)])
+        ),
+    );
+    // It may overwrite objects, so it is destructive: not without --yes.
+    let refused = run(&ws, &file, &[]);
+    assert_ne!(
+        refused.code, 0,
+        "a destructive sync ran without --yes: {refused}"
+    );
+
+    let first = run(&ws, &file, &["--yes"]);
+    assert_eq!(first.code, 0, "{first}");
+    let out = outputs(&ws, &first, "sync");
+    assert_eq!(out["objects_copied"], 3, "{out}");
+    assert_eq!(out["objects_skipped"], 0, "{out}");
+    assert_eq!(out["bytes_copied"], 20 * 1024 * 1024 + 8, "{out}");
+    assert_eq!(out["server_side"], false, "{out}");
+    assert_no_secret(&ws, &first);
+
+    let source = main.python(&format!(
+        "{CHECKSUMS}print(json.dumps(sums('harbor'), sort_keys=True))"
+    ));
+    let copied = offsite.python(&format!(
+        "{CHECKSUMS}print(json.dumps(sums('harbor-offsite', 'restored/'), sort_keys=True))"
+    ));
+    assert_eq!(source, copied, "the copies differ from the source");
+    // The big object went up in parts; metadata and content type came along.
+    let details = offsite.python(
+        "h = s3.head_object(Bucket='harbor-offsite', Key='restored/backups/1700000000.sql.gz')\nj = s3.head_object(Bucket='harbor-offsite', Key='restored/docker/registry/v2/blobs/a b+c.json')\nprint(json.dumps({'etag': h['ETag'], 'type': j['ContentType'], 'meta': j['Metadata']}))",
+    );
+    let details: Value = serde_json::from_str(details.trim()).unwrap();
+    assert!(
+        details["etag"].as_str().unwrap().contains('-'),
+        "not a multipart upload: {details}"
+    );
+    assert_eq!(details["type"], "application/json");
+    assert_eq!(details["meta"]["origin"], "harbor");
+
+    // A second sync (a resume after an interruption looks the same) copies nothing.
+    let second = run(&ws, &file, &["--yes"]);
+    assert_eq!(second.code, 0, "{second}");
+    let out = outputs(&ws, &second, "sync");
+    assert_eq!(out["objects_copied"], 0, "{out}");
+    assert_eq!(out["objects_skipped"], 3, "{out}");
+
+    // A changed source object is copied again; the others are still skipped.
+    main.python("s3.put_object(Bucket='harbor', Key='empty', Body=b'now with content')");
+    let third = run(&ws, &file, &["--yes"]);
+    assert_eq!(third.code, 0, "{third}");
+    let out = outputs(&ws, &third, "sync");
+    assert_eq!(
+        (
+            out["objects_copied"].as_u64(),
+            out["objects_skipped"].as_u64()
+        ),
+        (Some(1), Some(2)),
+        "{out}"
+    );
+}
+
+#[test]
+fn copy_on_one_endpoint_is_done_by_the_server() {
+    let store = MotoServer::start();
+    store.python("s3.create_bucket(Bucket='velero')\ns3.create_bucket(Bucket='velero-restored')\nfor i in range(5):\n    s3.put_object(Bucket='velero', Key=f'service-cluster/backups/b{i}/velero-backup.json', Body=b'{}' * (i + 1))");
+    let ws = Workspace::new();
+    let file = ws.write(
+        "copy.yaml",
+        &format!(
+            "{}  - id: copy\n    uses: s3.copy\n    with:\n      source: {{connection: store, bucket: velero, prefix: service-cluster/}}\n      destination: {{connection: store, bucket: velero-restored, prefix: service-cluster/}}\n      overwrite: false\n",
+            head(&[("store", &store)])
+        ),
+    );
+    // `overwrite: false` makes it non-destructive: it runs without --yes.
+    let ran = run(&ws, &file, &[]);
+    assert_eq!(ran.code, 0, "{ran}");
+    let out = outputs(&ws, &ran, "copy");
+    assert_eq!(out["objects_copied"], 5, "{out}");
+    assert_eq!(out["server_side"], true, "{out}");
+    let (a, b) = (
+        store.python(&format!(
+            "{CHECKSUMS}print(json.dumps(sums('velero'), sort_keys=True))"
+        )),
+        store.python(&format!(
+            "{CHECKSUMS}print(json.dumps(sums('velero-restored'), sort_keys=True))"
+        )),
+    );
+    assert_eq!(a, b);
+    // Now the objects exist with the same content: copying again leaves them.
+    store.python("s3.put_object(Bucket='velero', Key='service-cluster/backups/b0/velero-backup.json', Body=b'changed')");
+    let again = run(&ws, &file, &[]);
+    assert_ne!(again.code, 0, "{again}");
+    assert!(
+        again
+            .stdout
+            .contains("with other content and `overwrite: false`")
+            || again
+                .stderr
+                .contains("with other content and `overwrite: false`"),
+        "{again}"
+    );
+}
+
+#[test]
+fn latest_finds_the_newest_backup_folder_and_put_get_and_list_round_trip() {
+    let store = MotoServer::start();
+    store.python(
+        "s3.create_bucket(Bucket='influxdb')\nfor folder in ['20261120000000', '20261122000000', '20261121000000', 'tmp', '2026112300000']:\n    for f in ['20261120T000000Z.meta', '20261120T000000Z.manifest']:\n        s3.put_object(Bucket='influxdb', Key=f'{folder}/{f}', Body=b'x')\nimport time\ntime.sleep(1.1)\ns3.put_object(Bucket='influxdb', Key='README', Body=b'not a backup')",
+    );
+    let ws = Workspace::new();
+    ws.write("upload.txt", "uploaded from a file\n");
+    let file = ws.write(
+        "latest.yaml",
+        &format!(
+            "{}  - id: latest\n    uses: s3.latest\n    with: {{connection: store, bucket: influxdb, prefixes: true, pattern: '[0-9]{{14}}', by: name}}\n  - id: newest-object\n    uses: s3.latest\n    with: {{connection: store, bucket: influxdb}}\n  - id: folders\n    uses: s3.list\n    with: {{connection: store, bucket: influxdb, delimiter: /}}\n  - id: put-text\n    needs: [latest, folders]\n    uses: s3.put\n    with: {{connection: store, bucket: influxdb, key: 'notes/{{{{ steps.latest.outputs.name }}}}.txt', content: 'restored {{{{ steps.latest.outputs.key }}}}'}}\n  - id: put-file\n    needs: [folders]\n    uses: s3.put\n    with: {{connection: store, bucket: influxdb, key: notes/upload.txt, from: upload.txt}}\n  - id: get-file\n    needs: [put-text]\n    uses: s3.get\n    with: {{connection: store, bucket: influxdb, key: notes/20261122000000.txt, to: out/restored.txt}}\n  - id: get-text\n    needs: [put-file]\n    uses: s3.get\n    with: {{connection: store, bucket: influxdb, key: notes/upload.txt}}\n",
+            head(&[("store", &store)])
+        ),
+    );
+    let ran = run(&ws, &file, &["--yes"]);
+    assert_eq!(ran.code, 0, "{ran}");
+    let latest = outputs(&ws, &ran, "latest");
+    assert_eq!(latest["key"], "20261122000000/", "{latest}");
+    assert_eq!(latest["name"], "20261122000000");
+    assert_eq!(latest["objects"], 2);
+    assert_eq!(outputs(&ws, &ran, "newest-object")["key"], "README");
+    let folders = outputs(&ws, &ran, "folders");
+    assert_eq!(
+        folders["prefixes"].as_array().unwrap().len(),
+        5,
+        "{folders}"
+    );
+    assert_eq!(folders["objects"][0]["key"], "README", "{folders}");
+    assert_eq!(folders["objects"][0]["size"], 12, "{folders}");
+    assert!(
+        folders["objects"][0]["last_modified"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z'),
+        "{folders}"
+    );
+    assert_eq!(ws.read("out/restored.txt"), "restored 20261122000000/");
+    assert_eq!(
+        outputs(&ws, &ran, "get-text")["content"],
+        "uploaded from a file\n"
+    );
+    assert_no_secret(&ws, &ran);
+
+    // Nothing matching is an error that says what was looked for.
+    let none = ws.write(
+        "none.yaml",
+        &format!("{}  - id: latest\n    uses: s3.latest\n    with: {{connection: store, bucket: influxdb, prefixes: true, pattern: '[0-9]{{20}}'}}\n", head(&[("store", &store)])),
+    );
+    let ran = run(&ws, &none, &[]);
+    assert_ne!(ran.code, 0, "{ran}");
+    let failed = ws.events(&ran.run_id(), "step_failed", "latest");
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no folder matching `[0-9]{20}` under s3://influxdb/"),
+        "{failed:?}"
+    );
+}
+
+#[test]
+fn object_lock_buckets_take_streamed_and_multipart_writes() {
+    let store = MotoServer::start();
+    // Default retention: S3 refuses uploads without a checksum header into such a bucket.
+    store.python(
+        "s3.create_bucket(Bucket='locked', ObjectLockEnabledForBucket=True)\ns3.put_object_lock_configuration(Bucket='locked', ObjectLockConfiguration={'ObjectLockEnabled': 'Enabled', 'Rule': {'DefaultRetention': {'Mode': 'COMPLIANCE', 'Days': 1}}})\ns3.create_bucket(Bucket='source')\nimport os\ns3.put_object(Bucket='source', Key='big', Body=os.urandom(9 * 1024 * 1024))\ns3.put_object(Bucket='source', Key='small', Body=b'small')",
+    );
+    let ws = Workspace::new();
+    let file = ws.write(
+        "lock.yaml",
+        &format!(
+            "{}  - id: put\n    uses: s3.put\n    with: {{connection: store, bucket: locked, key: note.txt, content: kept}}\n  - id: sync\n    uses: s3.sync\n    with:\n      source: {{connection: store, bucket: source}}\n      destination: {{connection: other, bucket: locked, prefix: copy/}}\n",
+            head(&[("store", &store), ("other", &store)])
+        )
+        .replace("  other: {kind: s3, endpoint: \"http://127.0.0.1", "  other: {kind: s3, endpoint: \"http://localhost"),
+    );
+    let ran = run(&ws, &file, &["--yes"]);
+    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(outputs(&ws, &ran, "sync")["objects_copied"], 2);
+    let sizes = store.python("print(s3.head_object(Bucket='locked', Key='copy/big')['ContentLength'], s3.get_object(Bucket='locked', Key='note.txt')['Body'].read().decode())");
+    assert_eq!(sizes.trim(), format!("{} kept", 9 * 1024 * 1024));
+}

@@ -1,0 +1,84 @@
+//! An emulated OpenSearch cluster for the snapshot and restore kinds: repositories, snapshots,
+//! restores that recover over a few polls, indices (create, delete, close, count) and the `_cat`
+//! and `_recovery` views, with basic auth and the status codes and error bodies of the real one.
+//! Test support only; never linked into the binary.
+
+mod errors;
+mod routes;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+pub use state::{Cluster, Index, Snapshot};
+
+/// A running emulator. Dropping it stops the server.
+pub struct OpenSearchEmulator {
+    cluster: Arc<Mutex<Cluster>>,
+    url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl OpenSearchEmulator {
+    /// Starts on a free port of 127.0.0.1, accepting basic auth with `username`/`password`.
+    pub fn start(username: &str, password: &str) -> Self {
+        let cluster = Arc::new(Mutex::new(Cluster::new(username, password)));
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
+        let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+        let served = cluster.clone();
+        let thread = std::thread::Builder::new()
+            .name("opensearch-emulator".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("opensearch emulator runtime");
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                        .await
+                        .expect("bind the opensearch emulator");
+                    let _ = addr_tx.send(listener.local_addr().expect("bound address"));
+                    let app = routes::router(served);
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(async move {
+                            let _ = shutdown_rx.await;
+                        })
+                        .await;
+                });
+            })
+            .expect("spawn the opensearch emulator thread");
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the opensearch emulator started");
+        OpenSearchEmulator {
+            cluster,
+            url: format!("http://{addr}"),
+            shutdown: Some(shutdown_tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Read or change the cluster's state.
+    pub fn with<T>(&self, f: impl FnOnce(&mut Cluster) -> T) -> T {
+        f(&mut self.cluster.lock().expect("cluster lock"))
+    }
+}
+
+impl Drop for OpenSearchEmulator {
+    fn drop(&mut self) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
