@@ -179,12 +179,27 @@ fn main() {
         let runbook = runbook_engine::load::load_file(&path, &sources).unwrap();
         let parsed = start.elapsed() - read - replay;
         let program = runbook_engine::program::build(runbook, &sources).unwrap();
-        let diags = runbook_engine::validate::validate_program(&program, &registry, &KnownInputs::default());
+        let diags = runbook_engine::validate::validate_program(
+            &program,
+            &registry,
+            &KnownInputs::default(),
+        );
         assert!(diags.is_empty());
         let validated = start.elapsed() - read - replay - parsed;
         let redactor = Arc::new(Redactor::new());
-        let run = RunInfo { id: run_dir.id(), started_at: "now".into() };
-        let _frames = resolve_frames(&program, &Inputs::default(), &run, &Templates::new(), &redactor, false).unwrap();
+        let run = RunInfo {
+            id: run_dir.id(),
+            started_at: "now".into(),
+        };
+        let _frames = resolve_frames(
+            &program,
+            &Inputs::default(),
+            &run,
+            &Templates::new(),
+            &redactor,
+            false,
+        )
+        .unwrap();
         let rebuilt = start.elapsed();
         assert_eq!(replayed.steps.len(), n);
         println!(

@@ -262,6 +262,9 @@ mod tests {
     fn long_scripts_are_cut_to_their_first_line() {
         assert_eq!(first_line("echo hi", 60), "echo hi");
         assert_eq!(first_line("a=1\nb=2", 60), "a=1…");
-        assert_eq!(first_line(&"x".repeat(70), 60), format!("{}…", "x".repeat(60)));
+        assert_eq!(
+            first_line(&"x".repeat(70), 60),
+            format!("{}…", "x".repeat(60))
+        );
     }
 }
