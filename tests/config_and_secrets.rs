@@ -44,6 +44,20 @@ fn key(name: &str) -> String {
         .to_string()
 }
 
+/// Run `runbook` with an age identity for sops; returns (exit code, stdout, stderr).
+fn with_key(ws: &Workspace, args: &[&str], key_file: &str) -> (Option<i32>, String, String) {
+    let out = ws
+        .command(args)
+        .env("SOPS_AGE_KEY_FILE", key(key_file))
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 const RUNBOOK: &str = "apiVersion: runbook/v1\nkind: Runbook\nname: cfg\nvars:\n  bucket: \"{{ config.objectStorage.buckets.audit }}\"\nsteps:\n  - id: use\n    uses: command\n    with:\n      shell: 'echo \"bucket={{ vars.bucket }} key={{ secrets.objectStorage.s3.accessKey }}\"; printf %s \"{{ secrets.objectStorage.s3.accessKey }}\" > key.txt'\n";
 
 #[test]
@@ -51,23 +65,19 @@ fn a_run_reads_the_merged_config_and_decrypted_secrets_and_masks_them() {
     let ws = Workspace::new();
     let dir = config_dir(&ws, "age_secrets.enc.yaml");
     let file = ws.write("cfg.yaml", RUNBOOK);
-    let mut command = ws.command(&[
-        "run",
-        file.to_str().unwrap(),
-        "--config-dir",
-        &dir,
-        "--cluster",
-        "sc",
-    ]);
-    command.env("SOPS_AGE_KEY_FILE", key("key1.txt"));
-    let out = command.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (code, stdout, stderr) = with_key(
+        &ws,
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--config-dir",
+            &dir,
+            "--cluster",
+            "sc",
+        ],
+        "key1.txt",
     );
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
     // Decrypted for the command, masked for everyone else.
     assert_eq!(ws.read("key.txt"), "AKIAEXAMPLE0000TEST");
     let id = ws.runs().pop().unwrap();
@@ -89,18 +99,19 @@ fn a_missing_config_key_is_reported_with_the_files_looked_in() {
         "cfg.yaml",
         &RUNBOOK.replace("buckets.audit", "buckets.influxdb"),
     );
-    let mut command = ws.command(&[
-        "validate",
-        file.to_str().unwrap(),
-        "--config-dir",
-        &dir,
-        "--cluster",
-        "sc",
-    ]);
-    command.env("SOPS_AGE_KEY_FILE", key("key1.txt"));
-    let out = command.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, _, stderr) = with_key(
+        &ws,
+        &[
+            "validate",
+            file.to_str().unwrap(),
+            "--config-dir",
+            &dir,
+            "--cluster",
+            "sc",
+        ],
+        "key1.txt",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("config key objectStorage.buckets.influxdb is not set (looked in: defaults/common-config.yaml, defaults/sc-config.yaml, common-config.yaml, sc-config.yaml)"),
         "{stderr}"
@@ -113,19 +124,20 @@ fn the_wrong_age_key_is_a_clear_error_and_nothing_runs() {
     let ws = Workspace::new();
     let dir = config_dir(&ws, "age_key2_only.enc.yaml");
     let file = ws.write("cfg.yaml", RUNBOOK);
-    let mut command = ws.command(&[
-        "run",
-        file.to_str().unwrap(),
-        "--config-dir",
-        &dir,
-        "--cluster",
-        "sc",
-        "--yes",
-    ]);
-    command.env("SOPS_AGE_KEY_FILE", key("key1.txt"));
-    let out = command.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, _, stderr) = with_key(
+        &ws,
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--config-dir",
+            &dir,
+            "--cluster",
+            "sc",
+            "--yes",
+        ],
+        "key1.txt",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("no key could decrypt"), "{stderr}");
     assert!(
         stderr.contains("age1afnrdrkyvy0sl5e08t9ffs4c7g5e5npc8luf7hjc77syewg5gajsls4r90"),
@@ -143,18 +155,19 @@ fn a_tampered_secrets_file_is_refused() {
     let ws = Workspace::new();
     let dir = config_dir(&ws, "age_tampered_unencrypted_value.enc.yaml");
     let file = ws.write("cfg.yaml", RUNBOOK);
-    let mut command = ws.command(&[
-        "plan",
-        file.to_str().unwrap(),
-        "--config-dir",
-        &dir,
-        "--cluster",
-        "sc",
-    ]);
-    command.env("SOPS_AGE_KEY_FILE", key("key1.txt"));
-    let out = command.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, _, stderr) = with_key(
+        &ws,
+        &[
+            "plan",
+            file.to_str().unwrap(),
+            "--config-dir",
+            &dir,
+            "--cluster",
+            "sc",
+        ],
+        "key1.txt",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("MAC mismatch"), "{stderr}");
 }
 
@@ -162,11 +175,12 @@ fn a_tampered_secrets_file_is_refused() {
 fn config_show_lists_values_with_their_files_and_masks_secrets() {
     let ws = Workspace::new();
     let dir = config_dir(&ws, "age_secrets.enc.yaml");
-    let mut command = ws.command(&["config", "show", "--config-dir", &dir, "--cluster", "sc"]);
-    command.env("SOPS_AGE_KEY_FILE", key("key1.txt"));
-    let out = command.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let (code, stdout, _) = with_key(
+        &ws,
+        &["config", "show", "--config-dir", &dir, "--cluster", "sc"],
+        "key1.txt",
+    );
+    assert_eq!(code, Some(0), "{stdout}");
     let line = |key: &str| {
         stdout
             .lines()
