@@ -233,3 +233,25 @@ fn connections_are_checked_and_insecure_ones_shown_in_the_plan() {
         "{plan}"
     );
 }
+
+#[test]
+fn a_step_naming_an_undeclared_connection_is_an_error_at_its_line() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "conn.yaml",
+        "apiVersion: runbook/v1\nkind: Runbook\nname: conn\nconnections:\n  influx: {kind: http, url: http://127.0.0.1:8086}\nsteps:\n  - id: q\n    uses: influxdb.query\n    with:\n      connection: influxx\n      query: SHOW DATABASES\n",
+    );
+    let invalid = ws.runbook(&["validate", file.to_str().unwrap()]);
+    assert_eq!(invalid.code, 2, "{invalid}");
+    assert!(
+        invalid
+            .stderr
+            .contains("step `q` uses connection `influxx`, which is not declared"),
+        "{invalid}"
+    );
+    assert!(
+        invalid.stderr.contains("conn.yaml:10:19")
+            && invalid.stderr.contains("did you mean `influx`?"),
+        "{invalid}"
+    );
+}

@@ -91,3 +91,22 @@ fn secret_params_and_vars_are_masked_and_not_stored() {
         "{journal}"
     );
 }
+
+#[test]
+fn outputs_of_a_secret_step_are_masked_downstream() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "token.yaml",
+        "apiVersion: runbook/v1\nkind: Runbook\nname: t\nsteps:\n  - id: mint\n    uses: command\n    secret: true\n    with: {shell: 'echo tok-$((4000 + 4))-8f3a9c1e55'}\n  - id: use\n    needs: [mint]\n    uses: command\n    with: {shell: 'echo \"using {{ steps.mint.outputs.stdout | trim }}\"; printf %s \"{{ steps.mint.outputs.stdout | trim }}\" > token.txt'}\n",
+    );
+    let ran = ws.runbook(&["run", file.to_str().unwrap()]);
+    assert_eq!(ran.code, 0, "{ran}");
+    // The next step got the real value; nothing shown or stored has it.
+    assert_eq!(ws.read("token.txt"), "tok-4004-8f3a9c1e55");
+    let journal = ws.journal_text(&ran.run_id());
+    assert!(journal.contains("using ••••"), "{journal}");
+    assert!(
+        !journal.contains("tok-4004") && !ran.stdout.contains("tok-4004"),
+        "{ran}\n{journal}"
+    );
+}

@@ -261,11 +261,18 @@ pub fn resolve_frames(
         let mut connections = Vec::new();
         for def in &runbook.connections {
             match templates.render_value(&def.fields.to_json(), &scope) {
-                Ok(Value::Object(fields)) => connections.push(Connection {
-                    name: def.name.clone(),
-                    kind: def.kind.clone(),
-                    fields,
-                }),
+                Ok(Value::Object(mut fields)) => {
+                    if def.kind == "kubernetes" && !fields.contains_key("kubeconfig") {
+                        if let Some(default) = &inputs.default_kubeconfig {
+                            fields.insert("kubeconfig".into(), Value::String(default.clone()));
+                        }
+                    }
+                    connections.push(Connection {
+                        name: def.name.clone(),
+                        kind: def.kind.clone(),
+                        fields,
+                    })
+                }
                 Ok(_) => {}
                 Err(e) => diags.push(Diagnostic::new(
                     def.loc,

