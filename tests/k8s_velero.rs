@@ -540,3 +540,209 @@ fn apply_scale_wait_logs_exec_and_get() {
         "the manifest file was rendered"
     );
 }
+
+/// The POSTs that created Restores, by name, in the order the API server served them.
+fn restores_created(k8s: &KubeEmulator) -> Vec<(String, Value)> {
+    k8s.requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/namespaces/velero/restores"))
+        .filter_map(|r| {
+            let body = r.body?;
+            Some((body["metadata"]["name"].as_str()?.to_string(), body))
+        })
+        .collect()
+}
+
+#[test]
+fn policies_first_restores_network_policies_before_the_workloads() {
+    let k8s = cluster_with_grafana();
+    let shop = vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "shop", "namespace": "shop"},
+               "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "shop"}},
+                        "template": {"metadata": {"labels": {"app": "shop"}}, "spec": {"containers": [{"name": "shop", "image": "nginx"}]}}}}),
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "allow-shop", "namespace": "shop"},
+               "spec": {"podSelector": {"matchLabels": {"app": "shop"}}}}),
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "shop", "namespace": "shop"}}),
+    ];
+    k8s.seed_velero_backup("shop-20261122", None, shop, "Completed");
+    k8s.clear_requests();
+    let ws = Workspace::new();
+    let file = ws.write(
+        "shop.yaml",
+        &format!(
+            "{}steps:\n  - id: restore\n    uses: velero.restore\n    with: {{backup: shop-20261122, included_namespaces: [shop], policies_first: true, timeout: 1m}}\n",
+            head(&k8s)
+        ),
+    );
+    let ran = run(&ws, path_str(&file));
+    assert_eq!(ran.code, 0, "{ran}");
+    let id = ran.run_id();
+    let (policies, rest) = (format!("{id}-restore-policies"), format!("{id}-restore"));
+    let outputs = &ws.events(&id, "step_succeeded", "restore")[0]["outputs"];
+    assert_eq!(outputs["restores"], json!([policies, rest]), "{outputs}");
+    assert_eq!(outputs["phase"], "Completed", "{outputs}");
+
+    let created = restores_created(&k8s);
+    let names: Vec<&str> = created.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, [policies.as_str(), rest.as_str()], "policies first");
+    let included = &created[0].1["spec"]["includedResources"];
+    assert!(
+        included.as_array().is_some_and(|a| a
+            .contains(&json!("networkpolicies.networking.k8s.io"))
+            && !a
+                .iter()
+                .any(|r| r.as_str().unwrap().starts_with("deployments"))),
+        "{included}"
+    );
+    let first = k8s
+        .get("velero.io/v1", "Restore", "velero", &policies)
+        .unwrap();
+    assert_eq!(first["status"]["phase"], "Completed");
+
+    let policy = k8s
+        .get(
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            "shop",
+            "allow-shop",
+        )
+        .expect("the NetworkPolicy is restored");
+    assert_eq!(
+        policy["metadata"]["labels"]["velero.io/restore-name"], policies,
+        "by the first Restore"
+    );
+    let deployment = k8s
+        .get("apps/v1", "Deployment", "shop", "shop")
+        .expect("the Deployment is restored");
+    assert_eq!(
+        deployment["metadata"]["labels"]["velero.io/restore-name"],
+        rest
+    );
+}
+
+#[test]
+fn failed_restore_exits_1_with_the_reason_and_the_run_can_be_resumed() {
+    let k8s = cluster_with_grafana();
+    k8s.script_restore(RestoreScript::failed(
+        "error executing restore: the node-agent daemonset is not ready",
+    ));
+    let ws = Workspace::new();
+    let file = ws.write(
+        "restore.yaml",
+        &format!(
+            "{}steps:\n  - id: restore\n    uses: velero.restore\n    with: {{backup: velero-daily-backup-20261122000000, timeout: 1m}}\n",
+            head(&k8s)
+        ),
+    );
+    let ran = run(&ws, path_str(&file));
+    assert_eq!(ran.code, 1, "{ran}");
+    let id = ran.run_id();
+    let out = printed(&ran);
+    assert!(
+        out.contains("the node-agent daemonset is not ready"),
+        "the failureReason: {ran}"
+    );
+    assert!(out.contains(&format!("runbook resume {id}")), "{ran}");
+    let restore = k8s
+        .get(
+            "velero.io/v1",
+            "Restore",
+            "velero",
+            &format!("{id}-restore"),
+        )
+        .unwrap();
+    assert_eq!(restore["status"]["phase"], "Failed");
+}
+
+#[test]
+fn restore_of_a_missing_backup_fails_validation_and_the_run_can_be_resumed() {
+    let k8s = cluster_with_grafana();
+    let ws = Workspace::new();
+    let file = ws.write(
+        "restore.yaml",
+        &format!(
+            "{}steps:\n  - id: restore\n    uses: velero.restore\n    with: {{backup: no-such-backup, timeout: 1m}}\n",
+            head(&k8s)
+        ),
+    );
+    let ran = run(&ws, path_str(&file));
+    assert_eq!(ran.code, 1, "{ran}");
+    let id = ran.run_id();
+    let out = printed(&ran);
+    assert!(out.contains("failed validation"), "{ran}");
+    assert!(
+        out.contains("no-such-backup"),
+        "the validation error: {ran}"
+    );
+    assert!(out.contains(&format!("runbook resume {id}")), "{ran}");
+    let restore = k8s
+        .get(
+            "velero.io/v1",
+            "Restore",
+            "velero",
+            &format!("{id}-restore"),
+        )
+        .unwrap();
+    assert_eq!(restore["status"]["phase"], "FailedValidation");
+}
+
+#[test]
+fn on_demand_backup_waits_until_completed() {
+    let k8s = cluster_with_grafana();
+    let ws = Workspace::new();
+    let file = ws.write(
+        "backup.yaml",
+        &format!(
+            "{}steps:\n  - id: backup\n    uses: velero.backup\n    with: {{included_namespaces: [monitoring], wait: true, timeout: 1m}}\n",
+            head(&k8s)
+        ),
+    );
+    let ran = run(&ws, path_str(&file));
+    assert_eq!(ran.code, 0, "{ran}");
+    let id = ran.run_id();
+    let outputs = &ws.events(&id, "step_succeeded", "backup")[0]["outputs"];
+    let name = format!("{id}-backup");
+    assert_eq!(outputs["backup"], name, "{outputs}");
+    assert_eq!(outputs["phase"], "Completed", "{outputs}");
+    let backup = k8s.get("velero.io/v1", "Backup", "velero", &name).unwrap();
+    assert_eq!(backup["status"]["phase"], "Completed");
+    assert_eq!(backup["spec"]["includedNamespaces"], json!(["monitoring"]));
+    assert!(
+        k8s.backups_in_location("default").contains(&name),
+        "stored in the default location's bucket"
+    );
+}
+
+#[test]
+fn delete_by_selector_removes_only_the_matching_objects() {
+    let k8s = KubeEmulator::start();
+    for (name, app) in [("a-1", "a"), ("a-2", "a"), ("b-1", "b")] {
+        k8s.apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                         "metadata": {"name": name, "namespace": "web", "labels": {"app": app}}}));
+    }
+    let ws = Workspace::new();
+    let file = ws.write(
+        "delete.yaml",
+        &format!(
+            "{}steps:\n  - id: delete\n    uses: k8s.delete\n    with: {{kind: ConfigMap, namespace: web, selector: app=a, wait: true, timeout: 30s}}\n",
+            head(&k8s)
+        ),
+    );
+    let ran = run(&ws, path_str(&file));
+    assert_eq!(ran.code, 0, "{ran}");
+    let id = ran.run_id();
+    let deleted = &ws.events(&id, "step_succeeded", "delete")[0]["outputs"]["deleted"];
+    let mut names: Vec<&str> = deleted
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a-1", "a-2"], "{deleted}");
+    assert_eq!(
+        k8s.names("v1", "ConfigMap", Some("web")),
+        vec!["web/b-1".to_string()]
+    );
+}

@@ -35,6 +35,18 @@ impl std::fmt::Debug for Redactor {
     }
 }
 
+/// The patterns are the secrets themselves: wipe them with the redactor.
+impl Drop for Redactor {
+    fn drop(&mut self) {
+        if let Ok(inner) = self.inner.get_mut() {
+            inner
+                .patterns
+                .iter_mut()
+                .for_each(zeroize::Zeroize::zeroize);
+        }
+    }
+}
+
 impl Redactor {
     pub fn new() -> Self {
         Self::default()

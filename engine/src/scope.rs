@@ -262,10 +262,11 @@ pub fn resolve_frames(
         for def in &runbook.connections {
             match templates.render_value(&def.fields.to_json(), &scope) {
                 Ok(Value::Object(mut fields)) => {
-                    if def.kind == "kubernetes" && !fields.contains_key("kubeconfig") {
-                        if let Some(default) = &inputs.default_kubeconfig {
-                            fields.insert("kubeconfig".into(), Value::String(default.clone()));
-                        }
+                    if def.kind == "kubernetes"
+                        && !fields.contains_key("kubeconfig")
+                        && let Some(default) = &inputs.default_kubeconfig
+                    {
+                        fields.insert("kubeconfig".into(), Value::String(default.clone()));
                     }
                     connections.push(Connection {
                         name: def.name.clone(),

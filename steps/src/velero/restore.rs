@@ -5,7 +5,9 @@
 //! before the interruption and keeps waiting for it instead of restoring a second time.
 //! With `policies_first`, two Restores run: first NetworkPolicies, ServiceAccounts and RBAC
 //! (`<name>-policies`), then everything else, because a hardened cluster rejects workloads that
-//! no NetworkPolicy selects and Velero's own order restores workloads alongside them.
+//! no NetworkPolicy selects and Velero's own order restores workloads alongside them. The first
+//! also restores the Namespaces those objects live in (with their labels, which namespace
+//! selectors and admission read), so it works when the namespaces were deleted too.
 
 use std::time::Duration;
 
@@ -296,7 +298,12 @@ fn spec(input: &RestoreInput, backup: &str, part: Part) -> Result<Option<Value>,
             if policies.is_empty() {
                 return Ok(None);
             }
-            included = Some(policies);
+            // The policies' namespaces, or they have nowhere to go when the namespaces are gone.
+            included = Some(
+                std::iter::once("namespaces".to_string())
+                    .chain(policies)
+                    .collect(),
+            );
         }
         Part::Rest => excluded.extend(POLICY_RESOURCES.iter().map(|p| p.to_string())),
     }
