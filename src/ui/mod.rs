@@ -61,3 +61,14 @@ pub fn unit_name(step: &str, index: Option<usize>) -> String {
         None => step.to_string(),
     }
 }
+
+/// The first line of a description, marked when more follows: one event, one line.
+pub fn one_line(text: &str) -> String {
+    let mut lines = text.trim().lines();
+    let first = lines.next().unwrap_or_default();
+    if lines.next().is_some() {
+        format!("{first} …")
+    } else {
+        first.to_string()
+    }
+}

@@ -59,7 +59,7 @@ pub fn line_for(
             };
             let what = description
                 .as_ref()
-                .map(|d| format!(": {d}"))
+                .map(|d| format!(": {}", super::one_line(d)))
                 .unwrap_or_default();
             format!("start     {unit}{attempt}{what}")
         }
@@ -83,7 +83,11 @@ pub fn line_for(
                     )
                 })
                 .unwrap_or_default();
-            format!("FAILED    {unit}{}{retry}: {error}", elapsed(&unit))
+            format!(
+                "FAILED    {unit}{}{retry}: {}",
+                elapsed(&unit),
+                error.replace('\n', "\n              ")
+            )
         }
         Event::StepInterrupted { step, index, .. } => {
             format!("aborted   {}", unit_name(step, *index))

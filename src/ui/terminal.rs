@@ -77,7 +77,12 @@ impl Observer for TerminalObserver {
                     String::new()
                 };
                 bar.set_prefix(format!("{unit}{attempt}"));
-                bar.set_message(description.clone().unwrap_or_default());
+                bar.set_message(
+                    description
+                        .as_deref()
+                        .map(super::one_line)
+                        .unwrap_or_default(),
+                );
                 bar.enable_steady_tick(Duration::from_millis(120));
                 if let Some(old) = self.running.lock().expect("lock").insert(unit, bar) {
                     old.finish_and_clear();
