@@ -635,24 +635,13 @@ fn failed_restore_exits_1_with_the_reason_and_the_run_can_be_resumed() {
             head(&k8s)
         ),
     );
-    let ran = run(&ws, path_str(&file));
-    assert_eq!(ran.code, 1, "{ran}");
-    let id = ran.run_id();
-    let out = printed(&ran);
-    assert!(
-        out.contains("the node-agent daemonset is not ready"),
-        "the failureReason: {ran}"
+    assert_restore_failed(
+        &k8s,
+        &ws,
+        &file,
+        &["the node-agent daemonset is not ready"],
+        "Failed",
     );
-    assert!(out.contains(&format!("runbook resume {id}")), "{ran}");
-    let restore = k8s
-        .get(
-            "velero.io/v1",
-            "Restore",
-            "velero",
-            &format!("{id}-restore"),
-        )
-        .unwrap();
-    assert_eq!(restore["status"]["phase"], "Failed");
 }
 
 #[test]
@@ -666,15 +655,31 @@ fn restore_of_a_missing_backup_fails_validation_and_the_run_can_be_resumed() {
             head(&k8s)
         ),
     );
-    let ran = run(&ws, path_str(&file));
+    assert_restore_failed(
+        &k8s,
+        &ws,
+        &file,
+        &["failed validation", "no-such-backup"],
+        "FailedValidation",
+    );
+}
+
+/// Run a runbook whose `restore` step must fail: exit 1, each of `expected` printed, the resume
+/// line printed, and the Restore left in `phase`.
+fn assert_restore_failed(
+    k8s: &KubeEmulator,
+    ws: &Workspace,
+    file: &std::path::Path,
+    expected: &[&str],
+    phase: &str,
+) {
+    let ran = run(ws, path_str(file));
     assert_eq!(ran.code, 1, "{ran}");
     let id = ran.run_id();
     let out = printed(&ran);
-    assert!(out.contains("failed validation"), "{ran}");
-    assert!(
-        out.contains("no-such-backup"),
-        "the validation error: {ran}"
-    );
+    for text in expected {
+        assert!(out.contains(text), "`{text}` not printed: {ran}");
+    }
     assert!(out.contains(&format!("runbook resume {id}")), "{ran}");
     let restore = k8s
         .get(
@@ -684,7 +689,7 @@ fn restore_of_a_missing_backup_fails_validation_and_the_run_can_be_resumed() {
             &format!("{id}-restore"),
         )
         .unwrap();
-    assert_eq!(restore["status"]["phase"], "FailedValidation");
+    assert_eq!(restore["status"]["phase"], phase);
 }
 
 #[test]

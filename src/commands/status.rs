@@ -1,5 +1,6 @@
 use runbook_engine::duration::format_duration;
 use runbook_engine::journal::{RunDir, RunLock, RunState, SessionEnd, StateDir};
+use runbook_engine::report::timing;
 use serde_json::json;
 
 use super::input_error;
@@ -100,7 +101,7 @@ fn one(run_id: &str, state_dir: &StateDir, output: OutputFormat) -> i32 {
     for key in keys {
         let record = state.step(key);
         let duration = record
-            .and_then(|r| Some(span(r.first_started()?, r.last_ended()?)))
+            .and_then(|r| timing::between(r.first_started()?, r.last_ended()?))
             .map(format_duration)
             .unwrap_or_default();
         let error = record
@@ -117,16 +118,4 @@ fn one(run_id: &str, state_dir: &StateDir, output: OutputFormat) -> i32 {
         println!("\nContinue with: runbook resume {}", meta.run_id);
     }
     exit::OK
-}
-
-fn span(from: &str, to: &str) -> std::time::Duration {
-    use time::OffsetDateTime;
-    use time::format_description::well_known::Rfc3339;
-    match (
-        OffsetDateTime::parse(from, &Rfc3339),
-        OffsetDateTime::parse(to, &Rfc3339),
-    ) {
-        (Ok(a), Ok(b)) => (b - a).try_into().unwrap_or_default(),
-        _ => std::time::Duration::ZERO,
-    }
 }

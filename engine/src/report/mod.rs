@@ -10,7 +10,7 @@ mod build;
 pub(crate) mod fixture;
 mod junit;
 mod markdown;
-mod timing;
+pub mod timing;
 
 use serde::Serialize;
 
