@@ -39,6 +39,7 @@ mod kubeconfig;
 mod logs;
 mod meta;
 mod patch;
+mod pod_run;
 mod resources;
 mod routes;
 mod script;
@@ -55,7 +56,7 @@ mod tests;
 pub use emulator::KubeEmulator;
 pub use kubeconfig::CONTEXT;
 pub use script::{
-    ExecCall, ExecResult, JobScript, PodMatcher, PodOutcome, RestoreOutcome, RestoreScript,
+    ActionOutcome, ExecCall, ExecResult, JobScript, PodMatcher, PodOutcome, PodRun, RestoreOutcome, RestoreScript,
     StoredBackup,
 };
 pub use state::RecordedRequest;

@@ -28,6 +28,48 @@ pub struct JobScript {
     pub pending_for: Duration,
     /// How long a pod runs before it terminates.
     pub running_for: Duration,
+    /// What the pod's containers do, run by test code on a thread once the pod is Running; its
+    /// outcome replaces `outcome`, `exit_code` and `logs`.
+    pub action: Option<PodAction>,
+}
+
+/// What a pod's emulated containers see: the pod, the environment of its containers (init
+/// containers first, later values winning) resolved from literal values, Secrets and ConfigMaps,
+/// and the files of its ConfigMap and Secret volumes by mount path (`/scripts/restore.sh`).
+#[derive(Debug, Clone)]
+pub struct PodRun {
+    /// The pod as stored.
+    pub pod: Value,
+    /// `env` and `envFrom`, resolved.
+    pub env: std::collections::BTreeMap<String, String>,
+    /// Mounted ConfigMap and Secret keys, by full path.
+    pub files: std::collections::BTreeMap<String, String>,
+}
+
+impl PodRun {
+    /// An environment variable the pod was given.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.env.get(name).map(String::as_str)
+    }
+}
+
+/// How an action ended.
+#[derive(Debug, Clone)]
+pub struct ActionOutcome {
+    /// The container's exit code: 0 succeeds the pod, anything else fails it.
+    pub exit_code: i32,
+    /// What the pod logged.
+    pub logs: String,
+}
+
+/// Test code standing in for a pod's containers.
+#[derive(Clone)]
+pub struct PodAction(pub Arc<dyn Fn(&PodRun) -> ActionOutcome + Send + Sync>);
+
+impl std::fmt::Debug for PodAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PodAction")
+    }
 }
 
 impl JobScript {
@@ -39,6 +81,17 @@ impl JobScript {
             exit_code: 0,
             pending_for: Duration::from_millis(50),
             running_for: Duration::from_millis(100),
+            action: None,
+        }
+    }
+
+    /// Every pod runs `action` (on its own thread, once Running) and ends as it returns: the
+    /// way a test makes a Job really restore a database or copy objects.
+    pub fn run(action: impl Fn(&PodRun) -> ActionOutcome + Send + Sync + 'static) -> Self {
+        Self {
+            action: Some(PodAction(Arc::new(action))),
+            running_for: Duration::ZERO,
+            ..Self::succeed("")
         }
     }
 

@@ -404,6 +404,7 @@ impl Store {
             }
         }
         apply_create_defaults(rt, &mut obj);
+        fold_string_data(rt, &mut obj);
         if dry_run {
             return Ok(obj);
         }
@@ -432,6 +433,7 @@ impl Store {
                 )?;
             }
         }
+        fold_string_data(rt, &mut obj);
         let name = name_of(&obj).to_string();
         check_name(rt, &name)?;
         let existing = self.get(rt, &ns, &name).cloned();
@@ -564,6 +566,7 @@ impl Store {
     ) -> Result<Value, ApiError> {
         new["apiVersion"] = json!(rt.api_version());
         new["kind"] = json!(rt.kind);
+        fold_string_data(rt, &mut new);
         for k in [
             "uid",
             "creationTimestamp",
@@ -696,6 +699,26 @@ impl Store {
 impl Default for Store {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// A Secret's `stringData` is write-only: the apiserver merges it into `data`, base64-encoded,
+/// and never stores it.
+fn fold_string_data(rt: &ResourceType, obj: &mut Value) {
+    use base64::Engine as _;
+    if (rt.group, rt.kind) != ("", "Secret") {
+        return;
+    }
+    let Some(Value::Object(string_data)) = obj.as_object_mut().and_then(|o| o.remove("stringData"))
+    else {
+        return;
+    };
+    if !obj["data"].is_object() {
+        obj["data"] = json!({});
+    }
+    for (k, v) in string_data {
+        let text = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+        obj["data"][k] = json!(base64::engine::general_purpose::STANDARD.encode(text));
     }
 }
 

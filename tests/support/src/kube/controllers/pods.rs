@@ -3,6 +3,7 @@
 //! (unscripted ones succeed). Long-running pods (`Always`) stay Running.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -10,13 +11,16 @@ use serde_json::{Value, json};
 use super::rt;
 use crate::kube::logs::script_owner_name;
 use crate::kube::meta::{is_terminating, name_of, namespace_of, now_rfc3339, uid_of};
-use crate::kube::script::{JobScript, PodOutcome};
+use crate::kube::pod_run::pod_run;
+use crate::kube::script::{ActionOutcome, JobScript, PodOutcome};
 use crate::kube::state::Cluster;
 
 /// Tracks when each pod was first seen, to time its transitions.
 #[derive(Default)]
 pub struct PodLifecycle {
     first_seen: HashMap<String, Instant>,
+    /// Actions running or finished, by pod uid.
+    actions: HashMap<String, Arc<Mutex<Option<ActionOutcome>>>>,
 }
 
 fn container_names(pod: &Value) -> Vec<(String, String)> {
@@ -68,14 +72,13 @@ fn running_status(pod: &Value, ip: &str) -> Value {
     })
 }
 
-fn terminated_status(pod: &Value, script: &JobScript) -> Value {
+fn terminated_status(pod: &Value, exit_code: i32) -> Value {
     let now = now_rfc3339();
     let started = pod["status"]["startTime"]
         .as_str()
         .unwrap_or(&now)
         .to_string();
-    let succeeded = script.outcome == PodOutcome::Succeed;
-    let exit_code = if succeeded { 0 } else { script.exit_code };
+    let succeeded = exit_code == 0;
     let reason = if succeeded { "Completed" } else { "Error" };
     let containers: Vec<Value> = container_names(pod)
         .into_iter()
@@ -118,6 +121,8 @@ impl PodLifecycle {
         let now = Instant::now();
         let live: std::collections::HashSet<&str> = pods.iter().map(uid_of).collect();
         self.first_seen.retain(|uid, _| live.contains(uid.as_str()));
+        self.actions.retain(|uid, _| live.contains(uid.as_str()));
+        let mut finished_logs = Vec::new();
         let mut store = cluster.store();
         for (i, (pod, script)) in pods.iter().zip(scripts).enumerate() {
             let phase = pod["status"]["phase"].as_str().unwrap_or("Pending");
@@ -144,12 +149,45 @@ impl PodLifecycle {
                     p["status"] = running_status(p, &ip)
                 });
             } else if phase == "Running"
+                && let Some(action) = script.as_ref().and_then(|s| s.action.clone())
+            {
+                let uid = uid_of(pod).to_string();
+                match self.actions.get(&uid) {
+                    None => {
+                        let run = pod_run(&store, pod);
+                        let slot = Arc::new(Mutex::new(None));
+                        let done = slot.clone();
+                        std::thread::spawn(move || {
+                            let outcome = (action.0)(&run);
+                            *done.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+                        });
+                        self.actions.insert(uid, slot);
+                    }
+                    Some(slot) => {
+                        let outcome = slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                        if let Some(outcome) = outcome {
+                            store.modify(pods_rt, &ns, &name, |p| {
+                                p["status"] = terminated_status(p, outcome.exit_code)
+                            });
+                            finished_logs.push(((ns, name), outcome.logs));
+                        }
+                    }
+                }
+            } else if phase == "Running"
                 && let Some(s) = script.filter(|s| elapsed >= s.pending_for + s.running_for)
             {
+                let exit_code = match s.outcome {
+                    PodOutcome::Succeed => 0,
+                    PodOutcome::Fail => s.exit_code,
+                };
                 store.modify(pods_rt, &ns, &name, |p| {
-                    p["status"] = terminated_status(p, &s)
+                    p["status"] = terminated_status(p, exit_code)
                 });
             }
+        }
+        drop(store);
+        if !finished_logs.is_empty() {
+            cluster.scripts().pod_logs.extend(finished_logs);
         }
     }
 }

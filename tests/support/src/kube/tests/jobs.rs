@@ -301,3 +301,66 @@ fn foreground_deletion_waits_for_dependents() {
         );
     });
 }
+
+#[test]
+fn a_pod_action_sees_secret_env_and_mounted_scripts_and_ends_the_pod() {
+    let k8s = KubeEmulator::start();
+    k8s.apply(json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "creds", "namespace": "default"},
+        "stringData": {"AWS_ACCESS_KEY_ID": "AKIA-test"}}));
+    k8s.apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "scripts", "namespace": "default"},
+        "data": {"restore.sh": "echo restoring"}}));
+    let secret = k8s.get("v1", "Secret", "default", "creds").unwrap();
+    assert!(secret.get("stringData").is_none(), "stringData is folded into data");
+    assert_eq!(secret["data"]["AWS_ACCESS_KEY_ID"], "QUtJQS10ZXN0");
+    k8s.script_job(
+        "restore-",
+        JobScript::run(|run| {
+            let key = run.var("AWS_ACCESS_KEY_ID").unwrap_or("missing").to_string();
+            let script = run.files.get("/scripts/restore.sh").cloned().unwrap_or_default();
+            crate::kube::ActionOutcome {
+                exit_code: if key == "AKIA-test" { 3 } else { 0 },
+                logs: format!("{script} with {key} as {}\n", run.var("MODE").unwrap_or("?")),
+            }
+        }),
+    );
+    let mut spec = job("restore-db", "busybox", 0);
+    let value = json!({
+        "restartPolicy": "Never",
+        "volumes": [{"name": "s", "configMap": {"name": "scripts", "defaultMode": 493}}],
+        "containers": [{"name": "restore", "image": "busybox",
+            "env": [{"name": "MODE", "value": "full"}],
+            "envFrom": [{"secretRef": {"name": "creds"}}],
+            "volumeMounts": [{"name": "s", "mountPath": "/scripts"}]}]
+    });
+    spec.spec.as_mut().unwrap().template.spec = Some(serde_json::from_value(value).unwrap());
+    run(async {
+        let c = client(&k8s).await;
+        let jobs: Api<Job> = Api::namespaced(c.clone(), "default");
+        jobs.create(&PostParams::default(), &spec).await.unwrap();
+        let done = tokio::time::timeout(
+            SETTLE,
+            await_condition(jobs.clone(), "restore-db", |j: Option<&Job>| {
+                j.and_then(|j| j.status.as_ref()).and_then(|s| s.failed) == Some(1)
+            }),
+        )
+        .await
+        .expect("the job fails: the action exited 3")
+        .unwrap()
+        .unwrap();
+        assert_eq!(done.status.unwrap().failed, Some(1));
+        let pods: Api<Pod> = Api::namespaced(c.clone(), "default");
+        let pod = pods
+            .list(&ListParams::default().labels("job-name=restore-db"))
+            .await
+            .unwrap()
+            .items
+            .remove(0);
+        let name = pod.metadata.name.clone().unwrap();
+        let state = pod.status.unwrap().container_statuses.unwrap()[0].clone();
+        assert_eq!(state.state.unwrap().terminated.unwrap().exit_code, 3);
+        let logs = pods.logs(&name, &LogParams::default()).await.unwrap();
+        assert_eq!(logs, "echo restoring with AKIA-test as full\n");
+    });
+}
