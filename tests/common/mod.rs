@@ -9,6 +9,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod ck8s;
+pub mod harbor_world;
+pub mod influxdb_world;
+pub mod opensearch_world;
+
 pub struct Workspace {
     pub dir: tempfile::TempDir,
 }

@@ -4,6 +4,7 @@
 
 pub mod influxdb;
 pub mod moto;
+pub mod postgres;
 
 use std::io::{Read, Write};
 
