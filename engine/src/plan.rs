@@ -263,8 +263,16 @@ fn plan_step(
             .map(|(i, v)| Some((v, i)))
             .collect(),
     };
+    let placeholder_item = match &def.for_each {
+        Some(ForEach::Expr(e)) if reads_steps(templates, &e.text, true) => Some("item"),
+        _ => None,
+    };
     for unit in units {
-        match templates.render_value(&with, &frame.value(unit)) {
+        let scope = match placeholder_item {
+            Some(text) => frame.value_with_placeholder_item(text),
+            None => frame.value(unit),
+        };
+        match templates.render_value(&with, &scope) {
             Ok(rendered) => {
                 planned
                     .actions

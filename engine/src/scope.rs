@@ -68,6 +68,16 @@ impl FrameScope {
         MjValue::from(map)
     }
 
+    /// Planning a `for_each` over step outputs: `item` is a placeholder whose every attribute is
+    /// one too (`⟨item⟩.metadata.name`), as the items are not known before the run.
+    pub fn value_with_placeholder_item(&self, text: &str) -> MjValue {
+        let mut map = self.base.clone();
+        map.insert("steps".into(), MjValue::from_dyn_object(self.steps.clone()));
+        map.insert("item".into(), MjValue::from_object(Placeholder(text.to_string())));
+        map.insert("index".into(), MjValue::from_object(Placeholder("index".into())));
+        MjValue::from(map)
+    }
+
     /// Record a finished step of this frame for the steps after it.
     pub fn set_step(&self, local_id: &str, status: &str, outputs: Option<&Value>) {
         let mut entry = serde_json::Map::new();
