@@ -151,12 +151,22 @@ fn restore_brings_back_deleted_objects_from_the_newest_or_a_named_backup() {
         format!("{id}-restore")
     );
     let spec = &k8s
-        .get("velero.io/v1", "Restore", "velero", &format!("{id}-restore"))
+        .get(
+            "velero.io/v1",
+            "Restore",
+            "velero",
+            &format!("{id}-restore"),
+        )
         .unwrap()["spec"];
     assert_eq!(spec["includedNamespaces"], json!(["monitoring"]));
 
     // A named backup, every namespace: the ConfigMap only the older backup holds comes back.
-    let ran = run(&ws, &config, "velero/restore.yaml", &["--set", &format!("backup={OLDER}")]);
+    let ran = run(
+        &ws,
+        &config,
+        "velero/restore.yaml",
+        &["--set", &format!("backup={OLDER}")],
+    );
     assert_eq!(ran.code, 0, "{ran}");
     assert_eq!(outputs(&ws, &ran.run_id(), "restore")["backup"], OLDER);
     let restored = k8s
@@ -164,7 +174,9 @@ fn restore_brings_back_deleted_objects_from_the_newest_or_a_named_backup() {
         .expect("restored from the named backup");
     assert_eq!(restored["data"]["from"], "older-backup");
     assert!(
-        ws.events(&ran.run_id(), "step_skipped", "choose-backup").len() == 1,
+        ws.events(&ran.run_id(), "step_skipped", "choose-backup")
+            .len()
+            == 1,
         "no schedule lookup for a named backup"
     );
 }
@@ -181,7 +193,8 @@ fn restore_of_a_schedule_without_completed_backups_fails_before_restoring_anythi
     );
     assert_eq!(ran.code, 1, "{ran}");
     assert!(
-        k8s.names("velero.io/v1", "Restore", Some("velero")).is_empty(),
+        k8s.names("velero.io/v1", "Restore", Some("velero"))
+            .is_empty(),
         "no Restore was created"
     );
     assert!(ran.stdout.contains("choose-backup"), "{ran}");
@@ -232,12 +245,18 @@ fn offsite_restore_swaps_a_read_only_location_in_and_the_main_one_back() {
     };
     let location = created("BackupStorageLocation", "backup");
     assert_eq!(location["spec"]["accessMode"], "ReadOnly");
-    assert_eq!(location["spec"]["objectStorage"]["bucket"], "ck8s-test-velero");
+    assert_eq!(
+        location["spec"]["objectStorage"]["bucket"],
+        "ck8s-test-velero"
+    );
     assert_eq!(
         location["spec"]["config"]["s3Url"],
         "https://s3.offsite-region-1.example.invalid"
     );
-    assert_eq!(location["spec"]["credential"], json!({"name": "velero-backup", "key": "cloud"}));
+    assert_eq!(
+        location["spec"]["credential"],
+        json!({"name": "velero-backup", "key": "cloud"})
+    );
     let secret = created("Secret", "velero-backup");
     let ini = secret["stringData"]["cloud"].as_str().unwrap().to_string();
     assert!(
@@ -270,7 +289,10 @@ fn offsite_restore_swaps_a_read_only_location_in_and_the_main_one_back() {
         .unwrap();
     assert_eq!(default["spec"]["accessMode"], "ReadWrite");
     assert_eq!(default["spec"]["default"], true);
-    assert_eq!(default["spec"]["objectStorage"]["bucket"], "ck8s-test-velero");
+    assert_eq!(
+        default["spec"]["objectStorage"]["bucket"],
+        "ck8s-test-velero"
+    );
     assert_eq!(
         default["spec"]["config"]["s3Url"],
         "https://s3.test-region-1.example.invalid"
@@ -296,15 +318,21 @@ fn offsite_restore_that_fails_still_swaps_the_main_location_back() {
     let (ws, config) = session(&k8s);
     k8s.location_holds_backups(
         "backup",
-        vec![StoredBackup::new("velero-daily-backup-20261119000000", grafana_objects())
-            .from_schedule(SCHEDULE)],
+        vec![
+            StoredBackup::new("velero-daily-backup-20261119000000", grafana_objects())
+                .from_schedule(SCHEDULE),
+        ],
     );
     k8s.script_restore(runbook_testsupport::kube::RestoreScript::failed(
         "error downloading backup tarball",
     ));
     let ran = run(&ws, &config, "velero/restore-offsite.yaml", &[]);
     assert_eq!(ran.code, 1, "{ran}");
-    assert!(ran.stdout.contains("error downloading backup tarball") || ran.stderr.contains("error downloading backup tarball"), "{ran}");
+    assert!(
+        ran.stdout.contains("error downloading backup tarball")
+            || ran.stderr.contains("error downloading backup tarball"),
+        "{ran}"
+    );
     assert_eq!(
         k8s.names("velero.io/v1", "BackupStorageLocation", Some("velero")),
         vec!["velero/default".to_string()],
@@ -337,7 +365,11 @@ fn grafana_restore_replaces_the_deployment_and_its_volume() {
         "sc",
     ]);
     assert_eq!(plan.code, 0, "{plan}");
-    assert!(plan.stdout.contains("2 destructive: delete-deployment, delete-pvc"), "{plan}");
+    assert!(
+        plan.stdout
+            .contains("2 destructive: delete-deployment, delete-pvc"),
+        "{plan}"
+    );
 
     let ran = run(&ws, &config, "grafana/restore.yaml", &[]);
     assert_eq!(ran.code, 0, "{ran}");

@@ -54,7 +54,8 @@ impl Workspace {
         offsite_s3: Option<&str>,
         kubeconfig: Option<&Path>,
     ) -> Ck8sConfig {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ck8s-config-example");
+        let source =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ck8s-config-example");
         let dir = self.path("config");
         std::fs::create_dir_all(dir.join(".state")).unwrap();
         for file in ["common-config.yaml", "sc-config.yaml", "secrets.yaml"] {
