@@ -114,6 +114,7 @@ fn execute(
         })
         .unwrap();
     let options = ExecOptions {
+        run_dir: None,
         session: 1,
         parallel: 8,
         interaction: Arc::new(AssumeYes),

@@ -60,6 +60,8 @@ pub struct StepContext {
     pub progress: ProgressSink,
     pub interaction: Arc<dyn Interaction>,
     pub redactor: Arc<Redactor>,
+    /// The run's directory (journal and run.json); `None` outside a recorded run.
+    pub run_dir: Option<PathBuf>,
 }
 
 impl StepContext {

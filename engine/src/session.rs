@@ -232,6 +232,7 @@ pub async fn start(
         parallel: options.parallel,
         interaction: options.interaction,
         observer: options.observer,
+        run_dir: Some(run_dir.path.clone()),
     };
     let execution = Execution::new(
         program,
@@ -436,6 +437,7 @@ pub async fn resume(
         parallel: options.parallel,
         interaction: options.interaction,
         observer: options.observer,
+        run_dir: Some(run_dir.path.clone()),
     };
     let execution = Execution::new(
         program,

@@ -7,6 +7,7 @@ pub mod http;
 pub mod influxdb;
 pub mod k8s;
 pub mod opensearch;
+pub mod report;
 pub mod s3;
 pub mod sleep;
 pub mod velero;
@@ -21,6 +22,7 @@ pub fn registry() -> Registry {
         .register(approve::Approve)
         .register(sleep::Sleep)
         .register(assert::Assert)
+        .register(report::Report)
         .register(s3::list::List)
         .register(s3::latest::Latest)
         .register(s3::get::Get)

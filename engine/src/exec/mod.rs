@@ -31,6 +31,8 @@ pub struct ExecOptions {
     pub parallel: usize,
     pub interaction: Arc<dyn Interaction>,
     pub observer: Arc<dyn Observer>,
+    /// The run's directory (journal and run.json), for steps that read the run so far.
+    pub run_dir: Option<std::path::PathBuf>,
 }
 
 /// How a session of a run ended.
@@ -605,6 +607,7 @@ impl<'p> Execution<'p> {
             progress: ProgressSink::new(key, index, Some(self.progress_tx.clone())),
             interaction: self.options.interaction.clone(),
             redactor: self.redactor.clone(),
+            run_dir: self.options.run_dir.clone(),
         };
         let timeout = def.timeout;
         self.steps[step].units[unit].state = UnitState::Running;

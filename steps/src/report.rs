@@ -1,0 +1,135 @@
+//! `report`: the recovery report of the run so far, as a step. It ends a restore with the
+//! numbers an incident write-up needs (the time to recovery, each step's duration, the critical
+//! path), kept in the run's outputs and, when asked, written to a file. `runbook report` gives the
+//! same report at any time afterwards.
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use runbook_engine::duration::format_duration;
+use runbook_engine::journal::{RunDir, RunState};
+use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::report::Report as RunReport;
+use runbook_engine::source::Sources;
+use runbook_engine::validate::{KnownInputs, validate_file};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub struct Report;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportInput {
+    /// Also write the report to this file (relative to where `runbook` was started).
+    pub to: Option<String>,
+    /// The file's format: `markdown` (default) or `json`.
+    #[serde(default)]
+    pub format: Format,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Markdown,
+    Json,
+}
+
+fn ms(d: Option<u64>) -> String {
+    d.map(|ms| format_duration(std::time::Duration::from_millis(ms)))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// What a step reads of the run it belongs to: the journal replayed and the runbook reloaded for
+/// the step graph.
+fn build(ctx: &StepContext) -> Result<RunReport, StepError> {
+    let dir = ctx.run_dir.clone().ok_or_else(|| {
+        StepError::permanent("a report needs a recorded run (this step ran outside one)")
+    })?;
+    let run = RunDir { path: dir };
+    let meta = run
+        .read_meta()
+        .map_err(|e| StepError::permanent(format!("reading run.json: {e}")))?;
+    let records = run
+        .read_journal()
+        .map_err(|e| StepError::permanent(format!("reading the journal: {e}")))?;
+    let state = RunState::replay(&records);
+    let sources = Sources::new();
+    let program = validate_file(
+        &PathBuf::from(&meta.runbook_path),
+        &crate::registry(),
+        &KnownInputs::default(),
+        &sources,
+    )
+    .map_err(|d| StepError::permanent(format!("reloading the runbook: {}", d.render(&sources))))?;
+    Ok(RunReport::build(&program, &meta, &state))
+}
+
+#[async_trait]
+impl StepKind for Report {
+    fn name(&self) -> &'static str {
+        "report"
+    }
+    fn about(&self) -> &'static str {
+        "The recovery report of the run so far: time to recovery, each step's duration, the critical path; optionally written to a file (`to`)."
+    }
+    fn input_schema(&self) -> Value {
+        schema_of::<ReportInput>()
+    }
+    fn idempotent(&self, _with: &Value) -> bool {
+        true
+    }
+    fn describe(&self, with: &Value) -> String {
+        match with.get("to").and_then(Value::as_str) {
+            Some(to) => format!("report the recovery so far, written to {to}"),
+            None => "report the recovery so far".into(),
+        }
+    }
+    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
+        let input: ReportInput = parse_inputs(self.name(), with)?;
+        let report = build(ctx)?;
+        let own = ctx.step_id.as_str();
+        let steps: Vec<Value> = report
+            .steps
+            .iter()
+            .filter(|s| s.id != own)
+            .map(|s| {
+                json!({"id": s.id, "state": s.state, "duration": ms(s.duration_ms),
+                       "duration_ms": s.duration_ms, "attempts": s.attempts})
+            })
+            .collect();
+        let critical: Vec<String> = report
+            .critical_path
+            .steps
+            .iter()
+            .map(|s| format!("{} ({})", s.id, ms(Some(s.duration_ms))))
+            .collect();
+        let mut outputs = json!({
+            "recovery_time": ms(report.total_ms),
+            "recovery_ms": report.total_ms,
+            "active_time": ms(Some(report.active_ms)),
+            "sessions": report.sessions.len(),
+            "critical_path": critical,
+            "steps": steps,
+        });
+        if let Some(to) = &input.to {
+            let text = match input.format {
+                Format::Markdown => report.to_markdown(),
+                Format::Json => serde_json::to_string_pretty(&report.to_json()).unwrap_or_default(),
+            };
+            let text = ctx.redactor.redact(&text);
+            if let Some(parent) = std::path::Path::new(to).parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    StepError::permanent(format!("creating {}: {e}", parent.display()))
+                })?;
+            }
+            std::fs::write(to, text)
+                .map_err(|e| StepError::permanent(format!("writing {to}: {e}")))?;
+            outputs["path"] = json!(to);
+        }
+        Ok(outputs)
+    }
+}
