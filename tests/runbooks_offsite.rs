@@ -6,6 +6,7 @@
 mod common;
 
 use std::process::Command;
+use std::time::Duration;
 
 use common::ck8s::{Ck8sConfig, shipped};
 use common::{Ran, Workspace};
@@ -147,9 +148,38 @@ fn unencrypted_bucket_is_copied_back_with_the_sync_suspended_meanwhile() {
     }
     w.offsite.python(&put);
 
-    let ran = w.import(&["--set", "encrypted=false"]);
+    // Tonight's sync of the harbor bucket is still running when the import starts.
+    w.k8s.modify("batch/v1", "CronJob", "kube-system", "rclone-sync-ck8s-test-harbor", |c| {
+        c["status"] = json!({"active": [{"kind": "Job", "namespace": "kube-system", "name": "rclone-sync-ck8s-test-harbor-29412300"}]});
+    });
+    let ran = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            // Once the CronJobs are suspended, the running sync finishes.
+            let runs = w.ws.path(".runbook/runs");
+            common::wait_until(Duration::from_secs(30), "the run to start", || {
+                runs.exists()
+            });
+            std::thread::sleep(Duration::from_millis(1500));
+            w.k8s.modify(
+                "batch/v1",
+                "CronJob",
+                "kube-system",
+                "rclone-sync-ck8s-test-harbor",
+                |c| {
+                    c["status"] = json!({"lastSuccessfulTime": "2026-11-23T05:00:00Z"});
+                },
+            );
+        });
+        w.import(&["--set", "encrypted=false"])
+    });
     assert_eq!(ran.code, 0, "{ran}");
     let id = ran.run_id();
+    let started = common::millis(&w.ws.events(&id, "step_started", "no-sync-running")[0]["at"]);
+    let copy_started = common::millis(&w.ws.events(&id, "step_started", "copy")[0]["at"]);
+    assert!(
+        copy_started - started >= 1000,
+        "the copy waited for the running sync to finish"
+    );
     let expected: serde_json::Map<String, Value> = harbor_backups()
         .into_iter()
         .map(|(k, v)| (k, json!(v)))

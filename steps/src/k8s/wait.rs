@@ -40,6 +40,9 @@ pub struct WaitInput {
     pub field: Option<String>,
     /// The value `field` must have (compared as text, so `3` and `"3"` both match).
     pub equals: Option<Value>,
+    /// Instead of `equals`: wait until `field` is absent, null or empty (e.g. a CronJob's
+    /// `status.active` once no Job of it runs).
+    pub absent: Option<bool>,
     /// How long to wait (default 10m).
     pub timeout: Option<String>,
 }
@@ -61,6 +64,14 @@ impl StepKind for Wait {
     }
 
     fn check(&self, with: &Value) -> Vec<String> {
+        if with.get("absent").is_some()
+            && (with.get("equals").is_some() || with.get("field").is_none())
+        {
+            return vec!["`absent: true` goes with `field` and without `equals`".into()];
+        }
+        if with.get("absent").is_some() {
+            return Vec::new();
+        }
         match (with.get("condition"), with.get("field"), with.get("equals")) {
             (Some(_), None, None) | (None, Some(_), Some(_)) => Vec::new(),
             (Some(_), _, _) => vec!["give `condition`, or `field` with `equals`, not both".into()],
@@ -81,6 +92,9 @@ impl StepKind for Wait {
         );
         let until = match (with.get("condition"), with.get("field")) {
             (Some(c), _) => c.as_str().unwrap_or("?").to_string(),
+            (None, Some(f)) if with.get("absent").is_some() => {
+                format!("without {}", f.as_str().unwrap_or("?"))
+            }
             (None, Some(f)) => format!(
                 "{} == {}",
                 f.as_str().unwrap_or("?"),
@@ -131,6 +145,7 @@ enum Goal {
     Phase(String),
     Deleted,
     Field(String, Value),
+    Absent(String),
 }
 
 impl Goal {
@@ -141,6 +156,7 @@ impl Goal {
                 Ok(Goal::Phase(c.clone()))
             }
             (Some(c), None, None) => Ok(Goal::Condition(c.clone())),
+            (None, Some(f), None) if input.absent == Some(true) => Ok(Goal::Absent(f.clone())),
             (None, Some(f), Some(v)) => Ok(Goal::Field(f.clone(), v.clone())),
             _ => Err(StepError::permanent(
                 "give `condition`, or `field` with `equals`",
@@ -153,6 +169,7 @@ impl Goal {
             Goal::Condition(c) | Goal::Phase(c) => c.clone(),
             Goal::Deleted => "deleted".into(),
             Goal::Field(f, v) => format!("{f} == {v}"),
+            Goal::Absent(f) => format!("without {f}"),
         }
     }
 
@@ -181,6 +198,12 @@ fn judge(goal: &Goal, kind: &str, object: Option<&DynamicObject>) -> Verdict<End
         Goal::Condition(c) => has_condition(&object.data, c),
         Goal::Phase(p) => object.data["status"]["phase"].as_str() == Some(p.as_str()),
         Goal::Field(f, v) => field(&object.data, f).is_some_and(|found| same_text(found, v)),
+        Goal::Absent(f) => match field(&object.data, f) {
+            None | Some(Value::Null) => true,
+            Some(Value::Array(a)) => a.is_empty(),
+            Some(Value::String(t)) => t.is_empty(),
+            Some(_) => false,
+        },
     };
     if reached {
         return Verdict::Done(Ended::Reached(object.clone()));
