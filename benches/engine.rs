@@ -255,7 +255,10 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         let path = entry.path();
         if path.is_dir() {
             out.extend(walk(&path));
-        } else if path.extension().is_some_and(|e| e == "yaml") {
+        } else if path.extension().is_some_and(|e| e == "yaml")
+            // Manifests that runbooks apply live beside them.
+            && std::fs::read_to_string(&path).is_ok_and(|t| t.contains("\nkind: Runbook"))
+        {
             out.push(path);
         }
     }

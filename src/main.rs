@@ -18,6 +18,10 @@ pub mod exit {
 }
 
 fn main() {
+    // `runbook plan ... | head` ends quietly, as other Unix tools do, instead of panicking on
+    // a closed stdout.
+    // SAFETY: restoring the default disposition of one signal before any thread starts.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = args::Cli::parse();
     let code = commands::dispatch(cli);
     std::process::exit(code);
