@@ -10,6 +10,7 @@ pub mod opensearch;
 pub mod report;
 pub mod s3;
 pub mod sleep;
+pub mod tls_hint;
 pub mod velero;
 
 use runbook_engine::kind::Registry;

@@ -117,7 +117,13 @@ impl Endpoint {
     /// Send and read the whole reply; only failing to get a reply is an error here.
     pub async fn send(&self, request: RequestBuilder, what: &str) -> Result<Reply, StepError> {
         let response = request.send().await.map_err(|e| {
-            StepError::new(format!("{what}: {} ({})", describe_error(&e), self.base))
+            let detail = describe_error(&e);
+            match crate::tls_hint::tls_hint(&detail) {
+                Some(hint) => {
+                    StepError::permanent(format!("{what}: {detail} ({})\n{hint}", self.base))
+                }
+                None => StepError::new(format!("{what}: {detail} ({})", self.base)),
+            }
         })?;
         let status = response.status();
         let text = response

@@ -86,11 +86,7 @@ fn http_client(
     ctx: &StepContext,
 ) -> Result<aws_sdk_s3::config::SharedHttpClient, StepError> {
     if conn.insecure() {
-        // The SDK's HTTP client has no switch to skip verification; a CA file is the safe way.
-        return Err(StepError::permanent(format!(
-            "connection `{}`: `insecure: true` is not supported for s3 connections; give the endpoint's CA certificate as `ca_file`",
-            conn.name
-        )));
+        return super::insecure::unverified_http_client(&conn.name).map_err(StepError::permanent);
     }
     let mut trust = TrustStore::default();
     if let Some(ca_file) = conn.str("ca_file").filter(|s| !s.is_empty()) {

@@ -46,7 +46,22 @@ where
         SdkError::ConstructionFailure(_) => {
             StepError::permanent(format!("{what}: {}", DisplayErrorContext(&err)))
         }
-        _ => StepError::new(format!("{what}: {}", DisplayErrorContext(&err))),
+        _ => {
+            let detail = DisplayErrorContext(&err).to_string();
+            match crate::tls_hint::tls_hint(&detail) {
+                // The SDK's debug rendering of the chain adds nothing the operator can use.
+                Some(hint) => StepError::permanent(format!(
+                    "{what}: TLS handshake failed: {}\n{hint}",
+                    detail
+                        .split("invalid peer certificate: ")
+                        .nth(1)
+                        .and_then(|rest| rest.split([' ', ')']).next())
+                        .map(|reason| format!("invalid peer certificate: {reason}"))
+                        .unwrap_or_else(|| "the certificate was refused".into())
+                )),
+                None => StepError::new(format!("{what}: {detail}")),
+            }
+        }
     }
 }
 

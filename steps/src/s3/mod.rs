@@ -5,6 +5,7 @@ pub mod client;
 pub mod copy;
 pub mod error;
 pub mod get;
+mod insecure;
 pub mod latest;
 pub mod list;
 pub mod put;

@@ -5,6 +5,7 @@
 pub mod influxdb;
 pub mod moto;
 pub mod postgres;
+pub mod tls;
 
 use std::io::{Read, Write};
 

@@ -10,6 +10,8 @@ pub struct MotoServer {
     child: Child,
     _logs: tempfile::TempDir,
     pub port: u16,
+    /// Serving HTTPS (with the certificate given to [`MotoServer::start_tls`]).
+    tls: bool,
 }
 
 /// Any key works with moto; these are what the test runbooks' connections use.
@@ -39,11 +41,46 @@ impl MotoServer {
             child,
             _logs: logs,
             port,
+            tls: false,
+        }
+    }
+
+    /// An S3 server on HTTPS with this certificate and key (PEM files).
+    pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> MotoServer {
+        let port = free_port();
+        let logs = tempfile::tempdir().expect("temp dir");
+        let (log, stderr) = log_file(logs.path(), "moto.log");
+        let mut child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string(), "-c"])
+            .arg(cert)
+            .arg("-k")
+            .arg(key)
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start moto_server (pip install 'moto[server]')");
+        // Readiness: something accepts TCP connections and the log says it serves HTTPS.
+        wait_for(
+            Duration::from_secs(60),
+            "moto_server (TLS)",
+            &mut child,
+            &log,
+            || {
+                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                    && std::fs::read_to_string(&log).is_ok_and(|l| l.contains("https://"))
+            },
+        );
+        MotoServer {
+            child,
+            _logs: logs,
+            port,
+            tls: true,
         }
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Runs Python with `s3` bound to a boto3 client of this server (path-style), for setting up
