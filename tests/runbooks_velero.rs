@@ -4,82 +4,11 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::ck8s::{Ck8sConfig, shipped};
+use common::velero_world::{NEWEST, OLDER, SCHEDULE, grafana_objects, service_cluster};
 use common::{Ran, Workspace};
 use runbook_testsupport::kube::{KubeEmulator, StoredBackup};
 use serde_json::{Value, json};
-
-const SCHEDULE: &str = "velero-daily-backup";
-const NEWEST: &str = "velero-daily-backup-20261122000000";
-const OLDER: &str = "velero-daily-backup-20261121000000";
-
-fn grafana_objects() -> Vec<Value> {
-    vec![
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "monitoring"}}),
-        json!({"apiVersion": "apps/v1", "kind": "Deployment",
-               "metadata": {"name": "user-grafana", "namespace": "monitoring", "labels": {"velero": "backup"}},
-               "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "grafana"}},
-                        "template": {"metadata": {"labels": {"app": "grafana", "velero": "backup"}},
-                                     "spec": {"containers": [{"name": "grafana", "image": "grafana/grafana:8"}]}}}}),
-        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-               "metadata": {"name": "user-grafana", "namespace": "monitoring", "labels": {"velero": "backup"}},
-               "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}),
-    ]
-}
-
-fn harbor_config_map() -> Value {
-    json!({"apiVersion": "v1", "kind": "ConfigMap",
-           "metadata": {"name": "harbor-settings", "namespace": "harbor", "labels": {"velero": "backup"}},
-           "data": {"from": "older-backup"}})
-}
-
-/// A service cluster as ck8s installs Velero: location `default` on the main bucket, the daily
-/// Schedule, user Grafana running, and two nights of scheduled backups.
-fn service_cluster() -> KubeEmulator {
-    let k8s = KubeEmulator::start();
-    k8s.apply(json!({
-        "apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
-        "metadata": {"name": "default", "namespace": "velero"},
-        "spec": {"provider": "aws", "default": true,
-                 "objectStorage": {"bucket": "ck8s-test-velero", "prefix": "service-cluster"},
-                 "config": {"region": "test-region-1", "s3Url": "https://s3.test-region-1.example.invalid", "s3ForcePathStyle": "true"}}
-    }));
-    k8s.apply(json!({
-        "apiVersion": "velero.io/v1", "kind": "Schedule",
-        "metadata": {"name": SCHEDULE, "namespace": "velero"},
-        "spec": {"schedule": "0 0 * * *", "template": {
-            "labelSelector": {"matchLabels": {"velero": "backup"}},
-            "storageLocation": "default", "ttl": "720h0m0s", "defaultVolumesToRestic": true}}
-    }));
-    for mut object in grafana_objects() {
-        if object["kind"] == "PersistentVolumeClaim" {
-            object["status"] = json!({"phase": "Pending"});
-        }
-        k8s.apply(object);
-    }
-    k8s.wait_for("the claim to be bound", Duration::from_secs(10), |k| {
-        k.get("v1", "PersistentVolumeClaim", "monitoring", "user-grafana")
-            .and_then(|c| c["spec"]["volumeName"].as_str().map(str::to_string))
-    });
-    let mut older = grafana_objects();
-    older.push(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "harbor"}}));
-    older.push(harbor_config_map());
-    k8s.seed_stored_backup(
-        "default",
-        StoredBackup::new(OLDER, older)
-            .from_schedule(SCHEDULE)
-            .at("2026-11-21T00:00:00Z"),
-    );
-    k8s.seed_stored_backup(
-        "default",
-        StoredBackup::new(NEWEST, grafana_objects())
-            .from_schedule(SCHEDULE)
-            .at("2026-11-22T00:00:00Z"),
-    );
-    k8s
-}
 
 fn session(k8s: &KubeEmulator) -> (Workspace, Ck8sConfig) {
     let ws = Workspace::new();
