@@ -136,6 +136,31 @@ fn plan_shows_waves_rendered_inputs_and_runtime_placeholders() {
 }
 
 #[test]
+fn plan_shows_values_computed_from_step_outputs_as_their_expression() {
+    // `int` of a value only known at run time cannot be computed while planning; the plan says
+    // what will be computed instead of failing. A filter that fails on known values still fails.
+    let ws = Workspace::new();
+    let file = ws.write(
+        "computed.yaml",
+        &format!("{HEAD}steps:\n  - id: count\n    uses: command\n    with: {{shell: echo 2}}\n  - id: verify\n    needs: [count]\n    uses: assert\n    with:\n      that: \"{{{{ steps.count.outputs.stdout | trim | int == 2 }}}}\"\n"),
+    );
+    let plan = ws.runbook(&["plan", file.to_str().unwrap()]);
+    assert_eq!(plan.code, 0, "{plan}");
+    assert!(
+        plan.stdout
+            .contains("⟨steps.count.outputs.stdout | trim | int == 2⟩"),
+        "{plan}"
+    );
+    let broken = ws.write(
+        "broken.yaml",
+        &format!("{HEAD}steps:\n  - id: verify\n    uses: assert\n    with:\n      that: \"{{{{ 'two' | int + undefined_thing.x }}}}\"\n"),
+    );
+    let plan = ws.runbook(&["plan", broken.to_str().unwrap()]);
+    assert_eq!(plan.code, 2, "{plan}");
+    assert!(plan.stderr.contains("broken.yaml:"), "{plan}");
+}
+
+#[test]
 fn graph_and_schema_describe_the_runbook() {
     let ws = Workspace::new();
     let file = ws.write(

@@ -15,7 +15,10 @@ fn root() -> PathBuf {
 /// The runbooks under runbooks/ (manifests that runbooks apply live beside them).
 fn shipped() -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for dir in std::fs::read_dir(root().join("runbooks")).unwrap().flatten() {
+    for dir in std::fs::read_dir(root().join("runbooks"))
+        .unwrap()
+        .flatten()
+    {
         if !dir.path().is_dir() {
             continue;
         }
@@ -72,7 +75,10 @@ fn the_whole_set_is_shipped_each_with_a_readme() {
         "offsite/import-bucket.yaml",
         "platform/restore-all.yaml",
     ] {
-        assert!(names.contains(&expected.to_string()), "{expected} missing: {names:?}");
+        assert!(
+            names.contains(&expected.to_string()),
+            "{expected} missing: {names:?}"
+        );
     }
     for path in shipped() {
         let readme = path.parent().unwrap().join("README.md");
@@ -86,7 +92,14 @@ fn every_shipped_runbook_validates_and_plans_against_the_reference_config() {
     let config = config();
     for path in shipped() {
         let file = path.display().to_string();
-        let mut args = vec!["validate", file.as_str(), "--config-dir", &config, "--cluster", "sc"];
+        let mut args = vec![
+            "validate",
+            file.as_str(),
+            "--config-dir",
+            &config,
+            "--cluster",
+            "sc",
+        ];
         args.extend(required(&path));
         let validated = ws.runbook(&args);
         assert_eq!(validated.code, 0, "{file}:\n{validated}");
@@ -94,19 +107,34 @@ fn every_shipped_runbook_validates_and_plans_against_the_reference_config() {
         let plan = ws.runbook(&args);
         assert_eq!(plan.code, 0, "{file}:\n{plan}");
         // Nothing the config or the secrets hold is hard-coded, and no secret is printed.
-        for secret in ["test-secret-key", "test-opensearch-admin-password", "test-influx-admin-password", "test-harbor-db-password", "test-offsite-secret-key"] {
-            assert!(!plan.stdout.contains(secret), "{file} plan shows a secret:\n{plan}");
+        for secret in [
+            "test-secret-key",
+            "test-opensearch-admin-password",
+            "test-influx-admin-password",
+            "test-harbor-db-password",
+            "test-offsite-secret-key",
+        ] {
+            assert!(
+                !plan.stdout.contains(secret),
+                "{file} plan shows a secret:\n{plan}"
+            );
         }
         let text = std::fs::read_to_string(&path).unwrap();
         for bucket in ["ck8s-test-", "example.invalid"] {
-            assert!(!text.contains(bucket), "{file} hard-codes `{bucket}…`, which the config defines");
+            assert!(
+                !text.contains(bucket),
+                "{file} hard-codes `{bucket}…`, which the config defines"
+            );
         }
         assert!(
             !plan.stdout.contains("insecure"),
             "{file}: TLS verification is never switched off by a shipped runbook:\n{plan}"
         );
     }
-    assert!(!ws.runs().iter().any(|_| true), "validate and plan record no run");
+    assert!(
+        !ws.runs().iter().any(|_| true),
+        "validate and plan record no run"
+    );
 }
 
 #[test]
@@ -116,18 +144,34 @@ fn destructive_steps_are_marked_in_the_runbook_itself() {
     let config = config();
     for path in shipped() {
         let file = path.display().to_string();
-        let mut args = vec!["plan", file.as_str(), "--config-dir", &config, "--cluster", "sc", "--output", "json"];
+        let mut args = vec![
+            "plan",
+            file.as_str(),
+            "--config-dir",
+            &config,
+            "--cluster",
+            "sc",
+            "--output",
+            "json",
+        ];
         args.extend(required(&path));
         let plan = ws.runbook(&args);
         assert_eq!(plan.code, 0, "{file}:\n{plan}");
         let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        for step in plan["waves"].as_array().unwrap().iter().flat_map(|w| w.as_array().unwrap()) {
+        for step in plan["waves"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|w| w.as_array().unwrap())
+        {
             if step["destructive"] != true || step["id"].as_str().unwrap().contains('.') {
                 continue;
             }
             let id = step["id"].as_str().unwrap();
-            let at = text.find(&format!("- id: {id}\n")).unwrap_or_else(|| panic!("{file}: step {id}"));
+            let at = text
+                .find(&format!("- id: {id}\n"))
+                .unwrap_or_else(|| panic!("{file}: step {id}"));
             let block = &text[at..];
             let end = block[1..].find("\n  - id: ").map_or(block.len(), |e| e + 1);
             assert!(

@@ -4,9 +4,9 @@
 
 mod common;
 
+use common::Workspace;
 use common::ck8s::{Ck8sConfig, shipped};
 use common::velero_world::{NEWEST, OLDER, SCHEDULE, grafana_objects, service_cluster};
-use common::{Ran, Workspace};
 use runbook_testsupport::kube::{KubeEmulator, StoredBackup};
 use serde_json::{Value, json};
 
@@ -16,29 +16,14 @@ fn session(k8s: &KubeEmulator) -> (Workspace, Ck8sConfig) {
     (ws, config)
 }
 
-fn run(ws: &Workspace, config: &Ck8sConfig, runbook: &str, extra: &[&str]) -> Ran {
-    let file = shipped(runbook);
-    let mut args = vec!["run", file.as_str(), "--yes"];
-    let config_args = config.args();
-    args.extend(config_args.iter().map(String::as_str));
-    args.extend(extra);
-    ws.runbook(&args)
-}
-
-fn outputs(ws: &Workspace, run_id: &str, step: &str) -> Value {
-    let events = ws.events(run_id, "step_succeeded", step);
-    assert!(!events.is_empty(), "step {step} did not succeed");
-    events[0]["outputs"].clone()
-}
-
 #[test]
 fn backup_now_takes_a_completed_backup_from_the_daily_schedule() {
     let k8s = service_cluster();
     let (ws, config) = session(&k8s);
-    let ran = run(&ws, &config, "velero/backup-now.yaml", &[]);
+    let ran = ws.run_shipped(&config, "velero/backup-now.yaml", &[]);
     assert_eq!(ran.code, 0, "{ran}");
     let id = ran.run_id();
-    let backup = outputs(&ws, &id, "backup");
+    let backup = ws.outputs(&id, "backup");
     let name = backup["backup"].as_str().unwrap().to_string();
     assert_eq!(backup["phase"], "Completed");
     let object = k8s.get("velero.io/v1", "Backup", "velero", &name).unwrap();
@@ -52,7 +37,7 @@ fn backup_now_takes_a_completed_backup_from_the_daily_schedule() {
         "with the schedule's selection"
     );
     assert!(k8s.backups_in_location("default").contains(&name));
-    assert_eq!(outputs(&ws, &id, "listed")["latest"], name.as_str());
+    assert_eq!(ws.outputs(&id, "listed")["latest"], name.as_str());
 }
 
 #[test]
@@ -61,15 +46,14 @@ fn restore_brings_back_deleted_objects_from_the_newest_or_a_named_backup() {
     let (ws, config) = session(&k8s);
     k8s.delete("apps/v1", "Deployment", "monitoring", "user-grafana");
 
-    let ran = run(
-        &ws,
+    let ran = ws.run_shipped(
         &config,
         "velero/restore.yaml",
         &["--set", "namespaces=[monitoring]"],
     );
     assert_eq!(ran.code, 0, "{ran}");
     let id = ran.run_id();
-    let restore = outputs(&ws, &id, "restore");
+    let restore = ws.outputs(&id, "restore");
     assert_eq!(restore["backup"], NEWEST, "the newest completed backup");
     assert_eq!(restore["phase"], "Completed");
     let deployment = k8s
@@ -90,14 +74,13 @@ fn restore_brings_back_deleted_objects_from_the_newest_or_a_named_backup() {
     assert_eq!(spec["includedNamespaces"], json!(["monitoring"]));
 
     // A named backup, every namespace: the ConfigMap only the older backup holds comes back.
-    let ran = run(
-        &ws,
+    let ran = ws.run_shipped(
         &config,
         "velero/restore.yaml",
         &["--set", &format!("backup={OLDER}")],
     );
     assert_eq!(ran.code, 0, "{ran}");
-    assert_eq!(outputs(&ws, &ran.run_id(), "restore")["backup"], OLDER);
+    assert_eq!(ws.outputs(&ran.run_id(), "restore")["backup"], OLDER);
     let restored = k8s
         .get("v1", "ConfigMap", "harbor", "harbor-settings")
         .expect("restored from the named backup");
@@ -114,8 +97,7 @@ fn restore_brings_back_deleted_objects_from_the_newest_or_a_named_backup() {
 fn restore_of_a_schedule_without_completed_backups_fails_before_restoring_anything() {
     let k8s = service_cluster();
     let (ws, config) = session(&k8s);
-    let ran = run(
-        &ws,
+    let ran = ws.run_shipped(
         &config,
         "velero/restore.yaml",
         &["--set", "schedule=weekly-backup"],
@@ -146,8 +128,7 @@ fn offsite_restore_swaps_a_read_only_location_in_and_the_main_one_back() {
     );
     k8s.clear_requests();
 
-    let ran = run(
-        &ws,
+    let ran = ws.run_shipped(
         &config,
         "velero/restore-offsite.yaml",
         &["--set", "namespaces=[monitoring]"],
@@ -155,7 +136,7 @@ fn offsite_restore_swaps_a_read_only_location_in_and_the_main_one_back() {
     assert_eq!(ran.code, 0, "{ran}");
     let id = ran.run_id();
     assert_eq!(
-        outputs(&ws, &id, "restore")["backup"],
+        ws.outputs(&id, "restore")["backup"],
         "velero-daily-backup-20261119000000"
     );
     let deployment = k8s
@@ -255,7 +236,7 @@ fn offsite_restore_that_fails_still_swaps_the_main_location_back() {
     k8s.script_restore(runbook_testsupport::kube::RestoreScript::failed(
         "error downloading backup tarball",
     ));
-    let ran = run(&ws, &config, "velero/restore-offsite.yaml", &[]);
+    let ran = ws.run_shipped(&config, "velero/restore-offsite.yaml", &[]);
     assert_eq!(ran.code, 1, "{ran}");
     assert!(
         ran.stdout.contains("error downloading backup tarball")
@@ -300,10 +281,10 @@ fn grafana_restore_replaces_the_deployment_and_its_volume() {
         "{plan}"
     );
 
-    let ran = run(&ws, &config, "grafana/restore.yaml", &[]);
+    let ran = ws.run_shipped(&config, "grafana/restore.yaml", &[]);
     assert_eq!(ran.code, 0, "{ran}");
     let id = ran.run_id();
-    assert_eq!(outputs(&ws, &id, "restore")["backup"], NEWEST);
+    assert_eq!(ws.outputs(&id, "restore")["backup"], NEWEST);
     let deployment = k8s
         .get("apps/v1", "Deployment", "monitoring", "user-grafana")
         .unwrap();
@@ -320,15 +301,14 @@ fn grafana_restore_replaces_the_deployment_and_its_volume() {
         k8s.get("v1", "PersistentVolume", "", &old_volume).is_none(),
         "the old volume is gone"
     );
-    assert_eq!(outputs(&ws, &id, "rollout")["object"]["kind"], "Deployment");
+    assert_eq!(ws.outputs(&id, "rollout")["object"]["kind"], "Deployment");
 }
 
 #[test]
 fn grafana_restore_deletes_nothing_when_there_is_no_backup() {
     let k8s = service_cluster();
     let (ws, config) = session(&k8s);
-    let ran = run(
-        &ws,
+    let ran = ws.run_shipped(
         &config,
         "grafana/restore.yaml",
         &["--set", "schedule=no-such-schedule"],

@@ -141,6 +141,53 @@ fn reads_steps(templates: &Templates, text: &str, expression: bool) -> bool {
         .unwrap_or(false)
 }
 
+/// Render a step's `with` for the plan. A value computed from what earlier steps output (say
+/// `{{ steps.count.outputs.stdout | int }}`) can only be computed at run time: filters applied to
+/// a placeholder may fail, so such a value is shown as its expression, `⟨…⟩`, instead of failing
+/// the plan. Any other rendering error is a real problem in the runbook and is reported.
+fn render_planned(
+    templates: &Templates,
+    value: &Value,
+    scope: &minijinja::Value,
+    item_is_placeholder: bool,
+) -> Result<Value, String> {
+    Ok(match value {
+        Value::String(s) => match templates.render_str(s, scope) {
+            Ok(v) => v,
+            Err(_) if reads_run_time_values(templates, s, item_is_placeholder) => {
+                Value::String(format!("⟨{}⟩", expression_text(s)))
+            }
+            Err(e) => return Err(e),
+        },
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| render_planned(templates, v, scope, item_is_placeholder))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    Ok((
+                        k.clone(),
+                        render_planned(templates, v, scope, item_is_placeholder)?,
+                    ))
+                })
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+fn reads_run_time_values(templates: &Templates, text: &str, item_is_placeholder: bool) -> bool {
+    reads_steps(templates, text, false)
+        || (item_is_placeholder
+            && templates.template_references(text).is_ok_and(|refs| {
+                refs.iter()
+                    .any(|r| ["item", "index"].contains(&r.split('.').next().unwrap_or("")))
+            }))
+}
+
 fn plan_step(
     program: &Program,
     registry: &Registry,
@@ -272,7 +319,7 @@ fn plan_step(
             Some(text) => frame.value_with_placeholder_item(text),
             None => frame.value(unit),
         };
-        match templates.render_value(&with, &scope) {
+        match render_planned(templates, &with, &scope, placeholder_item.is_some()) {
             Ok(rendered) => {
                 planned
                     .actions

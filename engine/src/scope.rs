@@ -73,8 +73,14 @@ impl FrameScope {
     pub fn value_with_placeholder_item(&self, text: &str) -> MjValue {
         let mut map = self.base.clone();
         map.insert("steps".into(), MjValue::from_dyn_object(self.steps.clone()));
-        map.insert("item".into(), MjValue::from_object(Placeholder(text.to_string())));
-        map.insert("index".into(), MjValue::from_object(Placeholder("index".into())));
+        map.insert(
+            "item".into(),
+            MjValue::from_object(Placeholder(text.to_string())),
+        );
+        map.insert(
+            "index".into(),
+            MjValue::from_object(Placeholder("index".into())),
+        );
         MjValue::from(map)
     }
 

@@ -46,6 +46,16 @@ impl Ck8sConfig {
 }
 
 impl Workspace {
+    /// `runbook run runbooks/<runbook> --yes --config-dir … --cluster sc <extra>`.
+    pub fn run_shipped(&self, config: &Ck8sConfig, runbook: &str, extra: &[&str]) -> super::Ran {
+        let file = shipped(runbook);
+        let mut args = vec!["run", file.as_str(), "--yes"];
+        let config_args = config.args();
+        args.extend(config_args.iter().map(String::as_str));
+        args.extend(extra);
+        self.runbook(&args)
+    }
+
     /// The reference config in `config/`, its main and off-site S3 endpoints replaced (when
     /// given) and `kubeconfig` copied to `.state/kube_config_sc.yaml` (when given).
     pub fn ck8s_config(

@@ -140,6 +140,13 @@ impl Workspace {
             .collect()
     }
 
+    /// The outputs of a step's latest success.
+    pub fn outputs(&self, run_id: &str, step: &str) -> Value {
+        let events = self.events(run_id, "step_succeeded", step);
+        assert!(!events.is_empty(), "step {step} did not succeed");
+        events.last().unwrap()["outputs"].clone()
+    }
+
     /// Journal records of one event type for one step.
     pub fn events(&self, run_id: &str, event: &str, step: &str) -> Vec<Value> {
         self.journal(run_id)

@@ -56,7 +56,7 @@ mod tests;
 pub use emulator::KubeEmulator;
 pub use kubeconfig::CONTEXT;
 pub use script::{
-    ActionOutcome, ExecCall, ExecResult, JobScript, PodMatcher, PodOutcome, PodRun, RestoreOutcome, RestoreScript,
-    StoredBackup,
+    ActionOutcome, ExecCall, ExecResult, JobScript, PodMatcher, PodOutcome, PodRun, RestoreOutcome,
+    RestoreScript, StoredBackup,
 };
 pub use state::RecordedRequest;

@@ -75,8 +75,13 @@ fn env_of(store: &Store, ns: &str, pod: &Value) -> BTreeMap<String, String> {
                     .remove(r["key"].as_str().unwrap_or_default())
             } else if from["configMapKeyRef"].is_object() {
                 let r = &from["configMapKeyRef"];
-                object_data(store, "ConfigMap", ns, r["name"].as_str().unwrap_or_default())
-                    .remove(r["key"].as_str().unwrap_or_default())
+                object_data(
+                    store,
+                    "ConfigMap",
+                    ns,
+                    r["name"].as_str().unwrap_or_default(),
+                )
+                .remove(r["key"].as_str().unwrap_or_default())
             } else {
                 None
             };
@@ -116,7 +121,10 @@ fn files_of(store: &Store, ns: &str, pod: &Value) -> BTreeMap<String, String> {
                 if mount["name"].as_str() != Some(volume_name) {
                     continue;
                 }
-                let dir = mount["mountPath"].as_str().unwrap_or_default().trim_end_matches('/');
+                let dir = mount["mountPath"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim_end_matches('/');
                 for (key, path) in &items {
                     if let Some(content) = data.get(key) {
                         match mount["subPath"].as_str() {

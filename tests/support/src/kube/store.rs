@@ -717,7 +717,10 @@ fn fold_string_data(rt: &ResourceType, obj: &mut Value) {
         obj["data"] = json!({});
     }
     for (k, v) in string_data {
-        let text = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+        let text = v
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string());
         obj["data"][k] = json!(base64::engine::general_purpose::STANDARD.encode(text));
     }
 }

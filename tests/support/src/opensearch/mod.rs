@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-pub use state::{Cluster, Index, Snapshot};
+pub use state::{Cluster, Index, Resolve, Snapshot};
 
 /// A running emulator. Dropping it stops the server.
 pub struct OpenSearchEmulator {
@@ -70,6 +70,43 @@ impl OpenSearchEmulator {
     pub fn with<T>(&self, f: impl FnOnce(&mut Cluster) -> T) -> T {
         f(&mut self.cluster.lock().expect("cluster lock"))
     }
+}
+
+/// One blocking HTTP/1.1 request with basic auth (what a test's stand-in for a `curl` container
+/// sends): `url` is the emulator's base URL, `path` starts with `/`. Returns the status and body.
+pub fn http_request(
+    url: &str,
+    method: &str,
+    path: &str,
+    credentials: (&str, &str),
+    body: Option<&serde_json::Value>,
+) -> std::io::Result<(u16, String)> {
+    use base64::Engine;
+    use std::io::{Read, Write};
+    let host = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut stream = std::net::TcpStream::connect(&host)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", credentials.0, credentials.1));
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+        payload.len()
+    );
+    stream.write_all(request.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok((status, body.to_string()))
 }
 
 impl Drop for OpenSearchEmulator {

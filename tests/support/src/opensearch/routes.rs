@@ -13,7 +13,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use super::errors::{self, error};
-use super::state::{Cluster, Index};
+use super::state::{Cluster, Index, Resolve, wildcard};
 
 type Shared = Arc<Mutex<Cluster>>;
 type Params = Query<HashMap<String, String>>;
@@ -24,9 +24,13 @@ pub fn router(cluster: Shared) -> Router {
         .route("/_snapshot", get(repositories))
         .route("/_snapshot/", get(repositories))
         .route("/_snapshot/{repository}", get(repository).put(register))
-        .route("/_snapshot/{repository}/{snapshot}", get(snapshots))
+        .route(
+            "/_snapshot/{repository}/{snapshot}",
+            get(snapshots).put(create_snapshot).post(create_snapshot),
+        )
         .route("/_snapshot/{repository}/{snapshot}/_restore", post(restore))
         .route("/_cat/indices", get(cat_indices))
+        .route("/_cat/indices/{index}", get(cat_indices_of))
         .route("/_cat/snapshots/{repository}", get(cat_snapshots))
         .route("/_cat/recovery", get(cat_recovery))
         .route("/_recovery", get(all_recovery))
@@ -43,20 +47,24 @@ pub fn router(cluster: Shared) -> Router {
 }
 
 async fn basic_auth(State(cluster): State<Shared>, request: Request, next: Next) -> Response {
-    let expected = {
+    let expected: Vec<String> = {
         let c = cluster.lock().unwrap();
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD
-                .encode(format!("{}:{}", c.username, c.password))
-        )
+        std::iter::once((&c.username, &c.password))
+            .chain(c.users.iter())
+            .map(|(u, p)| {
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+                )
+            })
+            .collect()
     };
     let given = request
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if given != expected {
+    if !expected.iter().any(|e| e == given) {
         return errors::unauthorized();
     }
     next.run(request).await
@@ -134,7 +142,8 @@ async fn register(
         name.clone(),
         json!({"type": kind, "settings": body.get("settings").cloned().unwrap_or(json!({}))}),
     );
-    c.snapshots.entry(name).or_default();
+    c.snapshots.entry(name.clone()).or_default();
+    c.attach_bucket(&name);
     json_reply(json!({"acknowledged": true}))
 }
 
@@ -155,11 +164,6 @@ async fn snapshots(
         return errors::snapshot_missing(&repository, &snapshot);
     }
     json_reply(json!({"snapshots": chosen}))
-}
-
-fn wildcard(pattern: &str, name: &str) -> bool {
-    let regex = format!("^{}$", regex::escape(pattern).replace(r"\*", ".*"));
-    regex::Regex::new(&regex).is_ok_and(|r| r.is_match(name))
 }
 
 async fn restore(
@@ -257,9 +261,18 @@ async fn restore(
             return errors::open_index_conflict(&repository, &snapshot, target);
         }
     }
+    let include_aliases = body
+        .get("include_aliases")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
     let polls = c.recovery_polls;
     for (source, target) in &targets {
         let docs = snap.indices[source];
+        let aliases = if include_aliases {
+            snap.aliases.get(source).cloned().unwrap_or_default()
+        } else {
+            Default::default()
+        };
         c.indices.insert(
             target.clone(),
             Index {
@@ -269,6 +282,7 @@ async fn restore(
                 restored_from: Some(format!("{repository}/{snapshot}")),
                 recovery_polls_left: polls,
                 recovery_polls_total: polls,
+                aliases,
             },
         );
     }
@@ -355,13 +369,44 @@ async fn cat_recovery(State(cluster): State<Shared>, Query(params): Params) -> R
     json_reply(Value::Array(rows))
 }
 
-async fn cat_indices(State(cluster): State<Shared>) -> Response {
+async fn cat_indices(State(cluster): State<Shared>, Query(params): Params) -> Response {
+    cat_indices_reply(&cluster, "*", &params)
+}
+
+async fn cat_indices_of(
+    State(cluster): State<Shared>,
+    Path(index): Path<String>,
+    Query(params): Params,
+) -> Response {
+    cat_indices_reply(&cluster, &index, &params)
+}
+
+/// `_cat/indices[/<expression>]`: open and closed indices by default; `h` picks the columns.
+fn cat_indices_reply(
+    cluster: &Shared,
+    expression: &str,
+    params: &HashMap<String, String>,
+) -> Response {
     let c = cluster.lock().unwrap();
-    let rows: Vec<Value> = c
-        .indices
+    let names = match c.resolve(expression, Resolve::from_query(params, true)) {
+        Ok(names) => names,
+        Err(missing) => return errors::index_not_found(&missing),
+    };
+    let columns: Option<Vec<&str>> = params.get("h").map(|h| h.split(',').collect());
+    let rows: Vec<Value> = names
         .iter()
-        .map(|(name, i)| {
-            json!({"health": if i.recovery_polls_left > 0 { "red" } else { "green" }, "status": if i.open { "open" } else { "close" }, "index": name, "uuid": format!("uuid-{name}"), "pri": "1", "rep": "0", "docs.count": i.docs.to_string()})
+        .map(|name| {
+            let i = &c.indices[name];
+            let row = json!({"health": if i.recovery_polls_left > 0 { "red" } else { "green" }, "status": if i.open { "open" } else { "close" }, "index": name, "uuid": format!("uuid-{name}"), "pri": "1", "rep": "0", "docs.count": if i.open { json!(i.docs.to_string()) } else { Value::Null }});
+            match &columns {
+                Some(columns) => Value::Object(
+                    columns
+                        .iter()
+                        .map(|k| (k.to_string(), row.get(*k).cloned().unwrap_or(Value::Null)))
+                        .collect(),
+                ),
+                None => row,
+            }
         })
         .collect();
     json_reply(Value::Array(rows))
@@ -400,37 +445,81 @@ async fn create_index(State(cluster): State<Shared>, Path(name): Path<String>) -
     json_reply(json!({"acknowledged": true, "shards_acknowledged": true, "index": name}))
 }
 
-async fn get_index(State(cluster): State<Shared>, Path(name): Path<String>) -> Response {
+async fn get_index(
+    State(cluster): State<Shared>,
+    Path(expression): Path<String>,
+    Query(params): Params,
+) -> Response {
     let c = cluster.lock().unwrap();
-    match c.indices.get(&name) {
-        Some(_) => json_reply(
-            json!({ name.clone(): {"aliases": {}, "mappings": {}, "settings": {"index": {"number_of_shards": "1"}}} }),
-        ),
-        None => errors::index_not_found(&name),
-    }
+    let names = match c.resolve(&expression, Resolve::from_query(&params, false)) {
+        Ok(names) => names,
+        Err(missing) => return errors::index_not_found(&missing),
+    };
+    let out: serde_json::Map<String, Value> = names
+        .iter()
+        .map(|name| {
+            let aliases: serde_json::Map<String, Value> = c.indices[name]
+                .aliases
+                .iter()
+                .map(|a| (a.clone(), json!({})))
+                .collect();
+            (
+                name.clone(),
+                json!({"aliases": aliases, "mappings": {}, "settings": {"index": {"number_of_shards": "1", "provided_name": name}}}),
+            )
+        })
+        .collect();
+    json_reply(Value::Object(out))
 }
 
-async fn delete_index(State(cluster): State<Shared>, Path(names): Path<String>) -> Response {
+async fn delete_index(
+    State(cluster): State<Shared>,
+    Path(expression): Path<String>,
+    Query(params): Params,
+) -> Response {
     let mut c = cluster.lock().unwrap();
-    let names: Vec<&str> = names.split(',').collect();
-    if let Some(missing) = names.iter().find(|n| !c.indices.contains_key(**n)) {
-        return errors::index_not_found(missing);
+    let aliases = c.alias_map();
+    if let Some(alias) = expression
+        .split(',')
+        .find(|n| aliases.contains_key(*n) && !c.indices.contains_key(*n))
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "illegal_argument_exception",
+            &format!(
+                "The provided expression [{alias}] matches an alias, specify the corresponding concrete indices instead."
+            ),
+            json!({}),
+        );
     }
+    let names = match c.resolve(&expression, Resolve::from_query(&params, true)) {
+        Ok(names) => names,
+        Err(missing) => return errors::index_not_found(&missing),
+    };
     for n in names {
-        c.indices.remove(n);
+        c.indices.remove(&n);
     }
     json_reply(json!({"acknowledged": true}))
 }
 
-async fn close_index(State(cluster): State<Shared>, Path(name): Path<String>) -> Response {
+async fn close_index(
+    State(cluster): State<Shared>,
+    Path(expression): Path<String>,
+    Query(params): Params,
+) -> Response {
     let mut c = cluster.lock().unwrap();
-    let Some(index) = c.indices.get_mut(&name) else {
-        return errors::index_not_found(&name);
+    let names = match c.resolve(&expression, Resolve::from_query(&params, false)) {
+        Ok(names) => names,
+        Err(missing) => return errors::index_not_found(&missing),
     };
-    index.open = false;
-    json_reply(
-        json!({"acknowledged": true, "shards_acknowledged": true, "indices": { name.clone(): {"closed": true} }}),
-    )
+    let mut closed = serde_json::Map::new();
+    for name in names {
+        if let Some(index) = c.indices.get_mut(&name) {
+            index.open = false;
+        }
+        closed.insert(name, json!({"closed": true}));
+    }
+    json_reply(json!({"acknowledged": true, "shards_acknowledged": true, "indices": closed}))
 }
 
 async fn open_index(State(cluster): State<Shared>, Path(name): Path<String>) -> Response {
@@ -466,4 +555,100 @@ async fn count(State(cluster): State<Shared>, Path(name): Path<String>) -> Respo
     json_reply(
         json!({"count": index.docs, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0}}),
     )
+}
+
+/// `PUT|POST _snapshot/<repository>/<snapshot>`: a snapshot of the selected indices as they are
+/// now. It completes at once; `wait_for_completion=true` replies with the snapshot, otherwise
+/// `{"accepted": true}`.
+async fn create_snapshot(
+    State(cluster): State<Shared>,
+    Path((repository, snapshot)): Path<(String, String)>,
+    Query(params): Params,
+    body: axum::body::Bytes,
+) -> Response {
+    let body = match parse_body(&body) {
+        Ok(b) => b,
+        Err(reply) => return *reply,
+    };
+    let mut c = cluster.lock().unwrap();
+    if !c.repositories.contains_key(&repository) {
+        return errors::repository_missing(&repository);
+    }
+    if c.repository_readonly(&repository) {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "repository_exception",
+            &format!("[{repository}] cannot create snapshot in a readonly repository"),
+            json!({}),
+        );
+    }
+    if c.snapshots
+        .get(&repository)
+        .is_some_and(|list| list.iter().any(|s| s.name == snapshot))
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_snapshot_name_exception",
+            &format!(
+                "[{repository}:{snapshot}] Invalid snapshot name [{snapshot}], snapshot with the same name already exists"
+            ),
+            json!({}),
+        );
+    }
+    let expression = match body.get("indices") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => "*".into(),
+    };
+    let options = Resolve {
+        ignore_unavailable: body
+            .get("ignore_unavailable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        open: true,
+        closed: false,
+    };
+    let names = match c.resolve(&expression, options) {
+        Ok(names) => names,
+        Err(missing) => return errors::index_not_found(&missing),
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    let made = super::state::Snapshot {
+        name: snapshot.clone(),
+        state: "SUCCESS".into(),
+        indices: names
+            .iter()
+            .map(|n| (n.clone(), c.indices[n].docs))
+            .collect(),
+        start_millis: now as i64,
+        end_millis: now as i64 + 1_000,
+        aliases: names
+            .iter()
+            .filter(|n| !c.indices[*n].aliases.is_empty())
+            .map(|n| (n.clone(), c.indices[n].aliases.clone()))
+            .collect(),
+    };
+    let mut request = body.clone();
+    if let Value::Object(map) = &mut request {
+        map.insert("repository".into(), json!(repository));
+        map.insert("snapshot".into(), json!(snapshot));
+    }
+    c.snapshot_requests.push(request);
+    if let Some(bucket) = c.repository_bucket(&repository) {
+        c.buckets.entry(bucket).or_default().push(made.clone());
+    }
+    let reply = c.snapshot_json(&repository, &made);
+    c.snapshots.entry(repository).or_default().push(made);
+    if params
+        .get("wait_for_completion")
+        .is_some_and(|v| v == "true" || v.is_empty())
+    {
+        json_reply(json!({ "snapshot": reply }))
+    } else {
+        json_reply(json!({"accepted": true}))
+    }
 }

@@ -16,6 +16,9 @@ pub struct InfluxDb {
     pub http_port: u16,
     /// The RPC port `influxd backup`/`restore` talk to.
     pub rpc_port: u16,
+    /// The admin user [`query`](Self::query) runs as.
+    pub admin: String,
+    admin_password: String,
 }
 
 pub const ADMIN: &str = "admin";
@@ -23,6 +26,12 @@ pub const ADMIN_PASSWORD: &str = "influx-Adm1n-pw";
 
 impl InfluxDb {
     pub fn start() -> InfluxDb {
+        Self::start_with_admin(ADMIN, ADMIN_PASSWORD)
+    }
+
+    /// Like [`start`](Self::start), with this admin user and password (e.g. the ones a ck8s
+    /// config's secrets name).
+    pub fn start_with_admin(admin: &str, admin_password: &str) -> InfluxDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let (http_port, rpc_port) = (free_port(), free_port());
         let d = dir.path().display();
@@ -47,13 +56,15 @@ impl InfluxDb {
             _dir: dir,
             http_port,
             rpc_port,
+            admin: admin.to_string(),
+            admin_password: admin_password.to_string(),
         };
         // With no users yet the first admin needs no credentials.
         let created = server.influx(
             &[
                 "-execute",
                 &format!(
-                    "CREATE USER {ADMIN} WITH PASSWORD '{ADMIN_PASSWORD}' WITH ALL PRIVILEGES"
+                    "CREATE USER {admin} WITH PASSWORD '{admin_password}' WITH ALL PRIVILEGES"
                 ),
             ],
             false,
@@ -74,7 +85,7 @@ impl InfluxDb {
         let mut command = Command::new("influx");
         command.args(["-host", "127.0.0.1", "-port", &self.http_port.to_string()]);
         if auth {
-            command.args(["-username", ADMIN, "-password", ADMIN_PASSWORD]);
+            command.args(["-username", &self.admin, "-password", &self.admin_password]);
         }
         command
             .args(args)

@@ -312,16 +312,29 @@ fn a_pod_action_sees_secret_env_and_mounted_scripts_and_ends_the_pod() {
         "metadata": {"name": "scripts", "namespace": "default"},
         "data": {"restore.sh": "echo restoring"}}));
     let secret = k8s.get("v1", "Secret", "default", "creds").unwrap();
-    assert!(secret.get("stringData").is_none(), "stringData is folded into data");
+    assert!(
+        secret.get("stringData").is_none(),
+        "stringData is folded into data"
+    );
     assert_eq!(secret["data"]["AWS_ACCESS_KEY_ID"], "QUtJQS10ZXN0");
     k8s.script_job(
         "restore-",
         JobScript::run(|run| {
-            let key = run.var("AWS_ACCESS_KEY_ID").unwrap_or("missing").to_string();
-            let script = run.files.get("/scripts/restore.sh").cloned().unwrap_or_default();
+            let key = run
+                .var("AWS_ACCESS_KEY_ID")
+                .unwrap_or("missing")
+                .to_string();
+            let script = run
+                .files
+                .get("/scripts/restore.sh")
+                .cloned()
+                .unwrap_or_default();
             crate::kube::ActionOutcome {
                 exit_code: if key == "AKIA-test" { 3 } else { 0 },
-                logs: format!("{script} with {key} as {}\n", run.var("MODE").unwrap_or("?")),
+                logs: format!(
+                    "{script} with {key} as {}\n",
+                    run.var("MODE").unwrap_or("?")
+                ),
             }
         }),
     );
