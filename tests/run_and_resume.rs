@@ -429,3 +429,77 @@ fn destructive_steps_need_confirmation() {
     assert_eq!(confirmed.code, 0, "{confirmed}");
     assert!(ws.exists("wiped.txt"));
 }
+
+/// `make` creates what `check` waits on and the `always` clean-up removes it, as a restore pod is
+/// created, waited for and deleted. When `check` fails, resuming `check` alone would wait for
+/// nothing; `resume_from: make` runs the pair again.
+fn made_and_cleaned(ws: &Workspace, resume_from: &str) -> String {
+    ws.write(
+        "pod.yaml",
+        &format!(
+            "{HEAD}steps:\n  - id: make\n    uses: command\n    with: {{shell: 'echo x >> made.txt; touch pod'}}\n  - id: check\n    needs: [make]\n    uses: command\n{resume_from}    with: {{shell: '[ -e pod ] && [ -e healthy ]'}}\n  - id: cleanup\n    needs: [check]\n    always: true\n    uses: command\n    with: {{shell: rm -f pod}}\n"
+        ),
+    )
+    .to_str()
+    .unwrap()
+    .to_string()
+}
+
+#[test]
+fn a_failed_step_with_resume_from_runs_again_from_that_step() {
+    let ws = Workspace::new();
+    let file = made_and_cleaned(&ws, "    resume_from: make\n");
+    let plan = ws.runbook(&["plan", &file]);
+    assert!(
+        plan.stdout.contains("if it fails, resume from make"),
+        "{plan}"
+    );
+
+    let ran = ws.runbook(&["run", &file]);
+    assert_eq!(ran.code, 1, "{ran}");
+    let id = ran.run_id();
+    assert!(!ws.exists("pod"), "the clean-up ran after the failure");
+
+    ws.write("healthy", "");
+    let resumed = ws.runbook(&["resume", &id]);
+    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(ws.count_lines("made.txt"), 2, "`make` ran again");
+    assert_eq!(ws.events(&id, "step_succeeded", "cleanup").len(), 2);
+    assert!(!ws.exists("pod"));
+}
+
+#[test]
+fn without_resume_from_a_failed_step_runs_again_alone() {
+    let ws = Workspace::new();
+    let file = made_and_cleaned(&ws, "");
+    let ran = ws.runbook(&["run", &file]);
+    let id = ran.run_id();
+    ws.write("healthy", "");
+    let resumed = ws.runbook(&["resume", &id]);
+    assert_eq!(resumed.code, 1, "`check` alone finds no pod: {resumed}");
+    assert_eq!(ws.count_lines("made.txt"), 1);
+}
+
+#[test]
+fn an_interrupted_step_with_resume_from_resumes_where_it_stopped() {
+    // Interrupted, the clean-up has not run: what the step waits on is still there.
+    let ws = Workspace::new();
+    let file = ws.write(
+        "pod.yaml",
+        &format!(
+            "{HEAD}steps:\n  - id: make\n    uses: command\n    with: {{shell: 'echo x >> made.txt; touch pod'}}\n  - id: check\n    needs: [make]\n    resume_from: make\n    idempotent: true\n    uses: command\n    with: {{shell: 'echo x >> check.txt; [ -e pod ] && while [ ! -e healthy ]; do sleep 0.1; done'}}\n"
+        ),
+    );
+    let child = ws.spawn(&["run", file.to_str().unwrap()]);
+    wait_until(Duration::from_secs(20), "`check` to start", || {
+        ws.count_lines("check.txt") == 1
+    });
+    kill(&child, libc::SIGKILL);
+    let _ = finish(child);
+    let id = ws.runs()[0].clone();
+    ws.write("healthy", "");
+    let resumed = ws.runbook(&["resume", &id]);
+    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(ws.count_lines("made.txt"), 1, "`make` did not run again");
+    assert_eq!(ws.count_lines("check.txt"), 2);
+}

@@ -296,7 +296,7 @@ fn a_failed_restore_job_fails_with_its_logs_and_leaves_harbor_running() {
         "{printed}"
     );
     assert!(
-        printed.contains(&format!("runbook resume {id} --from scale-down")),
+        printed.contains(&format!("runbook resume {id}\n")) && !printed.contains("--from"),
         "{printed}"
     );
     // Nothing was dropped; Harbor is back at its counts, the Job and ConfigMap are gone, and the
@@ -311,9 +311,9 @@ fn a_failed_restore_job_fails_with_its_logs_and_leaves_harbor_running() {
     );
     s.assert_no_secrets(&ran, &id);
 
-    // With the Secret fixed, resuming from the scale-down restores.
+    // With the Secret fixed, a plain resume restores: `wait-job` resumes from the scale-down.
     set_password(DB_PASSWORD);
-    let fixed = s.resume(&id, &["--yes", "--from", "scale-down"]);
+    let fixed = s.resume(&id, &["--yes"]);
     assert_eq!(fixed.code, 0, "{fixed}");
     s.world.assert_databases_restored();
     s.world.assert_scaled_back(&s.k8s);

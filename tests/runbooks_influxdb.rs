@@ -280,14 +280,13 @@ fn a_failed_restore_shows_the_pod_logs_cleans_up_and_resumes_from_the_pod() {
     assert_eq!(s.ws.events(&id, "step_started", "grant-sc-writer").len(), 0);
     s.assert_no_secret_key(&ran);
 
-    // The operator puts a good backup in that folder and resumes from the stale-pod step: the
-    // databases are dropped again (the failed restore may have brought some back, without
-    // grants), the pod is created anew and the restore completes.
+    // The operator puts a good backup in that folder and resumes: `restore-finished` resumes from
+    // the stale-pod step, so the databases are dropped again (the failed restore may have brought
+    // some back, without grants), the pod is created anew and the restore completes.
     s.moto.python(&format!(
         "for o in s3.list_objects_v2(Bucket='{BUCKET}', Prefix='{broken}/')['Contents']:\n    s3.delete_object(Bucket='{BUCKET}', Key=o['Key'])\nfor o in s3.list_objects_v2(Bucket='{BUCKET}', Prefix='{BACKUP}/')['Contents']:\n    s3.copy_object(Bucket='{BUCKET}', Key=o['Key'].replace('{BACKUP}', '{broken}', 1), CopySource={{'Bucket': '{BUCKET}', 'Key': o['Key']}})"
     ));
-    let resume =
-        s.ws.runbook(&["resume", &id, "--yes", "--from", "remove-stale-pod"]);
+    let resume = s.ws.runbook(&["resume", &id, "--yes"]);
     assert_eq!(resume.code, 0, "{resume}");
     assert_eq!(
         started(&s.ws, &id, "find-backup"),

@@ -197,3 +197,27 @@ fn every_file_is_checked_and_valid_ones_say_so() {
     assert_eq!(problem["column"], 11);
     assert_eq!(problem["help"], "did you mean `sleep`?");
 }
+
+#[test]
+fn resume_from_must_name_a_step_that_runs_before() {
+    let ws = Workspace::new();
+    let err = rejected(
+        &ws,
+        &format!(
+            "{HEAD}steps:\n  - id: make-pod\n    uses: command\n    with: {{shell: touch marker}}\n  - id: check\n    needs: [make-pod]\n    resume_from: make-pdo\n    uses: command\n    with: {{shell: 'true'}}\n  - id: other\n    resume_from: check\n    uses: command\n    with: {{shell: 'true'}}\n"
+        ),
+        &[],
+    );
+    assert!(err.contains("bad.yaml:10:18"), "{err}");
+    assert!(
+        err.contains("step `check` resumes from `make-pdo`, which is not a step of this runbook"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `make-pod`?"), "{err}");
+    assert!(err.contains("bad.yaml:14:18"), "{err}");
+    assert!(
+        err.contains("step `other` resumes from `check`, which does not run before it"),
+        "{err}"
+    );
+    assert!(err.contains("add `check` to its `needs`"), "{err}");
+}

@@ -32,6 +32,7 @@ pub const STEP_KEYS: &[&str] = &[
     "timeout",
     "continue_on_error",
     "always",
+    "resume_from",
     "destructive",
     "idempotent",
     "secret",
@@ -525,6 +526,8 @@ impl Loader {
         let flag = |this: &mut Self, k: &str| get(k).and_then(|(_, v)| this.boolean(v, k));
         let continue_on_error = flag(self, "continue_on_error").unwrap_or(false);
         let always = flag(self, "always").unwrap_or(false);
+        let resume_from = get("resume_from")
+            .and_then(|(_, v)| Some((self.string(v, "resume_from")?, self.loc(v))));
         let destructive = flag(self, "destructive");
         let idempotent = flag(self, "idempotent");
         let secret = flag(self, "secret").unwrap_or(false);
@@ -545,6 +548,7 @@ impl Loader {
             timeout,
             continue_on_error,
             always,
+            resume_from,
             destructive,
             idempotent,
             secret,

@@ -128,6 +128,9 @@ pub struct StepDef {
     pub timeout: Option<Duration>,
     pub continue_on_error: bool,
     pub always: bool,
+    /// When this step failed, `resume` runs again from this earlier step (and what follows it):
+    /// for a wait whose clean-up removed what it waits on, such as a restore pod.
+    pub resume_from: Option<(String, Loc)>,
     pub destructive: Option<bool>,
     pub idempotent: Option<bool>,
     /// Outputs of this step are secrets: masked everywhere like `secrets` values.

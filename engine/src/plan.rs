@@ -48,6 +48,9 @@ pub struct PlannedStep {
     pub idempotent: bool,
     pub always: bool,
     pub continue_on_error: bool,
+    /// After a failure of this step, `resume` runs again from this step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume_from: Option<String>,
     /// The condition, when it can only be decided at run time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
@@ -213,6 +216,11 @@ fn plan_step(
         idempotent: is_idempotent(program, registry, step),
         always: def.always,
         continue_on_error: def.continue_on_error,
+        resume_from: def
+            .resume_from
+            .as_ref()
+            .and_then(|(id, _)| program.local(ps.frame, id))
+            .map(|s| program.steps[s].key.clone()),
         when: None,
         skipped: None,
         for_each: None,
@@ -395,6 +403,9 @@ impl Plan {
                 }
                 if step.continue_on_error {
                     tags.push("continue on error".into());
+                }
+                if let Some(from) = &step.resume_from {
+                    tags.push(format!("if it fails, resume from {from}"));
                 }
                 let tags = if tags.is_empty() {
                     String::new()

@@ -268,6 +268,7 @@ fn step_schema(kinds: &[&str], conditions: Vec<Value>) -> Value {
             "timeout": duration("Fail the attempt when it runs longer, e.g. `30m`."),
             "continue_on_error": flag("A failure of this step does not stop the run; steps that need it still wait for it to succeed."),
             "always": flag("Run once everything it needs has finished, succeeded or not (for clean-up such as resuming CronJobs)."),
+            "resume_from": {"type": "string", "description": "When this step failed, `runbook resume` runs again from this earlier step and what follows it (for a wait whose clean-up removed what it waits on, such as a restore pod)."},
             "destructive": flag("Ask for confirmation before the run (or `--yes`). Kinds know their own destructive inputs; a runbook may only add this."),
             "idempotent": flag("Running it twice has the effect of running it once, so an interrupted attempt may be re-run on resume. Kinds know their own."),
             "secret": flag("Its outputs are secrets: masked everywhere, like `secrets` values."),

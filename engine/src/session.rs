@@ -303,6 +303,17 @@ pub async fn resume(
         let step = program.index_of(key).expect("checked");
         collect_from(program, step, &mut reset);
     }
+    // A failed step with `resume_from`: its clean-up has undone what it worked on (a restore pod
+    // deleted after it failed), so running it alone again would wait for nothing.
+    for (step, ps) in program.steps.iter().enumerate() {
+        if let Some((from, _)) = &ps.def.resume_from
+            && !reset.contains(&step)
+            && state.step(&ps.key).is_some_and(|r| r.failed())
+            && let Some(from) = program.local(ps.frame, from)
+        {
+            collect_from(program, from, &mut reset);
+        }
+    }
     // `always` steps (clean-up) run again when anything before them runs again.
     let will_rerun = |s: usize, reset: &BTreeSet<usize>| {
         reset.contains(&s)

@@ -276,6 +276,52 @@ impl Validator<'_> {
             ),
             None => {}
         }
+        if let Some((from, loc)) = &def.resume_from {
+            self.resume_from(index, from, *loc);
+        }
+    }
+
+    /// `resume_from` names a step that runs before this one, so running again from it also runs
+    /// this step again.
+    fn resume_from(&mut self, index: usize, from: &str, loc: Loc) {
+        let step = &self.program.steps[index];
+        let me = &step.def.id;
+        let ids: Vec<&str> = self
+            .program
+            .runbook_of(index)
+            .steps
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect();
+        let target = ids
+            .contains(&from)
+            .then(|| self.program.local(step.frame, from))
+            .flatten();
+        match target {
+            None => self.diags.push(
+                Diagnostic::new(
+                    loc,
+                    format!(
+                        "step `{me}` resumes from `{from}`, which is not a step of this runbook"
+                    ),
+                )
+                .help_opt(did_you_mean(from, ids.iter().copied()))
+                .expected(format!("one of: {}", ids.join(", "))),
+            ),
+            Some(other) if !self.program.dag.is_ancestor(other, index) => self.diags.push(
+                Diagnostic::new(
+                    loc,
+                    format!("step `{me}` resumes from `{from}`, which does not run before it"),
+                )
+                .expected(format!(
+                    "a step that `{me}` needs, directly or through their needs"
+                ))
+                .help(format!(
+                    "name a step `{me}` runs after, or add `{from}` to its `needs`"
+                )),
+            ),
+            Some(_) => {}
+        }
     }
 
     fn include(&mut self, index: usize, runbook: &Runbook) {
