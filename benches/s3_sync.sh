@@ -4,7 +4,7 @@
 #
 #   benches/s3_sync.sh                 # builds runbook in release mode first
 #   RUNBOOK=target/release/runbook benches/s3_sync.sh
-#   BIG_MIB=128 SMALL_COUNT=5000 benches/s3_sync.sh
+#   BIG_MIB=128 SMALL_COUNT=5000 ROUNDS=3 benches/s3_sync.sh
 #
 # Needs: moto_server (pip install 'moto[server]'), rclone (apt), aws (pip install awscli),
 # python3 with boto3 (comes with moto), GNU time (/usr/bin/time).
@@ -84,20 +84,44 @@ steps:
 YAML
 
 bytes_of() { python3 -c "import boto3,sys; s3=boto3.client('s3', endpoint_url='$SRC'); print(sum(o['Size'] for p in s3.get_paginator('list_objects_v2').paginate(Bucket='$1') for o in p.get('Contents', [])))"; }
+# Empties and removes a destination bucket, so every round starts with the servers holding the same.
+drop() { python3 -c "
+import boto3; s3 = boto3.client('s3', endpoint_url='$DST')
+for p in s3.get_paginator('list_objects_v2').paginate(Bucket='$1'):
+    for o in p.get('Contents', []): s3.delete_object(Bucket='$1', Key=o['Key'])
+s3.delete_bucket(Bucket='$1')"; }
 
 measure() { # name, bucket, command...
     local name=$1 bucket=$2; shift 2
-    local bytes; bytes=$(bytes_of "$bucket")
     /usr/bin/time -f "%e %M" -o "$work/time" "$@" >"$work/out" 2>&1 || { echo "$name failed:"; tail -20 "$work/out"; return 1; }
     read -r secs kib <"$work/time"
-    python3 -c "print(f'{\"$name\":<28} {\"$bucket\":<6} {$secs:>8.2f} s {($bytes/1048576)/max($secs,0.001):>9.1f} MiB/s  peak RSS {$kib/1024:>7.1f} MiB')"
+    echo "$name|$bucket|$secs|$kib|$(bytes_of "$bucket")" >>"$work/results"
+    printf '  %-24s %-6s %7.2f s\n' "$name" "$bucket" "$secs"
 }
 
-echo "bucket big: 8 x $BIG_MIB MiB; bucket small: $SMALL_COUNT x 4 KiB; source $SRC, destination $DST"
+ROUNDS=${ROUNDS:-3}
+echo "bucket big: 8 x $BIG_MIB MiB; bucket small: $SMALL_COUNT x 4 KiB; $ROUNDS rounds, the tools taking turns"
 for bucket in big small; do
-    measure "runbook s3.sync" "$bucket" env RUNBOOK_STATE_DIR="$work/state" "$RUNBOOK" run "$work/sync.yaml" --yes --set "bucket=$bucket" --set "dest=rb-$bucket"
-    measure "rclone copy" "$bucket" rclone --config "$work/rclone.conf" copy "src:$bucket" "dst:rc-$bucket"
-    aws --endpoint-url "$DST" s3 mb "s3://aws-$bucket" >/dev/null
-    measure "aws s3 sync (via local)" "$bucket" sh -c "aws --endpoint-url '$SRC' s3 sync 's3://$bucket' '$work/aws-$bucket' --only-show-errors && aws --endpoint-url '$DST' s3 sync '$work/aws-$bucket' 's3://aws-$bucket' --only-show-errors"
-    rm -rf "$work/aws-$bucket"
+    for round in $(seq "$ROUNDS"); do
+        measure "runbook s3.sync" "$bucket" env RUNBOOK_STATE_DIR="$work/state" "$RUNBOOK" run "$work/sync.yaml" --yes --set "bucket=$bucket" --set "dest=rb-$bucket"
+        drop "rb-$bucket"
+        measure "rclone copy" "$bucket" rclone --config "$work/rclone.conf" copy "src:$bucket" "dst:rc-$bucket"
+        drop "rc-$bucket"
+        aws --endpoint-url "$DST" s3 mb "s3://aws-$bucket" >/dev/null
+        measure "aws s3 sync (via local)" "$bucket" sh -c "aws --endpoint-url '$SRC' s3 sync 's3://$bucket' '$work/aws-$bucket' --only-show-errors && aws --endpoint-url '$DST' s3 sync '$work/aws-$bucket' 's3://aws-$bucket' --only-show-errors"
+        rm -rf "$work/aws-$bucket"
+        drop "aws-$bucket"
+    done
 done
+echo
+echo "median of $ROUNDS rounds (peak RSS: the highest)"
+python3 - "$work/results" <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    name, bucket, secs, kib, size = line.strip().split("|")
+    runs.setdefault((bucket, name), []).append((float(secs), int(kib), int(size)))
+for (bucket, name), r in runs.items():
+    secs = statistics.median(s for s, _, _ in r)
+    print(f"{name:<24} {bucket:<6} {secs:>7.2f} s {r[0][2] / 1048576 / max(secs, 0.001):>7.1f} MiB/s  peak RSS {max(k for _, k, _ in r) / 1024:>6.1f} MiB")
+PY

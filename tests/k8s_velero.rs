@@ -751,3 +751,44 @@ fn delete_by_selector_removes_only_the_matching_objects() {
         vec!["web/b-1".to_string()]
     );
 }
+
+#[test]
+fn scaling_down_again_in_the_same_run_reports_the_counts_from_before_the_first_attempt() {
+    // A resume that repeats a scale-down cut off part-way must not record the zeros it set.
+    let k8s = KubeEmulator::start();
+    k8s.apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}}));
+    for (name, replicas) in [("front", 2), ("back", 3)] {
+        k8s.apply(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "web", "labels": {"app": "web"}},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}));
+    }
+    let ws = Workspace::new();
+    let file = ws.write(
+        "stop.yaml",
+        &format!(
+            "{}steps:\n  - id: stop\n    uses: k8s.scale\n    with: {{namespace: web, selector: {{app: web}}, replicas: 0}}\n",
+            head(&k8s)
+        ),
+    );
+    let file = path_str(&file);
+    let first = run(&ws, file);
+    assert_eq!(first.code, 0, "{first}");
+    let id = first.run_id();
+    let counts = json!({"front": 2, "back": 3});
+    assert_eq!(ws.outputs(&id, "stop")["previous"], counts);
+
+    let again = ws.runbook(&["resume", &id, "--from", "stop", "--yes"]);
+    assert_eq!(again.code, 0, "{again}");
+    assert_eq!(ws.events(&id, "step_succeeded", "stop").len(), 2);
+    assert_eq!(ws.outputs(&id, "stop")["previous"], counts, "{again}");
+
+    // Another run finds them at 0: the note of the first run is not its own.
+    let other = run(&ws, file);
+    assert_eq!(
+        ws.outputs(&other.run_id(), "stop")["previous"],
+        json!({"front": 0, "back": 0})
+    );
+    let front = k8s.get("apps/v1", "Deployment", "web", "front").unwrap();
+    assert_eq!(front["spec"]["replicas"], 0);
+}

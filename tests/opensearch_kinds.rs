@@ -202,6 +202,49 @@ fn repositories_renamed_restores_and_http_requests() {
 }
 
 #[test]
+fn a_restore_of_hundreds_of_daily_indices_is_followed_to_the_end() {
+    // 200 daily indices: their names joined are far longer than the 4 KB request line OpenSearch
+    // accepts, so progress is read in batches.
+    let os = emulator();
+    let names: Vec<String> = (0..200)
+        .map(|day| {
+            format!(
+                "kubernetes-default-2026.{:02}.{:02}-000001",
+                1 + day / 28,
+                1 + day % 28
+            )
+        })
+        .collect();
+    os.with(|c| {
+        let indices: Vec<(&str, u64)> = names.iter().map(|n| (n.as_str(), 2)).collect();
+        c.add_snapshot(
+            "opensearch-snapshots",
+            "snapshot-daily",
+            "SUCCESS",
+            &indices,
+            1_796_000_000_000,
+        );
+    });
+    assert!(names.join(",").len() > 4096);
+    let ws = Workspace::new();
+    let file = ws.write(
+        "daily.yaml",
+        &format!(
+            "{}  - id: restore\n    uses: opensearch.restore\n    with: {{connection: opensearch, repository: opensearch-snapshots, snapshot: snapshot-daily, indices: [kubernetes-default-2026.*], timeout: 1m}}\n",
+            head(&os)
+        ),
+    );
+    let ran = run(&ws, &file);
+    assert_eq!(ran.code, 0, "{ran}");
+    let restored = outputs(&ws, &ran, "restore");
+    assert_eq!(restored["indices"].as_array().unwrap().len(), 200);
+    assert_eq!(restored["shards"]["done"], 200, "{restored}");
+    for name in [&names[0], &names[199]] {
+        assert_eq!(os.with(|c| c.indices[name.as_str()].docs), 2, "{name}");
+    }
+}
+
+#[test]
 fn wrong_password_and_missing_repository_are_explained() {
     let os = emulator();
     let ws = Workspace::new();

@@ -53,7 +53,8 @@ const CHECKSUMS: &str = "import hashlib\ndef sums(bucket, prefix=''):\n    out =
 #[test]
 fn sync_between_two_servers_streams_multipart_objects_and_resumes_without_copying_again() {
     let (main, offsite) = (MotoServer::start(), MotoServer::start());
-    // 20 MiB: more than two 8 MiB parts, so it goes up as a multipart upload with parallel parts.
+    // 20 MiB: over the 16 MiB threshold and more than two 8 MiB parts, so it goes up as a
+    // multipart upload with parallel parts.
     main.python(
         "import os\ns3.create_bucket(Bucket='harbor')\ns3.put_object(Bucket='harbor', Key='backups/1700000000.sql.gz', Body=os.urandom(20 * 1024 * 1024))\ns3.put_object(Bucket='harbor', Key='docker/registry/v2/blobs/a b+c.json', Body=b'{\"x\": 1}', ContentType='application/json', Metadata={'origin': 'harbor'})\ns3.put_object(Bucket='harbor', Key='empty', Body=b'')",
     );
@@ -61,7 +62,7 @@ fn sync_between_two_servers_streams_multipart_objects_and_resumes_without_copyin
     let file = ws.write(
         "sync.yaml",
         &format!(
-            "{}  - id: sync\n    uses: s3.sync\n    with:\n      source: {{connection: main, bucket: harbor}}\n      destination: {{connection: offsite, bucket: harbor-offsite, prefix: restored/}}\n      concurrency: 4\n",
+            "{}  - id: sync\n    uses: s3.sync\n    with:\n      source: {{connection: main, bucket: harbor}}\n      destination: {{connection: offsite, bucket: harbor-offsite, prefix: restored/}}\n      concurrency: 4\n      multipart_threshold_mib: 16\n",
             head(&[("main", &main), ("offsite", &offsite)])
         ),
     );
@@ -230,20 +231,25 @@ fn object_lock_buckets_take_streamed_and_multipart_writes() {
     let store = MotoServer::start();
     // Default retention: S3 refuses uploads without a checksum header into such a bucket.
     store.python(
-        "s3.create_bucket(Bucket='locked', ObjectLockEnabledForBucket=True)\ns3.put_object_lock_configuration(Bucket='locked', ObjectLockConfiguration={'ObjectLockEnabled': 'Enabled', 'Rule': {'DefaultRetention': {'Mode': 'COMPLIANCE', 'Days': 1}}})\ns3.create_bucket(Bucket='source')\nimport os\ns3.put_object(Bucket='source', Key='big', Body=os.urandom(9 * 1024 * 1024))\ns3.put_object(Bucket='source', Key='small', Body=b'small')",
+        "s3.create_bucket(Bucket='locked', ObjectLockEnabledForBucket=True)\ns3.put_object_lock_configuration(Bucket='locked', ObjectLockConfiguration={'ObjectLockEnabled': 'Enabled', 'Rule': {'DefaultRetention': {'Mode': 'COMPLIANCE', 'Days': 1}}})\ns3.create_bucket(Bucket='source')\nimport os\ns3.put_object(Bucket='source', Key='big', Body=os.urandom(9 * 1024 * 1024))\ns3.put_object(Bucket='source', Key='small', Body=b'small')\nu = s3.create_multipart_upload(Bucket='source', Key='parted')['UploadId']\nparts = [{'PartNumber': n, 'ETag': s3.upload_part(Bucket='source', Key='parted', UploadId=u, PartNumber=n, Body=os.urandom(5 * 1024 * 1024))['ETag']} for n in (1, 2)]\ns3.complete_multipart_upload(Bucket='source', Key='parted', UploadId=u, MultipartUpload={'Parts': parts})",
     );
     let ws = Workspace::new();
     let file = ws.write(
         "lock.yaml",
         &format!(
-            "{}  - id: put\n    uses: s3.put\n    with: {{connection: store, bucket: locked, key: note.txt, content: kept}}\n  - id: sync\n    uses: s3.sync\n    with:\n      source: {{connection: store, bucket: source}}\n      destination: {{connection: other, bucket: locked, prefix: copy/}}\n",
+            "{}  - id: put\n    uses: s3.put\n    with: {{connection: store, bucket: locked, key: note.txt, content: kept}}\n  - id: sync\n    uses: s3.sync\n    with:\n      source: {{connection: store, bucket: source}}\n      destination: {{connection: other, bucket: locked, prefix: copy/}}\n      multipart_threshold_mib: 8\n",
             head(&[("store", &store), ("other", &store)])
         )
         .replace("  other: {kind: s3, endpoint: \"http://127.0.0.1", "  other: {kind: s3, endpoint: \"http://localhost"),
     );
     let ran = run(&ws, &file, &["--yes"]);
     assert_eq!(ran.code, 0, "{ran}");
-    assert_eq!(outputs(&ws, &ran, "sync")["objects_copied"], 2);
-    let sizes = store.python("print(s3.head_object(Bucket='locked', Key='copy/big')['ContentLength'], s3.get_object(Bucket='locked', Key='note.txt')['Body'].read().decode())");
-    assert_eq!(sizes.trim(), format!("{} kept", 9 * 1024 * 1024));
+    // `big` went up in parts, `small` with the MD5 its ETag gives, `parted` (a multipart ETag is
+    // no MD5) with a CRC32 of the stream.
+    assert_eq!(outputs(&ws, &ran, "sync")["objects_copied"], 3);
+    let sizes = store.python("print(s3.head_object(Bucket='locked', Key='copy/big')['ContentLength'], s3.head_object(Bucket='locked', Key='copy/parted')['ContentLength'], s3.get_object(Bucket='locked', Key='copy/small')['Body'].read().decode(), s3.get_object(Bucket='locked', Key='note.txt')['Body'].read().decode())");
+    assert_eq!(
+        sizes.trim(),
+        format!("{} {} small kept", 9 * 1024 * 1024, 10 * 1024 * 1024)
+    );
 }

@@ -1,6 +1,11 @@
 //! `k8s.scale`: set the replicas of Deployments or StatefulSets (by name or label selector)
 //! through the `scale` subresource. Outputs the counts before, so a later step can put them back:
 //! `replicas: "{{ steps.stop.outputs.previous['harbor-core'] }}"`.
+//!
+//! Before scaling an object it notes the count it found in the annotation `REPLICAS_BEFORE`
+//! (`<run>-<step>=<count>`). Running the step again in the same run (a resume after an
+//! interruption part-way through) reports that count, not the 0 it set itself, so scaling down is
+//! safe to repeat.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +20,15 @@ use super::target::{self, Selector};
 use super::{client, object_label, resources};
 
 pub struct Scale;
+
+/// Where the count before the first attempt of a step is kept on the object.
+pub const REPLICAS_BEFORE: &str = "runbook/replicas-before";
+
+/// The count noted by this step (`key`) on an earlier attempt, if any.
+fn noted(object: &kube::api::DynamicObject, key: &str) -> Option<i32> {
+    let value = object.metadata.annotations.as_ref()?.get(REPLICAS_BEFORE)?;
+    value.strip_prefix(key)?.strip_prefix('=')?.parse().ok()
+}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -121,8 +135,15 @@ impl StepKind for Scale {
                 .get_scale(&name)
                 .await
                 .map_err(|e| super::api_error(&format!("reading the scale of {label}"), e))?;
-            let before = scale.spec.and_then(|s| s.replicas).unwrap_or(0);
+            let found = scale.spec.and_then(|s| s.replicas).unwrap_or(0);
+            let before = noted(object, &ctx.idempotency_key).unwrap_or(found);
             previous.insert(name.clone(), before);
+            let note = json!({"metadata": {"annotations": {
+                REPLICAS_BEFORE: format!("{}={before}", ctx.idempotency_key)
+            }}});
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(&note))
+                .await
+                .map_err(|e| super::api_error(&format!("annotating {label}"), e))?;
             let patch = json!({"spec": {"replicas": input.replicas}});
             api.patch_scale(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await

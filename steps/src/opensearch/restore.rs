@@ -250,7 +250,78 @@ async fn restored_names(
         .collect())
 }
 
-/// Polls `<indices>/_recovery` until every shard recovered from the snapshot is DONE.
+/// Index names per `_recovery` request are limited so the request line stays under OpenSearch's
+/// `http.max_initial_line_length` (4 KB): a restore of a few hundred daily indices is longer.
+const MAX_RECOVERY_PATH: usize = 3000;
+
+/// The targets in groups whose `a,b,c/_recovery` path fits in `MAX_RECOVERY_PATH`.
+fn recovery_paths<'a>(targets: &[&'a str]) -> Vec<(String, Vec<&'a str>)> {
+    let mut paths: Vec<(String, Vec<&str>)> = Vec::new();
+    for &target in targets {
+        match paths.last_mut() {
+            Some((path, group)) if path.len() + 1 + target.len() <= MAX_RECOVERY_PATH => {
+                path.push(',');
+                path.push_str(target);
+                group.push(target);
+            }
+            _ => paths.push((target.to_string(), vec![target])),
+        }
+    }
+    for (path, _) in &mut paths {
+        path.push_str("/_recovery");
+    }
+    paths
+}
+
+/// Shards recovered from the snapshot, shards in all, bytes recovered and bytes in all.
+#[derive(Default, Clone, Copy)]
+struct Recovered {
+    done: u64,
+    total: u64,
+    bytes_done: u64,
+    bytes_total: u64,
+}
+
+impl Recovered {
+    fn finished(&self) -> bool {
+        self.total > 0 && self.done == self.total
+    }
+}
+
+/// One index's entry in a `_recovery` reply: only shards recovered from a snapshot count.
+fn recovered(recovery: &Value, index: &str) -> Recovered {
+    let mut out = Recovered::default();
+    let shards = recovery
+        .pointer(&format!(
+            "/{}/shards",
+            index.replace('~', "~0").replace('/', "~1")
+        ))
+        .and_then(Value::as_array);
+    for shard in shards.into_iter().flatten() {
+        let kind = shard
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("SNAPSHOT");
+        if !kind.eq_ignore_ascii_case("snapshot") {
+            continue;
+        }
+        out.total += 1;
+        if shard
+            .get("stage")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.eq_ignore_ascii_case("done"))
+        {
+            out.done += 1;
+        }
+        let bytes = |p: &str| shard.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+        out.bytes_done += bytes("/index/size/recovered_in_bytes");
+        out.bytes_total += bytes("/index/size/total_in_bytes");
+    }
+    out
+}
+
+/// Polls `<indices>/_recovery` until every shard recovered from the snapshot is DONE. Indices
+/// that finished are not asked about again.
 async fn wait_recovered(
     ctx: &StepContext,
     endpoint: &Endpoint,
@@ -258,93 +329,101 @@ async fn wait_recovered(
     timeout: Duration,
 ) -> Result<(u64, u64), StepError> {
     let start = Instant::now();
-    let path = format!("{}/_recovery", targets.join(","));
+    let mut state: BTreeMap<&str, Recovered> = targets
+        .iter()
+        .map(|t| (t.as_str(), Recovered::default()))
+        .collect();
+    let mut appeared = false;
     loop {
-        let reply = endpoint
-            .send(
-                endpoint.request(Method::GET, &path),
-                "reading restore progress",
-            )
-            .await?;
-        // Right after the restore starts an index may not exist yet: that is "not started".
-        if reply.status.is_success() {
-            let recovery = reply.json.unwrap_or(Value::Null);
-            let mut per_index: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-            let (mut bytes_done, mut bytes_total) = (0u64, 0u64);
-            for target in targets {
-                let shards = recovery
-                    .pointer(&format!(
-                        "/{}/shards",
-                        target.replace('~', "~0").replace('/', "~1")
-                    ))
-                    .and_then(Value::as_array);
-                let entry = per_index.entry(target).or_default();
-                for shard in shards.into_iter().flatten() {
-                    let kind = shard
-                        .get("type")
-                        .and_then(Value::as_str)
-                        .unwrap_or("SNAPSHOT");
-                    if !kind.eq_ignore_ascii_case("snapshot") {
-                        continue;
-                    }
-                    entry.1 += 1;
-                    if shard
-                        .get("stage")
-                        .and_then(Value::as_str)
-                        .is_some_and(|s| s.eq_ignore_ascii_case("done"))
-                    {
-                        entry.0 += 1;
-                    }
-                    bytes_done += shard
-                        .pointer("/index/size/recovered_in_bytes")
-                        .and_then(Value::as_u64)
-                        .unwrap_or(0);
-                    bytes_total += shard
-                        .pointer("/index/size/total_in_bytes")
-                        .and_then(Value::as_u64)
-                        .unwrap_or(0);
+        let pending: Vec<&str> = state
+            .iter()
+            .filter(|(_, r)| !r.finished())
+            .map(|(name, _)| *name)
+            .collect();
+        for (path, group) in recovery_paths(&pending) {
+            let reply = endpoint
+                .send(
+                    endpoint.request(Method::GET, &path),
+                    "reading restore progress",
+                )
+                .await?;
+            // Right after the restore starts an index may not exist yet: that is "not started".
+            if reply.status.is_success() {
+                appeared = true;
+                let recovery = reply.json.unwrap_or(Value::Null);
+                for index in group {
+                    state.insert(index, recovered(&recovery, index));
                 }
+            } else if reply.status.as_u16() != 404 {
+                return Err(reply.fail("reading restore progress"));
             }
-            let done: u64 = per_index.values().map(|v| v.0).sum();
-            let total: u64 = per_index.values().map(|v| v.1).sum();
-            let pending: Vec<&str> = per_index
-                .iter()
-                .filter(|(_, (d, t))| *t == 0 || d < t)
-                .map(|(name, _)| *name)
-                .collect();
-            ctx.progress.position(
-                format!(
-                    "{done}/{total} shards recovered, {} of {} indices",
-                    targets.len() - pending.len(),
-                    targets.len()
-                ),
-                bytes_done,
-                Some(bytes_total),
-            );
-            if pending.is_empty() {
-                return Ok((total, bytes_done));
-            }
-            if start.elapsed() >= timeout {
+        }
+        let sum = |f: fn(&Recovered) -> u64| state.values().map(f).sum::<u64>();
+        let (done, total) = (sum(|r| r.done), sum(|r| r.total));
+        let pending: Vec<&str> = state
+            .iter()
+            .filter(|(_, r)| !r.finished())
+            .map(|(name, _)| *name)
+            .collect();
+        ctx.progress.position(
+            format!(
+                "{done}/{total} shards recovered, {} of {} indices",
+                targets.len() - pending.len(),
+                targets.len()
+            ),
+            sum(|r| r.bytes_done),
+            Some(sum(|r| r.bytes_total)),
+        );
+        if pending.is_empty() {
+            return Ok((total, sum(|r| r.bytes_done)));
+        }
+        if start.elapsed() >= timeout {
+            if !appeared {
                 return Err(StepError::new(format!(
-                    "restore not recovered after {}: {} index(es) still recovering ({}); watch `GET _cat/recovery?active_only=true`, then re-run this step with a longer `timeout` or check the cluster's health",
-                    runbook_engine::duration::format_duration(timeout),
-                    pending.len(),
-                    pending
-                        .iter()
-                        .take(5)
-                        .copied()
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    "restored indices did not appear within {}",
+                    runbook_engine::duration::format_duration(timeout)
                 )));
             }
-        } else if reply.status.as_u16() != 404 {
-            return Err(reply.fail("reading restore progress"));
-        } else if start.elapsed() >= timeout {
             return Err(StepError::new(format!(
-                "restored indices did not appear within {}",
-                runbook_engine::duration::format_duration(timeout)
+                "restore not recovered after {}: {} index(es) still recovering ({}); watch `GET _cat/recovery?active_only=true`, then re-run this step with a longer `timeout` or check the cluster's health",
+                runbook_engine::duration::format_duration(timeout),
+                pending.len(),
+                pending
+                    .iter()
+                    .take(5)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         tokio::time::sleep(POLL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_paths_stay_under_the_request_line_limit_and_keep_every_index() {
+        let names: Vec<String> = (0..500)
+            .map(|i| format!("kubernetes-default-{i:05}-000001"))
+            .collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let paths = recovery_paths(&refs);
+        assert!(paths.len() > 1);
+        for (path, group) in &paths {
+            assert!(
+                path.len() <= MAX_RECOVERY_PATH + "/_recovery".len(),
+                "{path}"
+            );
+            assert_eq!(path, &format!("{}/_recovery", group.join(",")));
+        }
+        let all: Vec<&str> = paths.iter().flat_map(|(_, g)| g.iter().copied()).collect();
+        assert_eq!(all, refs);
+        assert_eq!(
+            recovery_paths(&["one"]),
+            vec![("one/_recovery".to_string(), vec!["one"])]
+        );
     }
 }

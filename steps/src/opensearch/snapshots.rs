@@ -79,10 +79,9 @@ impl StepKind for Snapshots {
         let mut snapshots: Vec<Value> = reply
             .json
             .as_ref()
-            .and_then(|j| j.get("snapshots"))
-            .and_then(Value::as_array)
+            .map(listed)
+            .unwrap_or_default()
             .into_iter()
-            .flatten()
             .map(normalize)
             .collect();
         // By start time, then name (names are `snapshot-YYYYmmdd_HHMMSSz`, in time order too).
@@ -152,6 +151,22 @@ impl StepKind for Snapshots {
     }
 }
 
+/// The snapshots of a `GET _snapshot/<repository>/_all` reply: `{"snapshots": [...]}` from
+/// OpenSearch 1 and 2 and Elasticsearch 7.16 on, `{"responses": [{"repository", "snapshots"}]}`
+/// from earlier Elasticsearch 7 releases.
+fn listed(reply: &Value) -> Vec<&Value> {
+    fn list(v: &Value) -> impl Iterator<Item = &Value> {
+        v.get("snapshots")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+    }
+    match reply.get("responses").and_then(Value::as_array) {
+        Some(responses) => responses.iter().flat_map(list).collect(),
+        None => list(reply).collect(),
+    }
+}
+
 /// The fields runbooks use, the same for Elasticsearch 7 and OpenSearch 1 and 2.
 fn normalize(s: &Value) -> Value {
     json!({
@@ -165,4 +180,24 @@ fn normalize(s: &Value) -> Value {
         "end_time_in_millis": s.get("end_time_in_millis"),
         "shards": s.get("shards"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_reply_shapes_list_the_same_snapshots() {
+        let snapshot = json!({"snapshot": "snapshot-1", "state": "SUCCESS", "indices": ["a"], "start_time_in_millis": 1});
+        let opensearch = json!({"snapshots": [snapshot.clone()], "total": 1, "remaining": 0});
+        let elasticsearch_7 =
+            json!({"responses": [{"repository": "backups", "snapshots": [snapshot.clone()]}]});
+        for reply in [&opensearch, &elasticsearch_7] {
+            let listed: Vec<Value> = listed(reply).into_iter().map(normalize).collect();
+            assert_eq!(listed.len(), 1, "{reply}");
+            assert_eq!(listed[0]["snapshot"], "snapshot-1");
+            assert_eq!(listed[0]["indices"], json!(["a"]));
+        }
+        assert!(listed(&json!({})).is_empty());
+    }
 }

@@ -2,7 +2,9 @@
 //! credentials, and TLS by rustls with ring (the crypto backend shared with the kube client).
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, ResponseChecksumValidation};
+use aws_sdk_s3::config::{
+    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use runbook_engine::connection::Connection;
 use runbook_engine::kind::{StepContext, StepError};
@@ -36,9 +38,11 @@ fn from_connection(conn: &Connection, ctx: &StepContext) -> Result<S3, StepError
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
         .force_path_style(conn.bool("path_style"))
-        // Many S3-compatible stores send no checksums on reads; requests still carry them, which
-        // object-lock buckets require.
+        // Many S3-compatible stores send no checksums on reads. Uploads choose their own
+        // (`Content-MD5` from the source's ETag, or a CRC32), which object-lock buckets require:
+        // a CRC32 trailer on every streamed upload would cost more than the copy itself.
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .http_client(http_client(conn, ctx)?);
     if let Some(endpoint) = field("endpoint") {
         config = config.endpoint_url(endpoint);

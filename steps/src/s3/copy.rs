@@ -12,7 +12,7 @@ use super::Location;
 use super::client::connect;
 use super::error::s3_error;
 use super::list::{ObjectInfo, list_all};
-use super::transfer::{Options, Side, ensure_bucket, transfer};
+use super::transfer::{Options, STREAMED_PUT_MAX, Side, ensure_bucket, transfer};
 
 /// `sync: false` is `s3.copy`, `sync: true` is `s3.sync`.
 pub struct Copy {
@@ -29,6 +29,9 @@ pub struct CopyInput {
     pub destination: Location,
     /// Objects copied at once (default 16). Memory stays bounded whatever this is.
     pub concurrency: Option<usize>,
+    /// Objects up to this size (MiB, default 256) are streamed from one GET into one PUT; larger
+    /// ones go as a multipart upload, four parts at once, each a ranged GET streamed into a part.
+    pub multipart_threshold_mib: Option<u64>,
     /// Replace destination objects with other content (default true). With false they fail the
     /// step instead, and the step is not destructive.
     pub overwrite: Option<bool>,
@@ -126,6 +129,9 @@ impl StepKind for Copy {
         ensure_bucket(&dest).await?;
         let options = Options {
             concurrency: input.concurrency.unwrap_or(16),
+            multipart_threshold: input
+                .multipart_threshold_mib
+                .map_or(STREAMED_PUT_MAX, |mib| mib.max(1) << 20),
             skip_same: self.sync,
             overwrite: input.overwrite.unwrap_or(true),
         };

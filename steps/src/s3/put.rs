@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 
 use super::client::connect;
 use super::error::write_error;
+use aws_sdk_s3::types::ChecksumAlgorithm;
+
 use super::transfer::{Budget, MEMORY_BUDGET, Meta, Progress, Source, upload};
 
 pub struct Put;
@@ -103,7 +105,7 @@ impl StepKind for Put {
                         StepError::permanent(format!("cannot read {}: {e}", path.display()))
                     })?
                     .len();
-                (Source::File(file), size)
+                (Source(file), size)
             }
             (None, Some(content)) => {
                 let bytes = Bytes::from(content.clone().into_bytes());
@@ -114,6 +116,7 @@ impl StepKind for Put {
                     .bucket(&input.bucket)
                     .key(&input.key)
                     .set_content_type(meta.content_type)
+                    .checksum_algorithm(ChecksumAlgorithm::Crc32)
                     .body(bytes.into())
                     .send()
                     .await;

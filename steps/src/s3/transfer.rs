@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, MetadataDirective};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, MetadataDirective,
+};
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use runbook_engine::kind::StepError;
 use runbook_engine::progress::ProgressSink;
 use tokio::io::AsyncReadExt;
@@ -117,53 +119,26 @@ pub fn human(bytes: u64) -> String {
     }
 }
 
-/// Where an upload reads from.
-pub enum Source {
-    S3(ByteStream),
-    File(tokio::fs::File),
-}
+/// A file read part by part for an upload.
+pub struct Source(pub tokio::fs::File);
 
 impl Source {
     /// Up to `size` bytes, or `None` at the end.
-    async fn next_part(
-        &mut self,
-        size: usize,
-        pending: &mut Bytes,
-    ) -> Result<Option<Bytes>, StepError> {
+    async fn next_part(&mut self, size: usize) -> Result<Option<Bytes>, StepError> {
         let mut buffer = BytesMut::with_capacity(size);
-        loop {
-            if !pending.is_empty() {
-                let take = (size - buffer.len()).min(pending.len());
-                buffer.extend_from_slice(&pending.split_to(take));
+        while buffer.len() < size {
+            let mut chunk = vec![0u8; (size - buffer.len()).min(1 << 20)];
+            let n = self
+                .0
+                .read(&mut chunk)
+                .await
+                .map_err(|e| StepError::new(format!("reading the file: {e}")))?;
+            if n == 0 {
+                break;
             }
-            if buffer.len() == size {
-                return Ok(Some(buffer.freeze()));
-            }
-            let chunk = match self {
-                Source::S3(body) => match body.next().await {
-                    Some(chunk) => chunk
-                        .map_err(|e| StepError::new(format!("reading the source object: {e}")))?,
-                    None => Bytes::new(),
-                },
-                Source::File(file) => {
-                    let mut chunk = vec![0u8; (size - buffer.len()).min(1 << 20)];
-                    let n = file
-                        .read(&mut chunk)
-                        .await
-                        .map_err(|e| StepError::new(format!("reading the file: {e}")))?;
-                    chunk.truncate(n);
-                    Bytes::from(chunk)
-                }
-            };
-            if chunk.is_empty() {
-                return Ok(if buffer.is_empty() {
-                    None
-                } else {
-                    Some(buffer.freeze())
-                });
-            }
-            *pending = chunk;
+            buffer.extend_from_slice(&chunk[..n]);
         }
+        Ok((!buffer.is_empty()).then(|| buffer.freeze()))
     }
 }
 
@@ -188,19 +163,16 @@ pub async fn upload(
     progress: &Arc<Progress>,
 ) -> Result<(), StepError> {
     let part = part_size(size);
-    let mut pending = Bytes::new();
     if size <= part {
         let _permit = budget.reserve(size).await;
-        let body = source
-            .next_part(size as usize, &mut pending)
-            .await?
-            .unwrap_or_default();
+        let body = source.next_part(size as usize).await?.unwrap_or_default();
         let length = body.len() as u64;
         let sent = dest
             .client
             .put_object()
             .bucket(bucket)
             .key(key)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
             .body(ByteStream::from(body))
             .set_content_type(meta.content_type)
             .set_metadata(Some(meta.metadata))
@@ -283,12 +255,11 @@ async fn upload_parts(
 ) -> Result<Vec<CompletedPart>, StepError> {
     let mut tasks: JoinSet<Result<CompletedPart, StepError>> = JoinSet::new();
     let mut parts = Vec::new();
-    let mut pending = Bytes::new();
     let mut number = 0;
     loop {
         // Reserve before reading: the budget bounds buffers being filled as well as those in flight.
         let permit = budget.reserve(part).await;
-        let Some(body) = source.next_part(part as usize, &mut pending).await? else {
+        let Some(body) = source.next_part(part as usize).await? else {
             break;
         };
         number += 1;
@@ -309,6 +280,7 @@ async fn upload_parts(
                 .key(&key)
                 .upload_id(&upload_id)
                 .part_number(number)
+                .checksum_algorithm(ChecksumAlgorithm::Crc32)
                 .body(ByteStream::from(body))
                 .send()
                 .await;
@@ -378,6 +350,8 @@ pub struct Side {
 pub struct Options {
     /// Objects in flight at once.
     pub concurrency: usize,
+    /// Larger objects go as multipart uploads.
+    pub multipart_threshold: u64,
     /// Leave destination objects that have the source's size and checksum (sync).
     pub skip_same: bool,
     /// Replace destination objects that differ; without it they fail the step.
@@ -451,16 +425,16 @@ pub async fn transfer(
     }
     let to_copy: u64 = jobs.iter().map(|j| j.object.size).sum();
     let progress = Progress::new(sink, jobs.len() as u64, to_copy);
-    let budget = Budget::new(MEMORY_BUDGET);
     let server_side = summary.server_side;
+    let multipart_threshold = options.multipart_threshold;
     let results: Vec<Result<u64, StepError>> = futures_util::stream::iter(jobs)
         .map(|job| {
-            let (progress, budget) = (progress.clone(), budget.clone());
+            let progress = progress.clone();
             async move {
                 let copied = if server_side {
                     copy_in_place(source, dest, &job, &progress).await
                 } else {
-                    copy_streaming(source, dest, &job, &budget, &progress).await
+                    copy_streaming(source, dest, &job, multipart_threshold, &progress).await
                 };
                 copied.map(|()| {
                     progress.add_object();
@@ -525,11 +499,148 @@ async fn same_content(
         .is_some_and(|e| *e == source.etag))
 }
 
+/// Up to this size (by default) an object goes from its GET straight into one PUT (rclone's
+/// `upload_cutoff` is 200 MiB): one request each way and nothing buffered.
+pub const STREAMED_PUT_MAX: u64 = 256 << 20;
+/// Above it, parts of one object copied at once, each a ranged GET streamed into an UploadPart.
+const PARTS_PER_OBJECT: usize = 4;
+
+/// Copies one object between endpoints without holding it: the GET body is the PUT body. Memory
+/// is the HTTP buffers of the requests in flight, whatever the object size.
 async fn copy_streaming(
     source: &Side,
     dest: &Side,
     job: &Job,
-    budget: &Budget,
+    multipart_threshold: u64,
+    progress: &Arc<Progress>,
+) -> Result<(), StepError> {
+    let key = &job.object.key;
+    let reading = || format!("reading s3://{}/{key}", source.bucket);
+    let meta = |metadata: Option<&HashMap<String, String>>, etag: Option<&str>| {
+        let mut metadata = metadata.cloned().unwrap_or_default();
+        metadata.insert(
+            SOURCE_ETAG.into(),
+            etag.unwrap_or(&job.object.etag).to_string(),
+        );
+        metadata
+    };
+    let (client, bucket, dest_key) = (&dest.s3.client, &dest.bucket, &job.dest_key);
+    if job.object.size <= multipart_threshold {
+        return match put_streamed(source, dest, job, true, progress).await {
+            // The source's ETag was not the MD5 of its bytes (say, encrypted with SSE-KMS).
+            Err(e) if e.message.contains("BadDigest") => {
+                put_streamed(source, dest, job, false, progress).await
+            }
+            done => done,
+        };
+    }
+    let head = source
+        .s3
+        .client
+        .head_object()
+        .bucket(&source.bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| s3_error(&reading(), e))?;
+    let etag = head.e_tag().unwrap_or(&job.object.etag).to_string();
+    let size = head
+        .content_length()
+        .map_or(job.object.size, |l| l.max(0) as u64);
+    let created = client
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(dest_key)
+        .set_content_type(head.content_type().map(str::to_string))
+        .set_metadata(Some(meta(head.metadata(), Some(&etag))))
+        .send()
+        .await;
+    let upload_id = match created {
+        Ok(c) => c.upload_id().unwrap_or_default().to_string(),
+        Err(e) => return Err(write_error(&dest.s3, bucket, dest_key, e).await),
+    };
+    let part = part_size(size);
+    let ranges =
+        (0..size.div_ceil(part)).map(|i| (i as i32 + 1, i * part, ((i + 1) * part).min(size)));
+    let copied: Result<Vec<CompletedPart>, StepError> = futures_util::stream::iter(ranges)
+        .map(|(number, start, end)| {
+            let (etag, upload_id) = (&etag, &upload_id);
+            async move {
+                // `If-Match`: every part comes from the same version of the object.
+                let got = source
+                    .s3
+                    .client
+                    .get_object()
+                    .bucket(&source.bucket)
+                    .key(key)
+                    .range(format!("bytes={start}-{}", end - 1))
+                    .if_match(etag)
+                    .send()
+                    .await
+                    .map_err(|e| s3_error(&reading(), e))?;
+                let sent = client
+                    .upload_part()
+                    .bucket(bucket)
+                    .key(dest_key)
+                    .upload_id(upload_id)
+                    .part_number(number)
+                    .content_length((end - start) as i64)
+                    .checksum_algorithm(ChecksumAlgorithm::Crc32)
+                    .body(got.body)
+                    .send()
+                    .await;
+                let out = match sent {
+                    Ok(out) => out,
+                    Err(e) => return Err(write_error(&dest.s3, bucket, dest_key, e).await),
+                };
+                progress.add_bytes(end - start);
+                Ok(CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(out.e_tag().map(str::to_string))
+                    .build())
+            }
+        })
+        .buffer_unordered(PARTS_PER_OBJECT)
+        .try_collect()
+        .await;
+    let mut parts = match copied {
+        Ok(parts) => parts,
+        Err(e) => {
+            abort(&dest.s3, bucket, dest_key, &upload_id).await;
+            return Err(e);
+        }
+    };
+    parts.sort_by_key(|p| p.part_number());
+    let done = client
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(dest_key)
+        .upload_id(&upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await;
+    if let Err(e) = done
+        && !completed_anyway(&e)
+    {
+        abort(&dest.s3, bucket, dest_key, &upload_id).await;
+        return Err(write_error(&dest.s3, bucket, dest_key, e).await);
+    }
+    Ok(())
+}
+
+/// One GET streamed into one PUT. The destination checks the bytes against `Content-MD5`, taken
+/// from the source's ETag when that is an MD5 (`with_md5`), which costs nothing; otherwise the SDK
+/// sends a CRC32 of the stream in a trailer. Either also satisfies object-lock buckets, which
+/// refuse uploads without one.
+async fn put_streamed(
+    source: &Side,
+    dest: &Side,
+    job: &Job,
+    with_md5: bool,
     progress: &Arc<Progress>,
 ) -> Result<(), StepError> {
     let key = &job.object.key;
@@ -540,32 +651,47 @@ async fn copy_streaming(
         .bucket(&source.bucket)
         .key(key)
         .send()
-        .await;
-    let got = got.map_err(|e| s3_error(&format!("reading s3://{}/{key}", source.bucket), e))?;
+        .await
+        .map_err(|e| s3_error(&format!("reading s3://{}/{key}", source.bucket), e))?;
+    let etag = got.e_tag().unwrap_or(&job.object.etag).to_string();
     let mut metadata = got.metadata().cloned().unwrap_or_default();
-    metadata.insert(
-        SOURCE_ETAG.into(),
-        got.e_tag().unwrap_or(&job.object.etag).to_string(),
-    );
-    let size = got
-        .content_length()
-        .map(|l| l.max(0) as u64)
-        .unwrap_or(job.object.size);
-    let meta = Meta {
-        content_type: got.content_type().map(str::to_string),
-        metadata,
-    };
-    upload(
-        &dest.s3,
-        &dest.bucket,
-        &job.dest_key,
-        Source::S3(got.body),
-        size,
-        meta,
-        budget,
-        progress,
-    )
-    .await
+    metadata.insert(SOURCE_ETAG.into(), etag.clone());
+    let size = got.content_length().unwrap_or(job.object.size as i64);
+    let md5 = with_md5.then(|| content_md5(&etag)).flatten();
+    let checksum = md5.is_none().then_some(ChecksumAlgorithm::Crc32);
+    let (bucket, dest_key) = (&dest.bucket, &job.dest_key);
+    let sent = dest
+        .s3
+        .client
+        .put_object()
+        .bucket(bucket)
+        .key(dest_key)
+        .content_length(size)
+        .set_content_md5(md5)
+        .set_checksum_algorithm(checksum)
+        .set_content_type(got.content_type().map(str::to_string))
+        .set_metadata(Some(metadata))
+        .body(got.body)
+        .send()
+        .await;
+    if let Err(e) = sent {
+        return Err(write_error(&dest.s3, bucket, dest_key, e).await);
+    }
+    progress.add_bytes(size.max(0) as u64);
+    Ok(())
+}
+
+/// `Content-MD5` (base64 of the digest) from an ETag that is a plain MD5: 32 hex digits, not the
+/// `<md5>-<parts>` of a multipart upload.
+fn content_md5(etag: &str) -> Option<String> {
+    let hex = etag.trim_matches('"');
+    if hex.len() != 32 {
+        return None;
+    }
+    let digest: Option<Vec<u8>> = (0..16)
+        .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect();
+    Some(aws_smithy_types::base64::encode(digest?))
 }
 
 /// The server copies the bytes: CopyObject up to 5 GiB, UploadPartCopy ranges above.
@@ -728,6 +854,18 @@ pub async fn ensure_bucket(side: &Side) -> Result<(), StepError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_md5_comes_only_from_an_etag_that_is_an_md5() {
+        // MD5("hello") = 5d41402abc4b2a76b9719d911017c592.
+        assert_eq!(
+            content_md5("\"5d41402abc4b2a76b9719d911017c592\"").as_deref(),
+            Some("XUFAKrxLKna5cZ2REBfFkg==")
+        );
+        assert_eq!(content_md5("\"5d41402abc4b2a76b9719d911017c592-2\""), None);
+        assert_eq!(content_md5("\"zz41402abc4b2a76b9719d911017c592\""), None);
+        assert_eq!(content_md5(""), None);
+    }
 
     #[test]
     fn parts_stay_under_the_part_limit() {

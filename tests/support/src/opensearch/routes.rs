@@ -43,7 +43,27 @@ pub fn router(cluster: Shared) -> Router {
         .route("/{index}/_open", post(open_index))
         .route("/{index}/_count", get(count))
         .layer(middleware::from_fn_with_state(cluster.clone(), basic_auth))
+        .layer(middleware::from_fn(line_limit))
         .with_state(cluster)
+}
+
+/// OpenSearch (Netty) refuses a request line longer than `http.max_initial_line_length`, 4 KB by
+/// default, before it looks at anything else.
+async fn line_limit(request: Request, next: Next) -> Response {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    let line = request.method().as_str().len() + 1 + target + " HTTP/1.1".len();
+    if line > 4096 {
+        return errors::error(
+            axum::http::StatusCode::BAD_REQUEST,
+            "too_long_frame_exception",
+            "An HTTP line is larger than 4096 bytes.",
+            serde_json::json!({}),
+        );
+    }
+    next.run(request).await
 }
 
 async fn basic_auth(State(cluster): State<Shared>, request: Request, next: Next) -> Response {
