@@ -253,3 +253,50 @@ fn object_lock_buckets_take_streamed_and_multipart_writes() {
         format!("{} {} small kept", 9 * 1024 * 1024, 10 * 1024 * 1024)
     );
 }
+
+#[test]
+fn an_upload_refused_by_object_lock_fails_with_the_bucket_lock_and_what_to_do() {
+    // A connection with `checksums: false` (for stores that reject them) sends uploads without
+    // an integrity header; a bucket with a default retention refuses those.
+    let store = MotoServer::start();
+    store.python(
+        "s3.create_bucket(Bucket='locked', ObjectLockEnabledForBucket=True)\ns3.put_object_lock_configuration(Bucket='locked', ObjectLockConfiguration={'ObjectLockEnabled': 'Enabled', 'Rule': {'DefaultRetention': {'Mode': 'COMPLIANCE', 'Days': 1}}})\ns3.create_bucket(Bucket='plain')",
+    );
+    let ws = Workspace::new();
+    let file = ws.write(
+        "refused.yaml",
+        &format!(
+            "{}  - id: plain\n    uses: s3.put\n    with: {{connection: bare, bucket: plain, key: note.txt, content: kept}}\n  - id: locked\n    needs: [plain]\n    uses: s3.put\n    with: {{connection: bare, bucket: locked, key: note.txt, content: kept}}\n",
+            head(&[("bare", &store)])
+        )
+        .replace("path_style: true}", "path_style: true, checksums: false}"),
+    );
+    let ran = run(&ws, &file, &["--yes"]);
+    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(
+        outputs(&ws, &ran, "plain")["size"],
+        4,
+        "a bucket without lock takes it"
+    );
+    let failed = ws.events(&ran.run_id(), "step_failed", "locked");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains(
+            "refused by object lock on bucket `locked` (default retention COMPLIANCE 1 days)"
+        ),
+        "{error}"
+    );
+    assert!(
+        error.contains("MissingUploadObjectWithObjectLockHeaders"),
+        "{error}"
+    );
+    assert!(
+        error.contains("remove `checksums: false` from connection `bare`"),
+        "{error}"
+    );
+    assert_eq!(failed.len(), 1, "a refusal is not retried");
+    let stored =
+        store.python("print(len(s3.list_objects_v2(Bucket='locked').get('Contents', [])))");
+    assert_eq!(stored.trim(), "0");
+    assert_no_secret(&ws, &ran);
+}

@@ -56,6 +56,7 @@ pub const CONNECTION_KINDS: &[(&str, &[&str])] = &[
             "secret_key",
             "session_token",
             "path_style",
+            "checksums",
             "ca_file",
             "insecure",
         ],

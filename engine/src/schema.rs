@@ -179,6 +179,9 @@ fn connection_field(field: &str) -> Value {
         "path_style" => templated(flag(
             "Address buckets as `endpoint/bucket` rather than `bucket.endpoint` (most S3-compatible stores).",
         )),
+        "checksums" => templated(flag(
+            "Send an integrity check with every upload (default true): `Content-MD5`, or a CRC32. Turn off only for a store that rejects them; object-lock buckets refuse uploads without one.",
+        )),
         "kubeconfig" => {
             json!({"type": "string", "description": "Path of the kubeconfig file (default: `KUBECONFIG`)."})
         }

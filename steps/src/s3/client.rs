@@ -18,6 +18,9 @@ pub struct S3 {
     pub identity: String,
     pub connection: String,
     pub region: String,
+    /// Uploads carry `Content-MD5` or a CRC32 (`checksums: false` on the connection turns them
+    /// off, for a store that rejects them).
+    pub checksums: bool,
 }
 
 pub fn connect(ctx: &StepContext, name: &str) -> Result<S3, StepError> {
@@ -82,6 +85,7 @@ fn from_connection(conn: &Connection, ctx: &StepContext) -> Result<S3, StepError
         identity,
         connection: conn.name.clone(),
         region: region.to_string(),
+        checksums: conn.fields.get("checksums").and_then(|v| v.as_bool()) != Some(false),
     })
 }
 

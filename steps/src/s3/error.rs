@@ -96,8 +96,21 @@ where
     ) || code.to_lowercase().contains("lock")
         || message.contains("object lock");
     if refusal && let Some(lock) = object_lock(s3, bucket).await {
+        let hint = if code.starts_with("MissingUpload") || message.contains("content-md5") {
+            if s3.checksums {
+                "this bucket takes only uploads with `Content-MD5` or a checksum the store accepts"
+                    .to_string()
+            } else {
+                format!(
+                    "this bucket takes only uploads with `Content-MD5` or a checksum: remove `checksums: false` from connection `{}`",
+                    s3.connection
+                )
+            }
+        } else {
+            "a locked version cannot be deleted, nor its retention shortened, until the retention ends: write to another bucket or key, or wait".to_string()
+        };
         error = StepError::permanent(format!(
-            "refused by object lock on bucket `{bucket}` ({lock}): {}; locked versions cannot be overwritten or deleted until their retention ends: write to another bucket or key, or wait",
+            "refused by object lock on bucket `{bucket}` ({lock}): {}; {hint}",
             error.message
         ));
     }

@@ -116,7 +116,7 @@ impl StepKind for Put {
                     .bucket(&input.bucket)
                     .key(&input.key)
                     .set_content_type(meta.content_type)
-                    .checksum_algorithm(ChecksumAlgorithm::Crc32)
+                    .set_checksum_algorithm(s3.checksums.then_some(ChecksumAlgorithm::Crc32))
                     .body(bytes.into())
                     .send()
                     .await;

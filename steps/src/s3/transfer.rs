@@ -172,7 +172,7 @@ pub async fn upload(
             .put_object()
             .bucket(bucket)
             .key(key)
-            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .set_checksum_algorithm(crc32(dest))
             .body(ByteStream::from(body))
             .set_content_type(meta.content_type)
             .set_metadata(Some(meta.metadata))
@@ -280,7 +280,7 @@ async fn upload_parts(
                 .key(&key)
                 .upload_id(&upload_id)
                 .part_number(number)
-                .checksum_algorithm(ChecksumAlgorithm::Crc32)
+                .set_checksum_algorithm(crc32(&dest))
                 .body(ByteStream::from(body))
                 .send()
                 .await;
@@ -585,7 +585,7 @@ async fn copy_streaming(
                     .upload_id(upload_id)
                     .part_number(number)
                     .content_length((end - start) as i64)
-                    .checksum_algorithm(ChecksumAlgorithm::Crc32)
+                    .set_checksum_algorithm(crc32(&dest.s3))
                     .body(got.body)
                     .send()
                     .await;
@@ -657,8 +657,10 @@ async fn put_streamed(
     let mut metadata = got.metadata().cloned().unwrap_or_default();
     metadata.insert(SOURCE_ETAG.into(), etag.clone());
     let size = got.content_length().unwrap_or(job.object.size as i64);
-    let md5 = with_md5.then(|| content_md5(&etag)).flatten();
-    let checksum = md5.is_none().then_some(ChecksumAlgorithm::Crc32);
+    let md5 = (with_md5 && dest.s3.checksums)
+        .then(|| content_md5(&etag))
+        .flatten();
+    let checksum = md5.is_none().then(|| crc32(&dest.s3)).flatten();
     let (bucket, dest_key) = (&dest.bucket, &job.dest_key);
     let sent = dest
         .s3
@@ -679,6 +681,12 @@ async fn put_streamed(
     }
     progress.add_bytes(size.max(0) as u64);
     Ok(())
+}
+
+/// A CRC32 of the body (a header for a body in memory, a trailer for a stream), unless the
+/// connection turned checksums off.
+fn crc32(s3: &S3) -> Option<ChecksumAlgorithm> {
+    s3.checksums.then_some(ChecksumAlgorithm::Crc32)
 }
 
 /// `Content-MD5` (base64 of the digest) from an ETag that is a plain MD5: 32 hex digits, not the
