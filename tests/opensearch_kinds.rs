@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Ran, Workspace};
-use runbook_testsupport::opensearch::OpenSearchEmulator;
+use runbook_testsupport::opensearch::{Flavour, OpenSearchEmulator};
 use serde_json::Value;
 
 const PASSWORD: &str = "Sn4pshotter-pw!";
@@ -241,6 +241,38 @@ fn a_restore_of_hundreds_of_daily_indices_is_followed_to_the_end() {
     assert_eq!(restored["shards"]["done"], 200, "{restored}");
     for name in [&names[0], &names[199]] {
         assert_eq!(os.with(|c| c.indices[name.as_str()].docs), 2, "{name}");
+    }
+}
+
+#[test]
+fn elasticsearch_7_and_opensearch_1_list_and_restore_the_same() {
+    for flavour in [Flavour::Elasticsearch7, Flavour::OpenSearch1] {
+        let os = emulator();
+        os.with(|c| c.flavour = flavour);
+        let ws = Workspace::new();
+        let file = ws.write(
+            "flavour.yaml",
+            &format!(
+                "{}  - id: restore\n    needs: [snapshots]\n    uses: opensearch.restore\n    with: {{connection: opensearch, repository: opensearch-snapshots, snapshot: \"{{{{ steps.snapshots.outputs.latest.snapshot }}}}\", indices: [kubernetes-*, kubeaudit-*], timeout: 1m}}\n",
+                head(&os)
+            ),
+        );
+        let ran = run(&ws, &file);
+        assert_eq!(ran.code, 0, "{flavour:?}: {ran}");
+        let listed = outputs(&ws, &ran, "snapshots");
+        assert_eq!(listed["count"], 4, "{flavour:?}: {listed}");
+        assert_eq!(
+            listed["latest"]["snapshot"], "snapshot-20261121_000000z",
+            "{flavour:?}: the newest SUCCESS snapshot holding every pattern"
+        );
+        let restored = outputs(&ws, &ran, "restore");
+        assert_eq!(
+            restored["indices"],
+            serde_json::json!(["kubeaudit-default-000001", "kubernetes-default-000001"]),
+            "{flavour:?}"
+        );
+        assert_eq!(restored["shards"]["done"], 2, "{flavour:?}: {restored}");
+        assert_eq!(os.with(|c| c.indices["kubernetes-default-000001"].docs), 20);
     }
 }
 

@@ -203,7 +203,7 @@ async fn restored_names(
     let snapshot = reply
         .json
         .as_ref()
-        .and_then(|j| j.pointer("/snapshots/0"))
+        .and_then(|j| super::snapshots::listed(j).first().copied())
         .cloned()
         .unwrap_or(Value::Null);
     let names: Vec<&str> = snapshot

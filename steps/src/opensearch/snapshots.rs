@@ -154,7 +154,7 @@ impl StepKind for Snapshots {
 /// The snapshots of a `GET _snapshot/<repository>/_all` reply: `{"snapshots": [...]}` from
 /// OpenSearch 1 and 2 and Elasticsearch 7.16 on, `{"responses": [{"repository", "snapshots"}]}`
 /// from earlier Elasticsearch 7 releases.
-fn listed(reply: &Value) -> Vec<&Value> {
+pub(crate) fn listed(reply: &Value) -> Vec<&Value> {
     fn list(v: &Value) -> impl Iterator<Item = &Value> {
         v.get("snapshots")
             .and_then(Value::as_array)

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-pub use state::{Cluster, Index, Resolve, Snapshot};
+pub use state::{Cluster, Flavour, Index, Resolve, Snapshot};
 
 /// A running emulator. Dropping it stops the server.
 pub struct OpenSearchEmulator {

@@ -13,7 +13,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use super::errors::{self, error};
-use super::state::{Cluster, Index, Resolve, wildcard};
+use super::state::{Cluster, Flavour, Index, Resolve, wildcard};
 
 type Shared = Arc<Mutex<Cluster>>;
 type Params = Query<HashMap<String, String>>;
@@ -116,10 +116,17 @@ fn parse_body(body: &[u8]) -> Result<Value, Box<Response>> {
     })
 }
 
-async fn info() -> Response {
-    json_reply(
-        json!({"name": "emulator", "cluster_name": "opensearch-cluster", "version": {"distribution": "opensearch", "number": "2.11.0"}, "tagline": "The OpenSearch Project: https://opensearch.org/"}),
-    )
+async fn info(State(cluster): State<Shared>) -> Response {
+    let flavour = cluster.lock().unwrap().flavour;
+    let (number, _) = flavour.version();
+    json_reply(match flavour {
+        Flavour::Elasticsearch7 => {
+            json!({"name": "emulator", "cluster_name": "elasticsearch", "version": {"number": number, "build_flavor": "oss", "lucene_version": "8.7.0"}, "tagline": "You Know, for Search"})
+        }
+        _ => {
+            json!({"name": "emulator", "cluster_name": "opensearch-cluster", "version": {"distribution": "opensearch", "number": number}, "tagline": "The OpenSearch Project: https://opensearch.org/"})
+        }
+    })
 }
 
 async fn repositories(State(cluster): State<Shared>) -> Response {
@@ -182,6 +189,9 @@ async fn snapshots(
         .collect();
     if chosen.is_empty() && snapshot != "_all" && snapshot != "*" {
         return errors::snapshot_missing(&repository, &snapshot);
+    }
+    if c.flavour == Flavour::Elasticsearch7 {
+        return json_reply(json!({"responses": [{"repository": repository, "snapshots": chosen}]}));
     }
     json_reply(json!({"snapshots": chosen}))
 }

@@ -45,7 +45,28 @@ impl Index {
     }
 }
 
+/// Which server the emulator answers as: the replies that differ between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    OpenSearch2,
+    OpenSearch1,
+    /// Elasticsearch 7 before 7.16 lists snapshots per repository under `responses`.
+    Elasticsearch7,
+}
+
+impl Flavour {
+    /// `version.number` of `GET /` and a snapshot's `version` / `version_id`.
+    pub fn version(self) -> (&'static str, u64) {
+        match self {
+            Flavour::OpenSearch2 => ("2.11.0", 136317827),
+            Flavour::OpenSearch1 => ("1.3.13", 135248227),
+            Flavour::Elasticsearch7 => ("7.10.2", 7100299),
+        }
+    }
+}
+
 pub struct Cluster {
+    pub flavour: Flavour,
     pub username: String,
     pub password: String,
     pub repositories: BTreeMap<String, Value>,
@@ -67,6 +88,7 @@ pub struct Cluster {
 impl Cluster {
     pub fn new(username: &str, password: &str) -> Cluster {
         Cluster {
+            flavour: Flavour::OpenSearch2,
             username: username.into(),
             password: password.into(),
             repositories: BTreeMap::new(),
@@ -211,11 +233,12 @@ impl Cluster {
 
     pub fn snapshot_json(&self, repository: &str, s: &Snapshot) -> Value {
         let shards = s.indices.len() as u64;
+        let (version, version_id) = self.flavour.version();
         json!({
             "snapshot": s.name,
             "uuid": format!("uuid-{}", s.name),
-            "version_id": 136317827,
-            "version": "2.11.0",
+            "version_id": version_id,
+            "version": version,
             "indices": s.indices.keys().collect::<Vec<_>>(),
             "data_streams": [],
             "include_global_state": false,
