@@ -126,12 +126,14 @@ fn sync_between_two_servers_streams_multipart_objects_and_resumes_without_copyin
 #[test]
 fn copy_on_one_endpoint_is_done_by_the_server() {
     let store = MotoServer::start();
-    store.python("s3.create_bucket(Bucket='velero')\ns3.create_bucket(Bucket='velero-restored')\nfor i in range(5):\n    s3.put_object(Bucket='velero', Key=f'service-cluster/backups/b{i}/velero-backup.json', Body=b'{}' * (i + 1))");
+    // Five small objects (CopyObject each) and one of 20 MiB, over the 8 MiB threshold: copied by
+    // the server in parallel UploadPartCopy ranges.
+    store.python("import os\ns3.create_bucket(Bucket='velero')\ns3.create_bucket(Bucket='velero-restored')\nfor i in range(5):\n    s3.put_object(Bucket='velero', Key=f'service-cluster/backups/b{i}/velero-backup.json', Body=b'{}' * (i + 1))\ns3.put_object(Bucket='velero', Key='service-cluster/kopia/pack', Body=os.urandom(20 * 1024 * 1024))");
     let ws = Workspace::new();
     let file = ws.write(
         "copy.yaml",
         &format!(
-            "{}  - id: copy\n    uses: s3.copy\n    with:\n      source: {{connection: store, bucket: velero, prefix: service-cluster/}}\n      destination: {{connection: store, bucket: velero-restored, prefix: service-cluster/}}\n      overwrite: false\n",
+            "{}  - id: copy\n    uses: s3.copy\n    with:\n      source: {{connection: store, bucket: velero, prefix: service-cluster/}}\n      destination: {{connection: store, bucket: velero-restored, prefix: service-cluster/}}\n      overwrite: false\n      multipart_threshold_mib: 8\n",
             head(&[("store", &store)])
         ),
     );
@@ -139,8 +141,15 @@ fn copy_on_one_endpoint_is_done_by_the_server() {
     let ran = run(&ws, &file, &[]);
     assert_eq!(ran.code, 0, "{ran}");
     let out = outputs(&ws, &ran, "copy");
-    assert_eq!(out["objects_copied"], 5, "{out}");
+    assert_eq!(out["objects_copied"], 6, "{out}");
     assert_eq!(out["server_side"], true, "{out}");
+    let parts = store.python(
+        "print(s3.head_object(Bucket='velero-restored', Key='service-cluster/kopia/pack')['ETag'])",
+    );
+    assert!(
+        parts.trim().ends_with("-3\""),
+        "copied in three 8 MiB ranges: {parts}"
+    );
     let (a, b) = (
         store.python(&format!(
             "{CHECKSUMS}print(json.dumps(sums('velero'), sort_keys=True))"

@@ -29,8 +29,9 @@ pub struct CopyInput {
     pub destination: Location,
     /// Objects copied at once (default 16). Memory stays bounded whatever this is.
     pub concurrency: Option<usize>,
-    /// Objects up to this size (MiB, default 256) are streamed from one GET into one PUT; larger
-    /// ones go as a multipart upload, four parts at once, each a ranged GET streamed into a part.
+    /// Objects up to this size (MiB, default 256) are streamed from one GET into one PUT (or
+    /// copied by one CopyObject on one endpoint); larger ones go as a multipart upload, four parts
+    /// at once, each a ranged GET streamed into a part (or an UploadPartCopy range).
     pub multipart_threshold_mib: Option<u64>,
     /// Replace destination objects with other content (default true). With false they fail the
     /// step instead, and the step is not destructive.

@@ -212,29 +212,7 @@ pub async fn upload(
     )
     .await;
     match result {
-        Ok(parts) => {
-            let done = dest
-                .client
-                .complete_multipart_upload()
-                .bucket(bucket)
-                .key(key)
-                .upload_id(&upload_id)
-                .multipart_upload(
-                    CompletedMultipartUpload::builder()
-                        .set_parts(Some(parts))
-                        .build(),
-                )
-                .send()
-                .await;
-            match done {
-                Ok(_) => Ok(()),
-                Err(e) if completed_anyway(&e) => Ok(()),
-                Err(e) => {
-                    abort(dest, bucket, key, &upload_id).await;
-                    Err(write_error(dest, bucket, key, e).await)
-                }
-            }
-        }
+        Ok(parts) => complete(dest, bucket, key, &upload_id, parts).await,
         Err(e) => {
             abort(dest, bucket, key, &upload_id).await;
             Err(e)
@@ -432,7 +410,7 @@ pub async fn transfer(
             let progress = progress.clone();
             async move {
                 let copied = if server_side {
-                    copy_in_place(source, dest, &job, &progress).await
+                    copy_in_place(source, dest, &job, multipart_threshold, &progress).await
                 } else {
                     copy_streaming(source, dest, &job, multipart_threshold, &progress).await
                 };
@@ -559,11 +537,18 @@ async fn copy_streaming(
         Ok(c) => c.upload_id().unwrap_or_default().to_string(),
         Err(e) => return Err(write_error(&dest.s3, bucket, dest_key, e).await),
     };
-    let part = part_size(size);
-    let ranges =
-        (0..size.div_ceil(part)).map(|i| (i as i32 + 1, i * part, ((i + 1) * part).min(size)));
-    let copied: Result<Vec<CompletedPart>, StepError> = futures_util::stream::iter(ranges)
-        .map(|(number, start, end)| {
+    let target = Target {
+        s3: &dest.s3,
+        bucket,
+        key: dest_key,
+        upload_id: &upload_id,
+    };
+    upload_ranges(
+        &target,
+        size,
+        part_size(size),
+        progress,
+        |number, start, end| {
             let (etag, upload_id) = (&etag, &upload_id);
             async move {
                 // `If-Match`: every part comes from the same version of the object.
@@ -589,47 +574,14 @@ async fn copy_streaming(
                     .body(got.body)
                     .send()
                     .await;
-                let out = match sent {
-                    Ok(out) => out,
-                    Err(e) => return Err(write_error(&dest.s3, bucket, dest_key, e).await),
-                };
-                progress.add_bytes(end - start);
-                Ok(CompletedPart::builder()
-                    .part_number(number)
-                    .set_e_tag(out.e_tag().map(str::to_string))
-                    .build())
+                match sent {
+                    Ok(out) => Ok(out.e_tag().map(str::to_string)),
+                    Err(e) => Err(write_error(&dest.s3, bucket, dest_key, e).await),
+                }
             }
-        })
-        .buffer_unordered(PARTS_PER_OBJECT)
-        .try_collect()
-        .await;
-    let mut parts = match copied {
-        Ok(parts) => parts,
-        Err(e) => {
-            abort(&dest.s3, bucket, dest_key, &upload_id).await;
-            return Err(e);
-        }
-    };
-    parts.sort_by_key(|p| p.part_number());
-    let done = client
-        .complete_multipart_upload()
-        .bucket(bucket)
-        .key(dest_key)
-        .upload_id(&upload_id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
-        .await;
-    if let Err(e) = done
-        && !completed_anyway(&e)
-    {
-        abort(&dest.s3, bucket, dest_key, &upload_id).await;
-        return Err(write_error(&dest.s3, bucket, dest_key, e).await);
-    }
-    Ok(())
+        },
+    )
+    .await
 }
 
 /// One GET streamed into one PUT. The destination checks the bytes against `Content-MD5`, taken
@@ -702,11 +654,13 @@ fn content_md5(etag: &str) -> Option<String> {
     Some(aws_smithy_types::base64::encode(digest?))
 }
 
-/// The server copies the bytes: CopyObject up to 5 GiB, UploadPartCopy ranges above.
+/// The server copies the bytes: CopyObject up to `multipart_threshold`, parallel UploadPartCopy
+/// ranges above (parts of at least the threshold, at most 5 GiB, the most a CopyObject takes).
 async fn copy_in_place(
     source: &Side,
     dest: &Side,
     job: &Job,
+    multipart_threshold: u64,
     progress: &Arc<Progress>,
 ) -> Result<(), StepError> {
     let key = &job.object.key;
@@ -719,15 +673,13 @@ async fn copy_in_place(
         .send()
         .await;
     let head = head.map_err(|e| s3_error(&format!("reading s3://{}/{key}", source.bucket), e))?;
+    let etag = head.e_tag().unwrap_or(&job.object.etag).to_string();
     let mut metadata = head.metadata().cloned().unwrap_or_default();
-    metadata.insert(
-        SOURCE_ETAG.into(),
-        head.e_tag().unwrap_or(&job.object.etag).to_string(),
-    );
+    metadata.insert(SOURCE_ETAG.into(), etag.clone());
     let copy_source = format!("{}/{}", source.bucket, encode_key(key));
     let size = job.object.size;
     let (client, bucket, dest_key) = (&dest.s3.client, &dest.bucket, &job.dest_key);
-    if size <= MAX_SINGLE_COPY {
+    if size <= multipart_threshold.min(MAX_SINGLE_COPY) {
         let copied = client
             .copy_object()
             .bucket(bucket)
@@ -752,52 +704,111 @@ async fn copy_in_place(
         .set_metadata(Some(metadata))
         .send()
         .await;
-    let created = match created {
-        Ok(c) => c,
+    let upload_id = match created {
+        Ok(c) => c.upload_id().unwrap_or_default().to_string(),
         Err(e) => return Err(write_error(&dest.s3, bucket, dest_key, e).await),
     };
-    let upload_id = created.upload_id().unwrap_or_default().to_string();
-    let part = part_size(size).max(1 << 30);
-    let mut parts = Vec::new();
-    let mut start = 0;
-    let mut number = 0;
-    while start < size {
-        let end = (start + part).min(size) - 1;
-        number += 1;
-        let copied = client
-            .upload_part_copy()
-            .bucket(bucket)
-            .key(dest_key)
-            .upload_id(&upload_id)
-            .part_number(number)
-            .copy_source(&copy_source)
-            .copy_source_range(format!("bytes={start}-{end}"))
-            .send()
-            .await;
-        match copied {
-            Ok(out) => parts.push(
-                CompletedPart::builder()
-                    .part_number(number)
-                    .set_e_tag(
-                        out.copy_part_result()
-                            .and_then(|r| r.e_tag())
-                            .map(str::to_string),
-                    )
-                    .build(),
-            ),
-            Err(e) => {
-                abort(&dest.s3, bucket, dest_key, &upload_id).await;
-                return Err(write_error(&dest.s3, bucket, dest_key, e).await);
+    let part = part_size(size)
+        .max(multipart_threshold)
+        .min(MAX_SINGLE_COPY);
+    let target = Target {
+        s3: &dest.s3,
+        bucket,
+        key: dest_key,
+        upload_id: &upload_id,
+    };
+    upload_ranges(&target, size, part, progress, |number, start, end| {
+        let (copy_source, upload_id, etag) = (&copy_source, &upload_id, &etag);
+        async move {
+            let copied = client
+                .upload_part_copy()
+                .bucket(bucket)
+                .key(dest_key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .copy_source(copy_source)
+                .copy_source_range(format!("bytes={start}-{}", end - 1))
+                .copy_source_if_match(etag)
+                .send()
+                .await;
+            match copied {
+                Ok(out) => Ok(out
+                    .copy_part_result()
+                    .and_then(|r| r.e_tag())
+                    .map(str::to_string)),
+                Err(e) => Err(write_error(&dest.s3, bucket, dest_key, e).await),
             }
         }
-        progress.add_bytes(end + 1 - start);
-        start = end + 1;
+    })
+    .await
+}
+
+/// A multipart upload in progress.
+struct Target<'a> {
+    s3: &'a S3,
+    bucket: &'a str,
+    key: &'a str,
+    upload_id: &'a str,
+}
+
+/// Sends every `part`-sized range of `size` bytes with `send_part(number, start, end)` (which
+/// returns the part's ETag), `PARTS_PER_OBJECT` at once, then completes the upload; the first
+/// failure aborts it.
+async fn upload_ranges<F, Fut>(
+    target: &Target<'_>,
+    size: u64,
+    part: u64,
+    progress: &Arc<Progress>,
+    send_part: F,
+) -> Result<(), StepError>
+where
+    F: Fn(i32, u64, u64) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<String>, StepError>>,
+{
+    let ranges =
+        (0..size.div_ceil(part)).map(|i| (i as i32 + 1, i * part, ((i + 1) * part).min(size)));
+    let sent: Result<Vec<CompletedPart>, StepError> = futures_util::stream::iter(ranges)
+        .map(|(number, start, end)| {
+            let sending = send_part(number, start, end);
+            async move {
+                let etag = sending.await?;
+                progress.add_bytes(end - start);
+                Ok(CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(etag)
+                    .build())
+            }
+        })
+        .buffer_unordered(PARTS_PER_OBJECT)
+        .try_collect()
+        .await;
+    let (s3, bucket, key, upload_id) = (target.s3, target.bucket, target.key, target.upload_id);
+    match sent {
+        Ok(mut parts) => {
+            parts.sort_by_key(|p| p.part_number());
+            complete(s3, bucket, key, upload_id, parts).await
+        }
+        Err(e) => {
+            abort(s3, bucket, key, upload_id).await;
+            Err(e)
+        }
     }
-    let done = client
+}
+
+/// Completes a multipart upload, or aborts it (so it costs no storage) and fails.
+async fn complete(
+    dest: &S3,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    parts: Vec<CompletedPart>,
+) -> Result<(), StepError> {
+    let done = dest
+        .client
         .complete_multipart_upload()
         .bucket(bucket)
-        .key(dest_key)
-        .upload_id(&upload_id)
+        .key(key)
+        .upload_id(upload_id)
         .multipart_upload(
             CompletedMultipartUpload::builder()
                 .set_parts(Some(parts))
@@ -808,8 +819,8 @@ async fn copy_in_place(
     if let Err(e) = done
         && !completed_anyway(&e)
     {
-        abort(&dest.s3, bucket, dest_key, &upload_id).await;
-        return Err(write_error(&dest.s3, bucket, dest_key, e).await);
+        abort(dest, bucket, key, upload_id).await;
+        return Err(write_error(dest, bucket, key, e).await);
     }
     Ok(())
 }
