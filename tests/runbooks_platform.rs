@@ -11,10 +11,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::ck8s::{Ck8sConfig, shipped};
 use common::harbor_world::HarborWorld;
 use common::influxdb_world::InfluxWorld;
-use common::opensearch_world::{ADMIN_PASSWORD, OpenSearchWorld};
+use common::opensearch_world::OpenSearchWorld;
 use common::{Ran, Workspace, finish, kill, wait_until};
 use runbook_testsupport::kube::KubeEmulator;
-use runbook_testsupport::opensearch::http_request;
 use runbook_testsupport::services::moto::MotoServer;
 use serde_json::Value;
 
@@ -102,9 +101,7 @@ impl Platform {
             steps
                 .iter()
                 .filter(|s| s["id"].as_str().unwrap().contains('.'))
-                // `done-by-hand`: a step the operator skipped on resume after checking it.
-                .all(|s| ["succeeded", "skipped", "done-by-hand"]
-                    .contains(&s["state"].as_str().unwrap())),
+                .all(|s| s["state"] == "succeeded" || s["state"] == "skipped"),
             "{report}"
         );
         assert!(report["recovery_ms"].as_u64().unwrap() > 0, "{report}");
@@ -271,46 +268,9 @@ fn restore_all_killed_at_a_random_step_and_resumed_ends_restored() {
     let mut args = p.args("resume");
     args.insert(1, id.clone());
     args.push("--yes".into());
-    let mut resumed =
+    // Every step is safe to run again after an interruption, so a plain resume finishes.
+    let resumed =
         p.ws.runbook(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    if resumed.code == 4 && resumed.stderr.contains("--rerun-interrupted") {
-        // A step unsafe to repeat blindly was cut off (only OpenSearch's restore is): the
-        // operator checks whether the server took the restore, as runbooks/opensearch/README.md
-        // says, and skips the step if it did or runs it again if it did not.
-        let unsure: Vec<String> = resumed
-            .stderr
-            .lines()
-            .filter_map(|l| l.strip_prefix("  - "))
-            .map(str::to_string)
-            .collect();
-        assert!(
-            unsure.iter().all(|s| s.starts_with("opensearch.")),
-            "only OpenSearch's restores are not idempotent: {unsure:?}"
-        );
-        let taken = p.opensearch.os.with(|c| !c.restores.is_empty());
-        eprintln!("resume refused for {unsure:?}; the server took the restore: {taken}");
-        if taken {
-            // It did: wait until nothing is recovering any more, then skip the step.
-            wait_until(Duration::from_secs(30), "the restore to recover", || {
-                let (_, body) = http_request(
-                    p.opensearch.os.url(),
-                    "GET",
-                    "/_cat/recovery?active_only=true&format=json",
-                    ("admin", ADMIN_PASSWORD),
-                    None,
-                )
-                .unwrap();
-                body.trim() == "[]"
-            });
-            for step in &unsure {
-                args.extend(["--skip".to_string(), step.clone()]);
-            }
-        } else {
-            args.push("--rerun-interrupted".into());
-        }
-        resumed =
-            p.ws.runbook(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    }
     if killed.code == 0 {
         eprintln!("the run had finished before the kill landed");
     } else {

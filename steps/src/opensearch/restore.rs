@@ -84,6 +84,11 @@ impl StepKind for Restore {
         // A closed index of the same name is replaced by the snapshot's copy.
         true
     }
+    /// Run again after an interruption, it finds a restore the server already took (the indices
+    /// recovering or recovered from this snapshot) and waits for it instead of asking again.
+    fn idempotent(&self, _with: &Value) -> bool {
+        true
+    }
     fn describe(&self, with: &Value) -> String {
         let indices = match with.get("indices") {
             Some(Value::Array(a)) => a
@@ -143,22 +148,18 @@ impl StepKind for Restore {
             input.snapshot, input.repository
         );
         let path = format!("_snapshot/{}/{}/_restore", input.repository, input.snapshot);
-        let reply = endpoint
-            .send(endpoint.request(Method::POST, &path).json(&body), &what)
-            .await?;
-        if !reply.status.is_success() {
-            let mut error = reply.fail(&what);
-            let reason = reply.error_text();
-            if reason.contains("open index with same name")
-                || reason.contains("an open index with same name")
-            {
-                // The server's own words say what; this says what to do about it.
-                error = StepError::permanent(format!(
-                    "{}; delete the index first (`opensearch.delete-index`) or close it, or restore under another name with `rename_pattern`/`rename_replacement`",
-                    error.message
-                ));
-            }
-            return Err(error);
+        // A later attempt of this step (a resume after an interruption, a retry after a lost
+        // reply) may find its request already taken: asking again would fail on the open indices.
+        if ctx.attempt > 1 && taken_earlier(&endpoint, &targets, &input).await? {
+            ctx.progress.message(format!(
+                "the restore of `{}` was already taken by the server: waiting for it",
+                input.snapshot
+            ));
+        } else {
+            let reply = endpoint
+                .send(endpoint.request(Method::POST, &path).json(&body), &what)
+                .await?;
+            restore_refused(&reply, &what)?;
         }
         if !input.wait {
             return Ok(
@@ -170,6 +171,65 @@ impl StepKind for Restore {
             json!({"indices": targets, "shards": {"total": shards, "done": shards}, "bytes_recovered": bytes, "snapshot": input.snapshot}),
         )
     }
+}
+
+/// A refused restore, with what to do when an open index is in the way.
+fn restore_refused(reply: &crate::http::Reply, what: &str) -> Result<(), StepError> {
+    if reply.status.is_success() {
+        return Ok(());
+    }
+    let error = reply.fail(what);
+    if reply.error_text().contains("open index with same name") {
+        // The server's own words say what; this says what to do about it.
+        return Err(StepError::permanent(format!(
+            "{}; delete the index first (`opensearch.delete-index`) or close it, or restore under another name with `rename_pattern`/`rename_replacement`",
+            error.message
+        )));
+    }
+    Err(error)
+}
+
+/// Whether any of the restore's indices is recovering, or has recovered, from this very
+/// snapshot: the server took the restore request of an earlier attempt.
+async fn taken_earlier(
+    endpoint: &Endpoint,
+    targets: &[String],
+    input: &RestoreInput,
+) -> Result<bool, StepError> {
+    let names: Vec<&str> = targets.iter().map(String::as_str).collect();
+    for (path, group) in recovery_paths(&names) {
+        let reply = endpoint
+            .send(
+                endpoint.request(Method::GET, &path),
+                "reading the restored indices' recovery",
+            )
+            .await?;
+        if reply.status.as_u16() == 404 {
+            continue;
+        }
+        if !reply.status.is_success() {
+            return Err(reply.fail("reading the restored indices' recovery"));
+        }
+        let recovery = reply.json.unwrap_or(Value::Null);
+        let from_this_snapshot = |shard: &Value| {
+            shard.get("type").and_then(Value::as_str) == Some("SNAPSHOT")
+                && shard.pointer("/source/repository").and_then(Value::as_str)
+                    == Some(input.repository.as_str())
+                && shard.pointer("/source/snapshot").and_then(Value::as_str)
+                    == Some(input.snapshot.as_str())
+        };
+        let taken = group.iter().any(|index| {
+            recovery
+                .get(*index)
+                .and_then(|r| r.get("shards"))
+                .and_then(Value::as_array)
+                .is_some_and(|shards| shards.iter().any(from_this_snapshot))
+        });
+        if taken {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The names the restore will create: the snapshot's indices the patterns select, renamed.
