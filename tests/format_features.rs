@@ -142,10 +142,17 @@ fn plan_shows_values_computed_from_step_outputs_as_their_expression() {
     let ws = Workspace::new();
     let file = ws.write(
         "computed.yaml",
-        &format!("{HEAD}steps:\n  - id: count\n    uses: command\n    with: {{shell: echo 2}}\n  - id: verify\n    needs: [count]\n    uses: assert\n    with:\n      that: \"{{{{ steps.count.outputs.stdout | trim | int == 2 }}}}\"\n"),
+        &format!("{HEAD}steps:\n  - id: count\n    uses: command\n    with: {{shell: echo 2}}\n  - id: verify\n    needs: [count]\n    uses: assert\n    with:\n      that: \"{{{{ steps.count.outputs.stdout | trim | int == 2 }}}}\"\n  - id: same\n    needs: [count]\n    uses: assert\n    with:\n      that: \"{{{{ steps.count.outputs.exit_code == 0 }}}}\"\n"),
     );
     let plan = ws.runbook(&["plan", file.to_str().unwrap()]);
     assert_eq!(plan.code, 0, "{plan}");
+    // A comparison with a placeholder would print a made-up `false`.
+    assert!(
+        plan.stdout
+            .contains("check that ⟨steps.count.outputs.exit_code == 0⟩"),
+        "{plan}"
+    );
+    assert!(!plan.stdout.contains("check that false"), "{plan}");
     assert!(
         plan.stdout
             .contains("⟨steps.count.outputs.stdout | trim | int == 2⟩"),

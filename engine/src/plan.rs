@@ -155,13 +155,20 @@ fn render_planned(
     item_is_placeholder: bool,
 ) -> Result<Value, String> {
     Ok(match value {
-        Value::String(s) => match templates.render_str(s, scope) {
-            Ok(v) => v,
-            Err(_) if reads_run_time_values(templates, s, item_is_placeholder) => {
-                Value::String(format!("⟨{}⟩", expression_text(s)))
+        Value::String(s) => {
+            let rendered = templates.render_str(s, scope);
+            let run_time = || reads_run_time_values(templates, s, item_is_placeholder);
+            match rendered {
+                // Computed from a placeholder (a comparison, a count): the value shown would be
+                // made up, so the plan shows what will be computed.
+                Ok(v) if !v.to_string().contains('⟨') && run_time() => {
+                    Value::String(format!("⟨{}⟩", expression_text(s)))
+                }
+                Ok(v) => v,
+                Err(_) if run_time() => Value::String(format!("⟨{}⟩", expression_text(s))),
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
-        },
+        }
         Value::Array(items) => Value::Array(
             items
                 .iter()
