@@ -309,3 +309,34 @@ fn an_upload_refused_by_object_lock_fails_with_the_bucket_lock_and_what_to_do() 
     assert_eq!(stored.trim(), "0");
     assert_no_secret(&ws, &ran);
 }
+
+#[test]
+fn progress_moves_while_a_large_object_streams() {
+    let (main, offsite) = (MotoServer::start(), MotoServer::start());
+    main.python("import os\ns3.create_bucket(Bucket='harbor')\ns3.put_object(Bucket='harbor', Key='backups/big.sql.gz', Body=os.urandom(24 * 1024 * 1024))");
+    let ws = Workspace::new();
+    let file = ws.write(
+        "progress.yaml",
+        &format!(
+            "{}  - id: sync\n    uses: s3.sync\n    with:\n      source: {{connection: main, bucket: harbor}}\n      destination: {{connection: offsite, bucket: harbor}}\n",
+            head(&[("main", &main), ("offsite", &offsite)])
+        ),
+    );
+    let ran = run(&ws, &file, &["--yes", "--output", "json"]);
+    assert_eq!(ran.code, 0, "{ran}");
+    let total = 24 * 1024 * 1024;
+    let done: Vec<u64> = ran
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["event"] == "progress" && e["step"] == "sync" && e["total"] == total)
+        .filter_map(|e| e["done"].as_u64())
+        .collect();
+    // One GET streamed into one PUT: the bytes are counted as they go, not when the object is done.
+    assert!(
+        done.iter().filter(|&&d| d > 0 && d < total).count() >= 10,
+        "{done:?}"
+    );
+    assert!(done.windows(2).all(|w| w[0] <= w[1]), "{done:?}");
+    assert_eq!(done.last(), Some(&total), "{done:?}");
+}

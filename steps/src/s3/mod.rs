@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod copy;
+mod counted;
 pub mod error;
 pub mod get;
 mod insecure;

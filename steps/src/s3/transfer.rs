@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::client::S3;
+use super::counted::counted;
 use super::error::{s3_error, write_error};
 use super::list::{ObjectInfo, list_all};
 
@@ -80,9 +81,12 @@ impl Progress {
             total_objects,
         })
     }
-    fn add_bytes(&self, n: u64) {
-        self.bytes.fetch_add(n, Ordering::Relaxed);
-        self.report();
+    pub(super) fn add_bytes(&self, n: u64) {
+        let before = self.bytes.fetch_add(n, Ordering::Relaxed);
+        // A streamed body adds a few KiB at a time: report once per MiB crossed.
+        if (before + n) >> 20 != before >> 20 || n >= 1 << 20 {
+            self.report();
+        }
     }
     fn add_object(&self) {
         self.objects.fetch_add(1, Ordering::Relaxed);
@@ -543,44 +547,38 @@ async fn copy_streaming(
         key: dest_key,
         upload_id: &upload_id,
     };
-    upload_ranges(
-        &target,
-        size,
-        part_size(size),
-        progress,
-        |number, start, end| {
-            let (etag, upload_id) = (&etag, &upload_id);
-            async move {
-                // `If-Match`: every part comes from the same version of the object.
-                let got = source
-                    .s3
-                    .client
-                    .get_object()
-                    .bucket(&source.bucket)
-                    .key(key)
-                    .range(format!("bytes={start}-{}", end - 1))
-                    .if_match(etag)
-                    .send()
-                    .await
-                    .map_err(|e| s3_error(&reading(), e))?;
-                let sent = client
-                    .upload_part()
-                    .bucket(bucket)
-                    .key(dest_key)
-                    .upload_id(upload_id)
-                    .part_number(number)
-                    .content_length((end - start) as i64)
-                    .set_checksum_algorithm(crc32(&dest.s3))
-                    .body(got.body)
-                    .send()
-                    .await;
-                match sent {
-                    Ok(out) => Ok(out.e_tag().map(str::to_string)),
-                    Err(e) => Err(write_error(&dest.s3, bucket, dest_key, e).await),
-                }
+    upload_ranges(&target, size, part_size(size), |number, start, end| {
+        let (etag, upload_id) = (&etag, &upload_id);
+        async move {
+            // `If-Match`: every part comes from the same version of the object.
+            let got = source
+                .s3
+                .client
+                .get_object()
+                .bucket(&source.bucket)
+                .key(key)
+                .range(format!("bytes={start}-{}", end - 1))
+                .if_match(etag)
+                .send()
+                .await
+                .map_err(|e| s3_error(&reading(), e))?;
+            let sent = client
+                .upload_part()
+                .bucket(bucket)
+                .key(dest_key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .content_length((end - start) as i64)
+                .set_checksum_algorithm(crc32(&dest.s3))
+                .body(counted(got.body, progress))
+                .send()
+                .await;
+            match sent {
+                Ok(out) => Ok(out.e_tag().map(str::to_string)),
+                Err(e) => Err(write_error(&dest.s3, bucket, dest_key, e).await),
             }
-        },
-    )
+        }
+    })
     .await
 }
 
@@ -625,13 +623,12 @@ async fn put_streamed(
         .set_checksum_algorithm(checksum)
         .set_content_type(got.content_type().map(str::to_string))
         .set_metadata(Some(metadata))
-        .body(got.body)
+        .body(counted(got.body, progress))
         .send()
         .await;
     if let Err(e) = sent {
         return Err(write_error(&dest.s3, bucket, dest_key, e).await);
     }
-    progress.add_bytes(size.max(0) as u64);
     Ok(())
 }
 
@@ -717,7 +714,7 @@ async fn copy_in_place(
         key: dest_key,
         upload_id: &upload_id,
     };
-    upload_ranges(&target, size, part, progress, |number, start, end| {
+    upload_ranges(&target, size, part, |number, start, end| {
         let (copy_source, upload_id, etag) = (&copy_source, &upload_id, &etag);
         async move {
             let copied = client
@@ -731,6 +728,9 @@ async fn copy_in_place(
                 .copy_source_if_match(etag)
                 .send()
                 .await;
+            if copied.is_ok() {
+                progress.add_bytes(end - start);
+            }
             match copied {
                 Ok(out) => Ok(out
                     .copy_part_result()
@@ -758,7 +758,6 @@ async fn upload_ranges<F, Fut>(
     target: &Target<'_>,
     size: u64,
     part: u64,
-    progress: &Arc<Progress>,
     send_part: F,
 ) -> Result<(), StepError>
 where
@@ -772,7 +771,6 @@ where
             let sending = send_part(number, start, end);
             async move {
                 let etag = sending.await?;
-                progress.add_bytes(end - start);
                 Ok(CompletedPart::builder()
                     .part_number(number)
                     .set_e_tag(etag)
