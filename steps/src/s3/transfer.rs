@@ -496,17 +496,6 @@ async fn copy_streaming(
     multipart_threshold: u64,
     progress: &Arc<Progress>,
 ) -> Result<(), StepError> {
-    let key = &job.object.key;
-    let reading = || format!("reading s3://{}/{key}", source.bucket);
-    let meta = |metadata: Option<&HashMap<String, String>>, etag: Option<&str>| {
-        let mut metadata = metadata.cloned().unwrap_or_default();
-        metadata.insert(
-            SOURCE_ETAG.into(),
-            etag.unwrap_or(&job.object.etag).to_string(),
-        );
-        metadata
-    };
-    let (client, bucket, dest_key) = (&dest.s3.client, &dest.bucket, &job.dest_key);
     if job.object.size <= multipart_threshold {
         return match put_streamed(source, dest, job, true, progress).await {
             // The source's ETag was not the MD5 of its bytes (say, encrypted with SSE-KMS).
@@ -516,39 +505,23 @@ async fn copy_streaming(
             done => done,
         };
     }
-    let head = source
-        .s3
-        .client
-        .head_object()
-        .bucket(&source.bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| s3_error(&reading(), e))?;
-    let etag = head.e_tag().unwrap_or(&job.object.etag).to_string();
-    let size = head
-        .content_length()
-        .map_or(job.object.size, |l| l.max(0) as u64);
-    let created = client
-        .create_multipart_upload()
-        .bucket(bucket)
-        .key(dest_key)
-        .set_content_type(head.content_type().map(str::to_string))
-        .set_metadata(Some(meta(head.metadata(), Some(&etag))))
-        .send()
-        .await;
-    let upload_id = match created {
-        Ok(c) => c.upload_id().unwrap_or_default().to_string(),
-        Err(e) => return Err(write_error(&dest.s3, bucket, dest_key, e).await),
-    };
+    let object = head_source(source, job).await?;
+    let upload_id = start_multipart(dest, job, &object).await?;
+    let (key, client, bucket, dest_key) = (
+        &job.object.key,
+        &dest.s3.client,
+        &dest.bucket,
+        &job.dest_key,
+    );
     let target = Target {
         s3: &dest.s3,
         bucket,
         key: dest_key,
         upload_id: &upload_id,
     };
+    let size = object.size;
     upload_ranges(&target, size, part_size(size), |number, start, end| {
-        let (etag, upload_id) = (&etag, &upload_id);
+        let (etag, upload_id) = (&object.etag, &upload_id);
         async move {
             // `If-Match`: every part comes from the same version of the object.
             let got = source
@@ -561,7 +534,7 @@ async fn copy_streaming(
                 .if_match(etag)
                 .send()
                 .await
-                .map_err(|e| s3_error(&reading(), e))?;
+                .map_err(|e| s3_error(&reading(source, key), e))?;
             let sent = client
                 .upload_part()
                 .bucket(bucket)
@@ -580,6 +553,71 @@ async fn copy_streaming(
         }
     })
     .await
+}
+
+/// What a copy carries over from a source object: its ETag (every part is read `If-Match` it),
+/// size, content type and metadata, with the ETag recorded under `SOURCE_ETAG` (what a later sync
+/// compares to skip it).
+struct SourceObject {
+    etag: String,
+    size: u64,
+    content_type: Option<String>,
+    metadata: HashMap<String, String>,
+}
+
+fn reading(source: &Side, key: &str) -> String {
+    format!("reading s3://{}/{key}", source.bucket)
+}
+
+/// The source object's metadata and its ETag as `SOURCE_ETAG`.
+fn carried(metadata: Option<&HashMap<String, String>>, etag: &str) -> HashMap<String, String> {
+    let mut metadata = metadata.cloned().unwrap_or_default();
+    metadata.insert(SOURCE_ETAG.into(), etag.to_string());
+    metadata
+}
+
+async fn head_source(source: &Side, job: &Job) -> Result<SourceObject, StepError> {
+    let key = &job.object.key;
+    let head = source
+        .s3
+        .client
+        .head_object()
+        .bucket(&source.bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| s3_error(&reading(source, key), e))?;
+    let etag = head.e_tag().unwrap_or(&job.object.etag).to_string();
+    Ok(SourceObject {
+        size: head
+            .content_length()
+            .map_or(job.object.size, |l| l.max(0) as u64),
+        content_type: head.content_type().map(str::to_string),
+        metadata: carried(head.metadata(), &etag),
+        etag,
+    })
+}
+
+/// Starts the multipart upload of `object` at the destination; returns its upload id.
+async fn start_multipart(
+    dest: &Side,
+    job: &Job,
+    object: &SourceObject,
+) -> Result<String, StepError> {
+    let created = dest
+        .s3
+        .client
+        .create_multipart_upload()
+        .bucket(&dest.bucket)
+        .key(&job.dest_key)
+        .set_content_type(object.content_type.clone())
+        .set_metadata(Some(object.metadata.clone()))
+        .send()
+        .await;
+    match created {
+        Ok(c) => Ok(c.upload_id().unwrap_or_default().to_string()),
+        Err(e) => Err(write_error(&dest.s3, &dest.bucket, &job.dest_key, e).await),
+    }
 }
 
 /// One GET streamed into one PUT. The destination checks the bytes against `Content-MD5`, taken
@@ -602,10 +640,9 @@ async fn put_streamed(
         .key(key)
         .send()
         .await
-        .map_err(|e| s3_error(&format!("reading s3://{}/{key}", source.bucket), e))?;
+        .map_err(|e| s3_error(&reading(source, key), e))?;
     let etag = got.e_tag().unwrap_or(&job.object.etag).to_string();
-    let mut metadata = got.metadata().cloned().unwrap_or_default();
-    metadata.insert(SOURCE_ETAG.into(), etag.clone());
+    let metadata = carried(got.metadata(), &etag);
     let size = got.content_length().unwrap_or(job.object.size as i64);
     let md5 = (with_md5 && dest.s3.checksums)
         .then(|| content_md5(&etag))
@@ -660,21 +697,9 @@ async fn copy_in_place(
     multipart_threshold: u64,
     progress: &Arc<Progress>,
 ) -> Result<(), StepError> {
-    let key = &job.object.key;
-    let head = source
-        .s3
-        .client
-        .head_object()
-        .bucket(&source.bucket)
-        .key(key)
-        .send()
-        .await;
-    let head = head.map_err(|e| s3_error(&format!("reading s3://{}/{key}", source.bucket), e))?;
-    let etag = head.e_tag().unwrap_or(&job.object.etag).to_string();
-    let mut metadata = head.metadata().cloned().unwrap_or_default();
-    metadata.insert(SOURCE_ETAG.into(), etag.clone());
-    let copy_source = format!("{}/{}", source.bucket, encode_key(key));
-    let size = job.object.size;
+    let object = head_source(source, job).await?;
+    let copy_source = format!("{}/{}", source.bucket, encode_key(&job.object.key));
+    let size = object.size;
     let (client, bucket, dest_key) = (&dest.s3.client, &dest.bucket, &job.dest_key);
     if size <= multipart_threshold.min(MAX_SINGLE_COPY) {
         let copied = client
@@ -683,8 +708,8 @@ async fn copy_in_place(
             .key(dest_key)
             .copy_source(&copy_source)
             .metadata_directive(MetadataDirective::Replace)
-            .set_content_type(head.content_type().map(str::to_string))
-            .set_metadata(Some(metadata))
+            .set_content_type(object.content_type.clone())
+            .set_metadata(Some(object.metadata.clone()))
             .send()
             .await;
         if let Err(e) = copied {
@@ -693,18 +718,7 @@ async fn copy_in_place(
         progress.add_bytes(size);
         return Ok(());
     }
-    let created = client
-        .create_multipart_upload()
-        .bucket(bucket)
-        .key(dest_key)
-        .set_content_type(head.content_type().map(str::to_string))
-        .set_metadata(Some(metadata))
-        .send()
-        .await;
-    let upload_id = match created {
-        Ok(c) => c.upload_id().unwrap_or_default().to_string(),
-        Err(e) => return Err(write_error(&dest.s3, bucket, dest_key, e).await),
-    };
+    let upload_id = start_multipart(dest, job, &object).await?;
     let part = part_size(size)
         .max(multipart_threshold)
         .min(MAX_SINGLE_COPY);
@@ -715,7 +729,7 @@ async fn copy_in_place(
         upload_id: &upload_id,
     };
     upload_ranges(&target, size, part, |number, start, end| {
-        let (copy_source, upload_id, etag) = (&copy_source, &upload_id, &etag);
+        let (copy_source, upload_id, etag) = (&copy_source, &upload_id, &object.etag);
         async move {
             let copied = client
                 .upload_part_copy()
