@@ -197,39 +197,20 @@ async fn taken_earlier(
     input: &RestoreInput,
 ) -> Result<bool, StepError> {
     let names: Vec<&str> = targets.iter().map(String::as_str).collect();
-    for (path, group) in recovery_paths(&names) {
-        let reply = endpoint
-            .send(
-                endpoint.request(Method::GET, &path),
-                "reading the restored indices' recovery",
-            )
-            .await?;
-        if reply.status.as_u16() == 404 {
-            continue;
-        }
-        if !reply.status.is_success() {
-            return Err(reply.fail("reading the restored indices' recovery"));
-        }
-        let recovery = reply.json.unwrap_or(Value::Null);
-        let from_this_snapshot = |shard: &Value| {
-            shard.get("type").and_then(Value::as_str) == Some("SNAPSHOT")
-                && shard.pointer("/source/repository").and_then(Value::as_str)
-                    == Some(input.repository.as_str())
-                && shard.pointer("/source/snapshot").and_then(Value::as_str)
-                    == Some(input.snapshot.as_str())
-        };
-        let taken = group.iter().any(|index| {
-            recovery
-                .get(*index)
-                .and_then(|r| r.get("shards"))
-                .and_then(Value::as_array)
-                .is_some_and(|shards| shards.iter().any(from_this_snapshot))
-        });
-        if taken {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    let from_this_snapshot = |shard: &Value| {
+        shard.get("type").and_then(Value::as_str) == Some("SNAPSHOT")
+            && shard.pointer("/source/repository").and_then(Value::as_str)
+                == Some(input.repository.as_str())
+            && shard.pointer("/source/snapshot").and_then(Value::as_str)
+                == Some(input.snapshot.as_str())
+    };
+    let answered =
+        read_recovery(endpoint, &names, "reading the restored indices' recovery").await?;
+    Ok(answered.iter().any(|(group, recovery)| {
+        group
+            .iter()
+            .any(|index| shards(recovery, index).any(from_this_snapshot))
+    }))
 }
 
 /// The names the restore will create: the snapshot's indices the patterns select, renamed.
@@ -348,16 +329,41 @@ impl Recovered {
     }
 }
 
+/// `_recovery` of `names`, in batches under the request-line limit: each answered batch with its
+/// reply. A batch naming an index that does not exist (yet) answers 404 and is left out.
+async fn read_recovery<'a>(
+    endpoint: &Endpoint,
+    names: &[&'a str],
+    what: &str,
+) -> Result<Vec<(Vec<&'a str>, Value)>, StepError> {
+    let mut answered = Vec::new();
+    for (path, group) in recovery_paths(names) {
+        let reply = endpoint
+            .send(endpoint.request(Method::GET, &path), what)
+            .await?;
+        if reply.status.is_success() {
+            answered.push((group, reply.json.unwrap_or(Value::Null)));
+        } else if reply.status.as_u16() != 404 {
+            return Err(reply.fail(what));
+        }
+    }
+    Ok(answered)
+}
+
+/// The shards of one index in a `_recovery` reply.
+fn shards<'v>(recovery: &'v Value, index: &str) -> impl Iterator<Item = &'v Value> {
+    recovery
+        .get(index)
+        .and_then(|r| r.get("shards"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
 /// One index's entry in a `_recovery` reply: only shards recovered from a snapshot count.
 fn recovered(recovery: &Value, index: &str) -> Recovered {
     let mut out = Recovered::default();
-    let shards = recovery
-        .pointer(&format!(
-            "/{}/shards",
-            index.replace('~', "~0").replace('/', "~1")
-        ))
-        .and_then(Value::as_array);
-    for shard in shards.into_iter().flatten() {
+    for shard in shards(recovery, index) {
         let kind = shard
             .get("type")
             .and_then(Value::as_str)
@@ -394,33 +400,20 @@ async fn wait_recovered(
         .map(|t| (t.as_str(), Recovered::default()))
         .collect();
     let mut appeared = false;
+    let mut pending: Vec<&str> = targets.iter().map(String::as_str).collect();
     loop {
-        let pending: Vec<&str> = state
-            .iter()
-            .filter(|(_, r)| !r.finished())
-            .map(|(name, _)| *name)
-            .collect();
-        for (path, group) in recovery_paths(&pending) {
-            let reply = endpoint
-                .send(
-                    endpoint.request(Method::GET, &path),
-                    "reading restore progress",
-                )
-                .await?;
-            // Right after the restore starts an index may not exist yet: that is "not started".
-            if reply.status.is_success() {
-                appeared = true;
-                let recovery = reply.json.unwrap_or(Value::Null);
-                for index in group {
-                    state.insert(index, recovered(&recovery, index));
-                }
-            } else if reply.status.as_u16() != 404 {
-                return Err(reply.fail("reading restore progress"));
+        // Right after the restore starts an index may not exist yet: that is "not started".
+        for (group, recovery) in
+            read_recovery(endpoint, &pending, "reading restore progress").await?
+        {
+            appeared = true;
+            for index in group {
+                state.insert(index, recovered(&recovery, index));
             }
         }
         let sum = |f: fn(&Recovered) -> u64| state.values().map(f).sum::<u64>();
         let (done, total) = (sum(|r| r.done), sum(|r| r.total));
-        let pending: Vec<&str> = state
+        pending = state
             .iter()
             .filter(|(_, r)| !r.finished())
             .map(|(name, _)| *name)
