@@ -16,7 +16,7 @@ use crate::program::Program;
 use crate::redact::Redactor;
 use crate::scope::{FrameScope, Inputs, RunInfo, resolve_frames};
 use crate::session::{is_destructive, is_idempotent};
-use crate::template::{Templates, expression_text};
+use crate::template::{Templates, expression_text, map_strings};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -154,38 +154,18 @@ fn render_planned(
     scope: &minijinja::Value,
     item_is_placeholder: bool,
 ) -> Result<Value, String> {
-    Ok(match value {
-        Value::String(s) => {
-            let rendered = templates.render_str(s, scope);
-            let run_time = || reads_run_time_values(templates, s, item_is_placeholder);
-            match rendered {
-                // Computed from a placeholder (a comparison, a count): the value shown would be
-                // made up, so the plan shows what will be computed.
-                Ok(v) if !v.to_string().contains('⟨') && run_time() => {
-                    Value::String(format!("⟨{}⟩", expression_text(s)))
-                }
-                Ok(v) => v,
-                Err(_) if run_time() => Value::String(format!("⟨{}⟩", expression_text(s))),
-                Err(e) => return Err(e),
+    map_strings(value, &|s| {
+        let run_time = || reads_run_time_values(templates, s, item_is_placeholder);
+        match templates.render_str(s, scope) {
+            // Computed from a placeholder (a comparison, a count): the value shown would be made
+            // up, so the plan shows what will be computed.
+            Ok(v) if !v.to_string().contains('⟨') && run_time() => {
+                Ok(Value::String(format!("⟨{}⟩", expression_text(s))))
             }
+            Ok(v) => Ok(v),
+            Err(_) if run_time() => Ok(Value::String(format!("⟨{}⟩", expression_text(s)))),
+            Err(e) => Err(e),
         }
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|v| render_planned(templates, v, scope, item_is_placeholder))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    Ok((
-                        k.clone(),
-                        render_planned(templates, v, scope, item_is_placeholder)?,
-                    ))
-                })
-                .collect::<Result<_, String>>()?,
-        ),
-        other => other.clone(),
     })
 }
 

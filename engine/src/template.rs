@@ -106,21 +106,7 @@ impl Templates {
 
     /// Render every string in a value.
     pub fn render_value(&self, value: &Value, scope: &MjValue) -> Result<Value, String> {
-        Ok(match value {
-            Value::String(s) => self.render_str(s, scope)?,
-            Value::Array(items) => Value::Array(
-                items
-                    .iter()
-                    .map(|v| self.render_value(v, scope))
-                    .collect::<Result<_, _>>()?,
-            ),
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| Ok((k.clone(), self.render_value(v, scope)?)))
-                    .collect::<Result<_, String>>()?,
-            ),
-            other => other.clone(),
-        })
+        map_strings(value, &|s| self.render_str(s, scope))
     }
 
     /// Turn minijinja's terse "undefined value" into the path that was undefined and what exists.
@@ -182,6 +168,28 @@ fn describe(error: Error) -> String {
         text = format!("{text}: {detail}");
     }
     text
+}
+
+/// `value` with every string in it (not keys) replaced by what `render` makes of it.
+pub fn map_strings(
+    value: &Value,
+    render: &impl Fn(&str) -> Result<Value, String>,
+) -> Result<Value, String> {
+    Ok(match value {
+        Value::String(s) => render(s)?,
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| map_strings(v, render))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), map_strings(v, render)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
 }
 
 /// A minijinja value as JSON. Placeholders (values not known until the run) become their text.
