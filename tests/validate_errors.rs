@@ -221,3 +221,21 @@ fn resume_from_must_name_a_step_that_runs_before() {
     );
     assert!(err.contains("add `check` to its `needs`"), "{err}");
 }
+
+#[test]
+fn zero_sizes_of_a_copy_are_refused_before_anything_runs() {
+    let ws = Workspace::new();
+    let err = rejected(
+        &ws,
+        &format!(
+            "{HEAD}connections:\n  store: {{kind: s3, endpoint: 'http://127.0.0.1:9', access_key: a, secret_key: b}}\nsteps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker}}\n  - id: sync\n    needs: [touch]\n    uses: s3.sync\n    with:\n      source: {{connection: store, bucket: a}}\n      destination: {{connection: store, bucket: b}}\n      concurrency: 0\n      multipart_threshold_mib: 0\n"
+        ),
+        &[],
+    );
+    assert!(err.contains("bad.yaml:13:5"), "{err}");
+    assert!(err.contains("`concurrency` must be at least 1"), "{err}");
+    assert!(
+        err.contains("`multipart_threshold_mib` must be at least 1"),
+        "{err}"
+    );
+}

@@ -58,8 +58,10 @@ impl StepKind for Copy {
         if self.sync && with.pointer("/source/key").is_some() {
             problems.push("`s3.sync` works on prefixes; use `s3.copy` for one `key`".into());
         }
-        if with.get("concurrency").and_then(Value::as_u64) == Some(0) {
-            problems.push("`concurrency` must be at least 1".into());
+        for field in ["concurrency", "multipart_threshold_mib"] {
+            if with.get(field).and_then(Value::as_u64) == Some(0) {
+                problems.push(format!("`{field}` must be at least 1"));
+            }
         }
         problems
     }
@@ -132,7 +134,7 @@ impl StepKind for Copy {
             concurrency: input.concurrency.unwrap_or(16),
             multipart_threshold: input
                 .multipart_threshold_mib
-                .map_or(STREAMED_PUT_MAX, |mib| mib.max(1) << 20),
+                .map_or(STREAMED_PUT_MAX, |mib| mib << 20),
             skip_same: self.sync,
             overwrite: input.overwrite.unwrap_or(true),
         };
