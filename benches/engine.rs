@@ -81,13 +81,7 @@ fn load(path: &Path, registry: &Registry) -> Program {
         .unwrap_or_else(|d| panic!("{d:?}"))
 }
 
-fn execute(
-    program: &Program,
-    registry: &Registry,
-    run_dir: &RunDir,
-    prior: &RunState,
-    next_seq: u64,
-) -> Duration {
+fn execute(program: &Program, registry: &Registry, run_dir: &RunDir, prior: &RunState) -> Duration {
     let start = Instant::now();
     let redactor = Arc::new(Redactor::new());
     let run = RunInfo {
@@ -103,7 +97,8 @@ fn execute(
         false,
     )
     .unwrap();
-    let mut journal = JournalWriter::open(run_dir, next_seq, redactor.clone()).unwrap();
+    let read = run_dir.read_journal().unwrap();
+    let mut journal = JournalWriter::open(run_dir, &read, redactor.clone()).unwrap();
     journal
         .append(Event::SessionStarted {
             session: 1,
@@ -162,7 +157,7 @@ fn main() {
         let state = StateDir::new(dir.path().join(".runbook"));
         let run_dir = state.run(&format!("bench-{shape}"));
         std::fs::create_dir_all(&run_dir.path).unwrap();
-        let ran = execute(&program, &registry, &run_dir, &RunState::default(), 1);
+        let ran = execute(&program, &registry, &run_dir, &RunState::default());
         println!(
             "{shape:>5} DAG, {n} no-op steps: load+validate+plan {:>6.1} ms; run with journal {:>7.1} ms = {:.3} ms per step; total {:.2} s",
             ms(planned),
@@ -172,7 +167,7 @@ fn main() {
         );
         // Resume: what `runbook resume` does before executing: read, replay, rebuild the program and state.
         let start = Instant::now();
-        let records = run_dir.read_journal().unwrap();
+        let records = run_dir.read_journal().unwrap().records;
         let read = start.elapsed();
         let replayed = RunState::replay(&records);
         let replay = start.elapsed() - read;

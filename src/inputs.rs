@@ -90,8 +90,8 @@ pub fn for_resume(
 }
 
 pub fn read_mapping(file: &Path, what: &str) -> Result<Map<String, Value>, String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("cannot read the {what} file {}: {e}", file.display()))?;
+    let text =
+        runbook_engine::input_file::read_text(file).map_err(|e| format!("the {what} file: {e}"))?;
     match serde_saphyr::from_str::<Value>(&text) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(Value::Null) => Ok(Map::new()),

@@ -8,14 +8,8 @@ mod ui;
 
 use clap::Parser;
 
-/// Exit codes (DESIGN 2).
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const STEP_FAILED: i32 = 1;
-    pub const INVALID: i32 = 2;
-    pub const INTERRUPTED: i32 = 3;
-    pub const REFUSED: i32 = 4;
-}
+/// Exit codes: the engine's one table.
+pub use runbook_engine::exit;
 
 fn main() {
     // `runbook plan ... | head` ends quietly, as other Unix tools do, instead of panicking on

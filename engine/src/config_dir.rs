@@ -69,12 +69,8 @@ pub enum ConfigDirError {
     )]
     DirNotFound { dir: PathBuf },
 
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Input(#[from] crate::input_file::InputFileError),
 
     #[error("{}{}: malformed YAML: {message}", path.display(), location_suffix(*location))]
     Yaml {
@@ -168,10 +164,10 @@ impl ClusterConfig {
         };
         for relative in merge_order(cluster) {
             let path = dir.join(&relative);
-            let text = match std::fs::read_to_string(&path) {
+            let text = match crate::input_file::read_text(&path) {
                 Ok(text) => text,
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(source) => return Err(ConfigDirError::Read { path, source }),
+                Err(error) if error.is_not_found() => continue,
+                Err(error) => return Err(ConfigDirError::Input(error)),
             };
             let overlay = parse_config_file(&text, &path)?;
             let file = config.files.len();

@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+/// The longest duration a runbook may write: a year is beyond any wait, timeout or retry delay a
+/// recovery has, and keeps every sum of durations far from overflowing.
+pub const MAX: Duration = Duration::from_secs(366 * 86400);
+
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
@@ -32,7 +36,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "" => return Err(format!("`{text}` has no unit")),
             other => return Err(format!("`{other}` is not a duration unit")),
         };
-        total += Duration::from_secs_f64(seconds);
+        total = Duration::try_from_secs_f64(seconds)
+            .ok()
+            .and_then(|d| total.checked_add(d))
+            .filter(|d| *d <= MAX)
+            .ok_or_else(|| format!("`{text}` is longer than the longest duration allowed, 366d"))?;
         rest = &rest[unit_len..];
     }
     Ok(total)
@@ -70,6 +78,18 @@ mod tests {
         assert!(parse_duration("10").is_err());
         assert!(parse_duration("ten minutes").is_err());
         assert!(parse_duration("5y").is_err());
+    }
+
+    #[test]
+    fn out_of_range_durations_are_errors_not_panics() {
+        for text in ["99999999999999999999h", "367d", "1e400s", "366d1ms"] {
+            let error = parse_duration(text).unwrap_err();
+            assert!(
+                error.contains("366d") || error.contains("not a duration"),
+                "{text}: {error}"
+            );
+        }
+        assert_eq!(parse_duration("366d").unwrap(), MAX);
     }
 
     #[test]

@@ -42,18 +42,36 @@ pub const RETRY_KEYS: &[&str] = &["attempts", "delay", "backoff", "max_delay"];
 /// Read and load a runbook file. Problems are returned together; the file is registered in
 /// `sources` either way so they can be rendered.
 pub fn load_file(path: &Path, sources: &Sources) -> Result<Runbook, Diagnostics> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::input_file::read_text(path) {
         Ok(text) => text,
+        Err(crate::input_file::InputFileError::NotUtf8 {
+            line, column, byte, ..
+        }) => {
+            let lossy =
+                String::from_utf8_lossy(&crate::input_file::read_bytes(path).unwrap_or_default())
+                    .into_owned();
+            let file = sources.add(path, lossy.as_str());
+            return Err(Diagnostics(vec![
+                Diagnostic::new(
+                    Loc::new(file, line as u32, column as u32),
+                    format!("the runbook is not UTF-8 text: byte 0x{byte:02x} here"),
+                )
+                .help("save the file as UTF-8 (`iconv -t UTF-8`), or retype the character"),
+            ]));
+        }
         Err(e) => {
             let file = sources.add(path, "");
+            let help = if e.is_not_found() {
+                "check the path; runbooks are YAML files such as runbooks/examples/restore-drill.yaml"
+            } else {
+                "check that this is the runbook you meant"
+            };
             return Err(Diagnostics(vec![
                 Diagnostic::new(
                     Loc::file_only(file),
-                    format!("cannot read the runbook: {e}"),
+                    format!("cannot load the runbook: {e}"),
                 )
-                .help(
-                    "check the path; runbooks are YAML files such as runbooks/examples/hello.yaml",
-                ),
+                .help(help),
             ]));
         }
     };
@@ -420,8 +438,15 @@ impl Loader {
         let get = |k: &str| entries.iter().find(|(key, _)| key.name == k);
         let (id, id_loc) = match get("id") {
             Some((_, v)) => {
-                let id = self.string(v, "id").unwrap_or_default();
+                let written = self.string(v, "id");
                 let id_loc = self.loc(v);
+                if written.as_deref().is_some_and(|id| id.trim().is_empty()) {
+                    self.error(id_loc, "a step id is empty").help = Some(
+                        "give the step a name: `id: some-name` (lowercase letters, digits and `-`)"
+                            .into(),
+                    );
+                }
+                let id = written.unwrap_or_default();
                 if !id.is_empty()
                     && !id
                         .chars()

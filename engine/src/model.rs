@@ -106,7 +106,10 @@ impl Retry {
     /// The wait before attempt `next` (2 for the first retry).
     pub fn delay_before(&self, next: u32) -> Duration {
         let factor = self.backoff.powi(next.saturating_sub(2) as i32);
-        let delay = self.delay.mul_f64(factor.max(0.0));
+        // Backing off long enough overflows a Duration: stop growing at the longest one allowed.
+        let delay = Duration::try_from_secs_f64(self.delay.as_secs_f64() * factor.max(0.0))
+            .unwrap_or(crate::duration::MAX)
+            .min(crate::duration::MAX);
         self.max_delay.map_or(delay, |max| delay.min(max))
     }
 }

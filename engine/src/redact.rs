@@ -57,7 +57,9 @@ impl Redactor {
         self.add_all(std::iter::once(secret));
     }
 
-    /// Register every string leaf (and number leaf long enough) in a value.
+    /// Register every leaf of a value that can carry a secret: strings and numbers (a PIN or a
+    /// numeric password in secrets.yaml is as secret as a string). Booleans and null are left
+    /// out: masking `true` everywhere would hide nothing and garble every line.
     pub fn add_value(&self, value: &Value) {
         let mut leaves = Vec::new();
         collect_leaves(value, &mut leaves);
@@ -100,10 +102,22 @@ impl Redactor {
         }
     }
 
-    /// Mask every string in a value (keys are left alone: they name things, they are not secret).
+    /// Mask every string in a value, and every number whose digits hold a secret (it becomes the
+    /// masked string). Keys are left alone: they name things, they are not secret. Masking values
+    /// before they are serialized, never serialized text, keeps the JSON valid whatever the
+    /// secret is.
     pub fn redact_value(&self, value: &Value) -> Value {
         match value {
             Value::String(s) => Value::String(self.redact(s)),
+            Value::Number(n) => {
+                let text = n.to_string();
+                let masked = self.redact(&text);
+                if masked == text {
+                    value.clone()
+                } else {
+                    Value::String(masked)
+                }
+            }
             Value::Array(items) => {
                 Value::Array(items.iter().map(|v| self.redact_value(v)).collect())
             }
@@ -120,6 +134,7 @@ impl Redactor {
 fn collect_leaves(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::String(s) => out.push(s.clone()),
+        Value::Number(n) => out.push(n.to_string()),
         Value::Array(items) => items.iter().for_each(|v| collect_leaves(v, out)),
         Value::Object(map) => map.values().for_each(|v| collect_leaves(v, out)),
         _ => {}
@@ -139,8 +154,31 @@ fn variants(secret: &str) -> Vec<String> {
         out.push(b64.encode(&text));
         out.push(base64::engine::general_purpose::STANDARD_NO_PAD.encode(&text));
     }
+    // JSON-escaped, as a command prints it inside its own JSON: the minimal escaping serde uses, non-ASCII as `\uXXXX` (Python's json.dumps default), and `/` as `\/` (PHP, some
+    // Java encoders).
     let escaped = serde_json::to_string(secret).expect("string serializes");
-    out.push(escaped[1..escaped.len() - 1].to_string());
+    let escaped = escaped[1..escaped.len() - 1].to_string();
+    let ascii: String = escaped
+        .chars()
+        .flat_map(|c| match c {
+            c if c.is_ascii() => vec![c.to_string()],
+            c => c
+                .encode_utf16(&mut [0u16; 2])
+                .iter()
+                .map(|unit| format!("\\u{unit:04x}"))
+                .collect(),
+        })
+        .collect();
+    // Go's encoding/json (kubectl -o json) escapes `<`, `>` and `&` as well.
+    out.push(
+        escaped
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026"),
+    );
+    out.push(escaped.replace('/', "\\/"));
+    out.push(ascii);
+    out.push(escaped);
     if trimmed.contains('\n') {
         out.extend(
             trimmed
@@ -179,6 +217,18 @@ mod tests {
         r.add_value(&serde_json::json!({"key": "-----BEGIN KEY-----\nAAAABBBBCCCC\n-----END KEY-----", "port": "no"}));
         assert_eq!(r.redact("got AAAABBBBCCCC"), format!("got {MASK}"));
         assert_eq!(r.redact("no"), "no");
+    }
+
+    #[test]
+    fn numeric_secrets_are_masked_as_strings_and_numbers() {
+        let r = Redactor::new();
+        r.add_value(&serde_json::json!({"pin": 48151623, "flag": true}));
+        assert_eq!(r.redact("pin is 48151623"), format!("pin is {MASK}"));
+        assert_eq!(
+            r.redact_value(&serde_json::json!({"pin": 48151623, "n": 7, "ok": true})),
+            serde_json::json!({"pin": MASK, "n": 7, "ok": true})
+        );
+        assert_eq!(r.redact("true"), "true");
     }
 
     #[test]

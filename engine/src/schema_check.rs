@@ -12,6 +12,10 @@ use crate::suggest::did_you_mean;
 use crate::template::is_template;
 use crate::yaml::{Node, NodeValue};
 
+/// The JSON Schema `format` of a kind's input that is a duration (`30s`, `10m`): write it on the
+/// field as `#[schemars(extend("format" = "duration"))]`.
+pub const DURATION_FORMAT: &str = "duration";
+
 pub struct SchemaChecker<'a> {
     pub root: &'a Value,
     pub file: FileId,
@@ -99,6 +103,17 @@ impl SchemaChecker<'_> {
                 loc,
                 format!("`{path}` of `{}` must be {constant}", self.kind),
             ));
+        }
+        // Durations (`timeout: 10m`) are checked here, at their line, for every kind that marks
+        // its input with the `duration` format ([`DURATION_FORMAT`]).
+        if schema.get("format").and_then(Value::as_str) == Some(DURATION_FORMAT)
+            && let NodeValue::Str(text) = &node.value
+            && let Err(e) = crate::duration::parse_duration(text)
+        {
+            out.push(
+                Diagnostic::new(loc, format!("`{path}` of `{}`: {e}", self.kind))
+                    .expected(crate::duration::EXPECTED),
+            );
         }
         match &node.value {
             NodeValue::Map(entries) => self.check_object(node, entries, schema, path, out),

@@ -10,10 +10,11 @@ use tokio::sync::mpsc;
 
 use crate::diagnostic::Diagnostics;
 use crate::exec::{ExecOptions, Execution, Observer, Outcome};
+use crate::exit;
 use crate::interaction::Interaction;
 use crate::journal::{
-    Event, JournalWriter, LockHolder, RunDir, RunLock, RunMeta, RunState, SessionEnd, StateDir,
-    UnitStatus, new_run_id, now_rfc3339, step_fingerprints,
+    Event, JournalRead, JournalWriter, LockHolder, RunDir, RunLock, RunMeta, RunState, SessionEnd,
+    StateDir, StateError, StoredRun, UnitStatus, new_run_id, now_rfc3339, step_fingerprints,
 };
 use crate::kind::Registry;
 use crate::program::Program;
@@ -28,35 +29,36 @@ pub enum SessionError {
     #[error("{0}")]
     Refused(String),
     #[error(
-        "run {run_id} is driven by {holder}; wait for it to finish, or stop that process first"
+        "run {run_id} is driven by {}; wait for it to finish, or stop that process first",
+        holder_text(holder)
     )]
     LockHeld {
         run_id: String,
-        holder: Box<LockHolder>,
+        holder: Option<Box<LockHolder>>,
     },
-    #[error("no run `{0}` in the state directory; `runbook status` lists the runs")]
-    NoSuchRun(String),
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        source: std::io::Error,
-    },
+    /// The run's state could not be read or written, or is damaged.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+fn holder_text(holder: &Option<Box<LockHolder>>) -> String {
+    match holder {
+        Some(h) => h.to_string(),
+        None => "another process that has just taken the lock".into(),
+    }
 }
 
 impl SessionError {
     /// The CLI's exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            SessionError::Invalid(_) | SessionError::NoSuchRun(_) => 2,
-            SessionError::Refused(_) | SessionError::LockHeld { .. } => 4,
-            SessionError::Io { .. } => 1,
+            SessionError::Invalid(_) | SessionError::State(StateError::NoSuchRun { .. }) => {
+                exit::INVALID
+            }
+            SessionError::Refused(_) | SessionError::LockHeld { .. } => exit::REFUSED,
+            SessionError::State(_) => exit::STATE,
         }
     }
-}
-
-fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> SessionError {
-    let context = context.into();
-    move |source| SessionError::Io { context, source }
 }
 
 /// What every session needs besides the program.
@@ -85,10 +87,10 @@ pub struct Finished {
 impl Finished {
     pub fn exit_code(&self) -> i32 {
         match self.outcome.status {
-            SessionEnd::Succeeded => 0,
-            SessionEnd::Failed => 1,
-            SessionEnd::Interrupted => 3,
-            SessionEnd::Refused => 4,
+            SessionEnd::Succeeded => exit::OK,
+            SessionEnd::Failed => exit::STEP_FAILED,
+            SessionEnd::Interrupted => exit::INTERRUPTED,
+            SessionEnd::Refused => exit::REFUSED,
         }
     }
 }
@@ -209,23 +211,20 @@ pub async fn start(
         steps: step_fingerprints(program),
     };
     let run_dir = options.state_dir.run(&run_id);
-    run_dir
-        .create(&meta)
-        .map_err(io(format!("creating {}", run_dir.path.display())))?;
+    run_dir.create()?;
     let (_lock, _) =
-        RunLock::acquire(&run_dir, &options.command).map_err(|e| lock_error(e, &run_id))?;
+        RunLock::acquire(&run_dir, &options.command).map_err(|e| lock_error(e, &run_dir))?;
+    // The journal's first record comes before run.json: run.json without a journal is damage.
+    let mut journal = JournalWriter::open(&run_dir, &JournalRead::default(), redactor.clone())?;
+    let record = journal.append(Event::SessionStarted {
+        session: 1,
+        host: holder.host,
+        pid: holder.pid,
+        user: holder.user,
+        command: options.command.clone(),
+    })?;
+    run_dir.write_meta(&meta)?;
     on_run_id(&run_id);
-    let mut journal =
-        JournalWriter::open(&run_dir, 1, redactor.clone()).map_err(io("opening the journal"))?;
-    let record = journal
-        .append(Event::SessionStarted {
-            session: 1,
-            host: holder.host,
-            pid: holder.pid,
-            user: holder.user,
-            command: options.command.clone(),
-        })
-        .map_err(io("writing the journal"))?;
     options.observer.record(&record);
     let exec_options = ExecOptions {
         session: 1,
@@ -244,20 +243,8 @@ pub async fn start(
         &RunState::default(),
         exec_options,
     );
-    let outcome = execution.run(interrupts).await.map_err(io("running"))?;
+    let outcome = execution.run(interrupts).await?;
     Ok(Finished { run_id, outcome })
-}
-
-/// Everything `resume` needs to know before loading the runbook again.
-pub fn open_run(state_dir: &StateDir, run_id: &str) -> Result<(RunDir, RunMeta), SessionError> {
-    let run_dir = state_dir.run(run_id);
-    if !run_dir.exists() {
-        return Err(SessionError::NoSuchRun(run_id.to_string()));
-    }
-    let meta = run_dir
-        .read_meta()
-        .map_err(io(format!("reading {}", run_dir.meta_path().display())))?;
-    Ok((run_dir, meta))
 }
 
 /// Continue a run where it stopped.
@@ -267,17 +254,23 @@ pub async fn resume(
     registry: &Registry,
     inputs: &Inputs,
     run_dir: &RunDir,
-    meta: &RunMeta,
     choices: &ResumeChoices,
     options: SessionOptions,
     interrupts: mpsc::UnboundedReceiver<()>,
 ) -> Result<Finished, SessionError> {
-    let run_id = meta.run_id.clone();
-    let (_lock, _broken) =
-        RunLock::acquire(run_dir, &options.command).map_err(|e| lock_error(e, &run_id))?;
+    let run_id = run_dir.id();
+    let (_lock, previous) =
+        RunLock::acquire(run_dir, &options.command).map_err(|e| lock_error(e, run_dir))?;
+    // Read again under the lock: what was read before it may be out of date.
+    let stored = StoredRun::read(run_dir.clone())?;
+    let meta = &stored.meta;
+    let state = &stored.state;
     check_unchanged(program, meta)?;
-    let records = run_dir.read_journal().map_err(io("reading the journal"))?;
-    let state = RunState::replay(&records);
+    if let Some(previous) = previous {
+        options.observer.notice(&format!(
+            "Took over the run lock left by {previous}, which no longer runs."
+        ));
+    }
     for key in choices.from.iter().chain(&choices.skip) {
         if program.index_of(key).is_none() {
             let help = crate::suggest::did_you_mean(key, program.keys()).unwrap_or_default();
@@ -414,35 +407,64 @@ pub async fn resume(
                         .is_some_and(|r| r.succeeded() || r.skipped.is_some()))
         })
         .collect();
-    if to_run.is_empty() && pending_events.is_empty() {
+    let nothing_to_do = to_run.is_empty() && pending_events.is_empty();
+    if nothing_to_do && state.last_end() == Some(SessionEnd::Succeeded) {
         return Err(SessionError::Refused(format!(
             "run {run_id} already finished: every step succeeded or was skipped; nothing to resume"
         )));
     }
-    confirm_destructive(program, registry, &to_run, options.interaction.as_ref())?;
+    if !nothing_to_do {
+        confirm_destructive(program, registry, &to_run, options.interaction.as_ref())?;
+    }
 
     let session = state.sessions.iter().map(|s| s.session).max().unwrap_or(0) + 1;
-    let mut journal = JournalWriter::open(run_dir, state.last_seq + 1, redactor.clone())
-        .map_err(io("opening the journal"))?;
+    let mut journal = JournalWriter::open(run_dir, &stored.journal, redactor.clone())?;
+    if let Some(torn) = stored.journal.torn {
+        options.observer.notice(&format!(
+            "Repaired the journal: removed {torn}; the engine had not acted on it."
+        ));
+    }
     let holder = LockHolder::current(&options.command);
-    let mut written = vec![
-        journal
-            .append(Event::SessionStarted {
-                session,
-                host: holder.host,
-                pid: holder.pid,
-                user: holder.user,
-                command: options.command.clone(),
-            })
-            .map_err(io("writing the journal"))?,
-    ];
+    let mut written = vec![journal.append(Event::SessionStarted {
+        session,
+        host: holder.host,
+        pid: holder.pid,
+        user: holder.user,
+        command: options.command.clone(),
+    })?];
+    if nothing_to_do {
+        // Every step had finished, but the session that finished them did not live to say so
+        // (killed after its last step, or its end record torn): close the run.
+        options.observer.record(&written[0]);
+        options.observer.notice(&format!(
+            "Every step of run {run_id} had finished; its last session ended before recording that. The run is now recorded as succeeded."
+        ));
+        let end = journal.append(Event::SessionEnded {
+            session,
+            status: SessionEnd::Succeeded,
+        })?;
+        options.observer.record(&end);
+        let succeeded = meta.step_keys().count();
+        return Ok(Finished {
+            run_id,
+            outcome: Outcome {
+                status: SessionEnd::Succeeded,
+                failed: Vec::new(),
+                not_run: Vec::new(),
+                succeeded,
+                skipped: 0,
+            },
+        });
+    }
     for event in pending_events {
-        written.push(journal.append(event).map_err(io("writing the journal"))?);
+        written.push(journal.append(event)?);
     }
     for record in &written {
         options.observer.record(record);
     }
-    let state = RunState::replay(&run_dir.read_journal().map_err(io("reading the journal"))?);
+    let mut records = stored.journal.records.clone();
+    records.extend(written);
+    let state = RunState::replay(&records);
     let exec_options = ExecOptions {
         session,
         parallel: options.parallel,
@@ -460,7 +482,7 @@ pub async fn resume(
         &state,
         exec_options,
     );
-    let outcome = execution.run(interrupts).await.map_err(io("running"))?;
+    let outcome = execution.run(interrupts).await?;
     Ok(Finished { run_id, outcome })
 }
 
@@ -488,7 +510,7 @@ fn check_unchanged(program: &Program, meta: &RunMeta) -> Result<(), SessionError
         match now.get(key) {
             None => changes.push(format!("step `{key}` was removed")),
             Some(p) if p != print => {
-                changes.push(match key.strip_suffix("(params, vars, connections)") {
+                changes.push(match key.strip_suffix(crate::journal::HEADER_SUFFIX) {
                     Some("") => {
                         "the params, vars or connections of the runbook changed".to_string()
                     }
@@ -522,16 +544,17 @@ fn check_unchanged(program: &Program, meta: &RunMeta) -> Result<(), SessionError
     )))
 }
 
-fn lock_error(error: crate::journal::LockError, run_id: &str) -> SessionError {
+fn lock_error(error: crate::journal::LockError, run: &RunDir) -> SessionError {
     match error {
         crate::journal::LockError::Held(holder) => SessionError::LockHeld {
-            run_id: run_id.to_string(),
-            holder: Box::new(holder),
+            run_id: run.id(),
+            holder: holder.map(Box::new),
         },
-        crate::journal::LockError::Io(e) => SessionError::Io {
-            context: "taking the run lock".into(),
-            source: e,
-        },
+        crate::journal::LockError::Io(source) => SessionError::State(StateError::Io {
+            action: "taking the run lock",
+            path: run.lock_path(),
+            source,
+        }),
     }
 }
 

@@ -127,7 +127,20 @@ impl Validator<'_> {
                     .help_opt(did_you_mean(&connection.kind, kinds.iter().copied())),
                 ),
                 Some((kind, fields)) => {
-                    for (key, _) in connection.fields.as_map().unwrap_or_default() {
+                    for (key, value) in connection.fields.as_map().unwrap_or_default() {
+                        if key.name == "timeout"
+                            && let Some(text) =
+                                value.as_str().filter(|t| !crate::template::is_template(t))
+                            && let Err(e) = crate::duration::parse_duration(text)
+                        {
+                            self.diags.push(
+                                Diagnostic::new(
+                                    value.loc(runbook.file),
+                                    format!("`timeout` of connection `{}`: {e}", connection.name),
+                                )
+                                .expected(crate::duration::EXPECTED),
+                            );
+                        }
                         if !fields.contains(&key.name.as_str()) {
                             self.diags.push(
                                 Diagnostic::new(

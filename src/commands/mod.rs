@@ -79,6 +79,21 @@ pub fn print_diagnostics(diags: &Diagnostics, sources: &Sources, output: OutputF
     }
 }
 
+/// A run's state that cannot be read, is damaged, or does not exist.
+pub fn state_error(error: &runbook_engine::journal::StateError, output: OutputFormat) -> i32 {
+    let code = match error {
+        runbook_engine::journal::StateError::NoSuchRun { .. } => exit::INVALID,
+        _ => exit::STATE,
+    };
+    match output {
+        OutputFormat::Human => eprintln!("error: {error}"),
+        OutputFormat::Json => {
+            emit(&json!({"event": "problem", "message": error.to_string(), "exit_code": code}))
+        }
+    }
+    code
+}
+
 /// An input error that is not tied to a runbook position (unreadable file, bad flag).
 pub fn input_error(message: &str, output: OutputFormat) -> i32 {
     match output {

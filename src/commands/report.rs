@@ -1,24 +1,20 @@
 use std::path::PathBuf;
 
-use runbook_engine::journal::{RunState, StateDir};
+use runbook_engine::journal::{StateDir, StoredRun};
 use runbook_engine::report::Report;
 use runbook_engine::source::Sources;
 use runbook_engine::validate::KnownInputs;
 
-use super::input_error;
+use super::{input_error, state_error};
 use crate::args::{OutputFormat, ReportFormat};
 use crate::exit;
 
 pub fn run(run_id: &str, format: ReportFormat, state_dir: &StateDir) -> i32 {
-    let (run, meta) = match runbook_engine::session::open_run(state_dir, run_id) {
+    let stored = match StoredRun::open(state_dir, run_id) {
         Ok(found) => found,
-        Err(e) => return input_error(&e.to_string(), OutputFormat::Human),
+        Err(e) => return state_error(&e, OutputFormat::Human),
     };
-    let records = match run.read_journal() {
-        Ok(r) => r,
-        Err(e) => return input_error(&format!("reading the journal: {e}"), OutputFormat::Human),
-    };
-    let state = RunState::replay(&records);
+    let meta = &stored.meta;
     let sources = Sources::new();
     let program = match runbook_engine::validate::validate_file(
         &PathBuf::from(&meta.runbook_path),
@@ -38,7 +34,7 @@ pub fn run(run_id: &str, format: ReportFormat, state_dir: &StateDir) -> i32 {
             );
         }
     };
-    let report = Report::build(&program, &meta, &state);
+    let report = Report::of(&program, &stored);
     match format {
         ReportFormat::Md => print!("{}", report.to_markdown()),
         ReportFormat::Json => println!(

@@ -1,9 +1,9 @@
 use std::path::PathBuf;
 
-use runbook_engine::journal::StateDir;
+use runbook_engine::journal::{StateDir, StoredRun};
 use runbook_engine::session::{self, ResumeChoices, SessionOptions};
 
-use super::{input_error, load_program};
+use super::{input_error, load_program, state_error};
 use crate::args::{ExecArgs, InputArgs, OutputFormat};
 use crate::commands::run::{finish, interrupts, runtime};
 use crate::exit;
@@ -20,10 +20,11 @@ pub fn run(
     state_dir: &StateDir,
     output: OutputFormat,
 ) -> i32 {
-    let (run_dir, meta) = match session::open_run(state_dir, run_id) {
+    let stored = match StoredRun::open(state_dir, run_id) {
         Ok(found) => found,
-        Err(e) => return input_error(&e.to_string(), output),
+        Err(e) => return state_error(&e, output),
     };
+    let (run_dir, meta) = (stored.dir, stored.meta);
     let loaded = match crate::inputs::for_resume(&meta.inputs, &meta.params, args) {
         Ok(l) => l,
         Err(e) => return input_error(&e, output),
@@ -67,7 +68,6 @@ pub fn run(
             &runbook_steps::registry(),
             &loaded.inputs,
             &run_dir,
-            &meta,
             &choices,
             options,
             interrupts(),

@@ -59,10 +59,15 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime starts")
 }
 
-/// Ctrl-C (and SIGTERM) as messages: the first drains the run, the second aborts running steps.
+/// Ctrl-C, SIGTERM and SIGHUP as messages: the first drains the run, the second aborts running
+/// steps. SIGHUP is how a run is lost with its terminal or SSH session: it drains like SIGTERM, so
+/// the interruption is recorded and the lock released, with output sent nowhere from then on,
+/// since the terminal it went to is gone.
 pub fn interrupts() -> mpsc::UnboundedReceiver<()> {
+    use tokio::signal::unix::{SignalKind, signal};
     let (tx, rx) = mpsc::unbounded_channel();
     let on_term = tx.clone();
+    let on_hangup = tx.clone();
     tokio::spawn(async move {
         while tokio::signal::ctrl_c().await.is_ok() {
             if tx.send(()).is_err() {
@@ -71,9 +76,7 @@ pub fn interrupts() -> mpsc::UnboundedReceiver<()> {
         }
     });
     tokio::spawn(async move {
-        if let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
             while term.recv().await.is_some() {
                 if on_term.send(()).is_err() {
                     break;
@@ -81,7 +84,31 @@ pub fn interrupts() -> mpsc::UnboundedReceiver<()> {
             }
         }
     });
+    tokio::spawn(async move {
+        if let Ok(mut hangup) = signal(SignalKind::hangup()) {
+            while hangup.recv().await.is_some() {
+                detach_from_terminal();
+                if on_hangup.send(()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
     rx
+}
+
+/// Point stdout and stderr at /dev/null: writing to a hung-up terminal fails (and to a closed
+/// pipe kills), which must not stop the drain that records the interruption.
+fn detach_from_terminal() {
+    let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else {
+        return;
+    };
+    use std::os::fd::AsRawFd;
+    // SAFETY: dup2 onto the standard descriptors; `null` stays open until both are replaced.
+    unsafe {
+        libc::dup2(null.as_raw_fd(), libc::STDOUT_FILENO);
+        libc::dup2(null.as_raw_fd(), libc::STDERR_FILENO);
+    }
 }
 
 fn announce(run_id: &str, name: &str, steps: usize, state_dir: &StateDir, output: OutputFormat) {

@@ -1,26 +1,12 @@
 use runbook_engine::duration::format_duration;
-use runbook_engine::journal::{RunDir, RunLock, RunState, SessionEnd, StateDir};
+use runbook_engine::journal::{RunStatus, StateDir, StoredRun};
 use runbook_engine::report::timing;
 use serde_json::json;
 
-use super::input_error;
+use super::state_error;
 use crate::args::OutputFormat;
 use crate::exit;
 use crate::ui::json::emit;
-
-/// `running` while a live process holds the lock; otherwise how the last session ended, and
-/// `interrupted` when it never recorded an end (killed, crashed, lost laptop).
-pub fn run_state(run: &RunDir, state: &RunState) -> &'static str {
-    if RunLock::holder(run).is_some() {
-        return "running";
-    }
-    match state.last_end() {
-        Some(SessionEnd::Succeeded) => "succeeded",
-        Some(SessionEnd::Failed) => "failed",
-        Some(SessionEnd::Interrupted) | None => "interrupted",
-        Some(SessionEnd::Refused) => "refused",
-    }
-}
 
 pub fn run(run_id: Option<&str>, state_dir: &StateDir, output: OutputFormat) -> i32 {
     match run_id {
@@ -29,6 +15,8 @@ pub fn run(run_id: Option<&str>, state_dir: &StateDir, output: OutputFormat) -> 
     }
 }
 
+/// Every run, newest first. A damaged run is listed as such (with why), not hidden: its exit code
+/// is the state's, after the whole list.
 fn list(state_dir: &StateDir, output: OutputFormat) -> i32 {
     let runs = state_dir.list();
     if runs.is_empty() && output == OutputFormat::Human {
@@ -41,16 +29,34 @@ fn list(state_dir: &StateDir, output: OutputFormat) -> i32 {
             "RUN", "STATE", "RUNBOOK", "STARTED"
         );
     }
-    for run in runs {
-        let Ok(meta) = run.read_meta() else { continue };
-        let state = RunState::replay(&run.read_journal().unwrap_or_default());
-        let done = state
-            .steps
-            .values()
-            .filter(|s| s.succeeded() || s.skipped.is_some())
+    let mut code = exit::OK;
+    for dir in runs {
+        let id = dir.id();
+        let run = match StoredRun::read(dir) {
+            Ok(run) => run,
+            Err(e) => {
+                code = exit::STATE;
+                let first = e.to_string().lines().next().unwrap_or_default().to_string();
+                match output {
+                    OutputFormat::Human => println!("{id:<22} {:<12} {first}", "damaged"),
+                    OutputFormat::Json => {
+                        emit(&json!({"run_id": id, "state": "damaged", "error": e.to_string()}))
+                    }
+                }
+                continue;
+            }
+        };
+        let meta = &run.meta;
+        let done = meta
+            .step_keys()
+            .filter(|k| {
+                run.state
+                    .step(k)
+                    .is_some_and(|s| s.succeeded() || s.skipped.is_some())
+            })
             .count();
-        let total = meta.steps.keys().filter(|k| !k.ends_with(')')).count();
-        let status = run_state(&run, &state);
+        let total = meta.step_keys().count();
+        let status = run.status();
         match output {
             OutputFormat::Human => println!(
                 "{:<22} {:<12} {:<28} {:<24} {done}/{total}",
@@ -61,24 +67,26 @@ fn list(state_dir: &StateDir, output: OutputFormat) -> i32 {
             ),
         }
     }
-    exit::OK
+    code
 }
 
 fn one(run_id: &str, state_dir: &StateDir, output: OutputFormat) -> i32 {
-    let (run, meta) = match runbook_engine::session::open_run(state_dir, run_id) {
+    let run = match StoredRun::open(state_dir, run_id) {
         Ok(found) => found,
-        Err(e) => return input_error(&e.to_string(), output),
+        Err(e) => return state_error(&e, output),
     };
-    let mut state = RunState::replay(&run.read_journal().unwrap_or_default());
-    let status = run_state(&run, &state);
-    if status != "running" {
+    let holder = run.holder();
+    let status = run.status();
+    let mut state = run.state.clone();
+    if status != RunStatus::Running {
         state.mark_started_as_interrupted();
     }
-    let keys: Vec<&String> = meta.steps.keys().filter(|k| !k.ends_with(')')).collect();
+    let meta = &run.meta;
+    let keys: Vec<&str> = meta.step_keys().collect();
     if output == OutputFormat::Json {
         emit(
             &json!({"run_id": meta.run_id, "state": status, "runbook": meta.runbook, "runbook_path": meta.runbook_path,
-            "started_at": meta.started_at, "holder": RunLock::holder(&run), "steps": keys.iter().map(|k| {
+            "started_at": meta.started_at, "holder": holder, "torn_tail": run.journal.torn.map(|t| t.to_string()), "steps": keys.iter().map(|k| {
                 let record = state.step(k);
                 json!({"step": k, "state": record.map_or("pending", |r| r.state()), "attempts": record.map_or(0, |r| r.attempts()),
                     "started": record.and_then(|r| r.first_started()), "ended": record.and_then(|r| r.last_ended()),
@@ -91,8 +99,11 @@ fn one(run_id: &str, state_dir: &StateDir, output: OutputFormat) -> i32 {
         "Run {} of {} ({}): {status}",
         meta.run_id, meta.runbook, meta.runbook_path
     );
-    if let Some(holder) = RunLock::holder(&run) {
+    if let Some(holder) = holder {
         println!("Driven by {holder}");
+    }
+    if let Some(torn) = run.journal.torn {
+        println!("The journal ends with {torn}; `resume` repairs it.");
     }
     println!(
         "\n{:<36} {:<13} {:>8} {:>10}  ERROR",
@@ -114,7 +125,7 @@ fn one(run_id: &str, state_dir: &StateDir, output: OutputFormat) -> i32 {
             record.map_or(0, |r| r.attempts())
         );
     }
-    if status != "succeeded" && status != "running" {
+    if !matches!(status, RunStatus::Succeeded | RunStatus::Running) {
         println!("\nContinue with: runbook resume {}", meta.run_id);
     }
     exit::OK

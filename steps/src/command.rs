@@ -8,7 +8,7 @@ use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schem
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 pub struct Command;
 
@@ -200,35 +200,55 @@ impl Drop for GroupGuard {
     }
 }
 
-async fn capture(stream: impl AsyncRead + Unpin, progress: Option<&StepContext>) -> String {
-    let mut reader = BufReader::new(stream);
-    let mut text = String::new();
-    let mut line = String::new();
-    while let Ok(n) = reader.read_line(&mut line).await {
-        if n == 0 {
-            break;
+/// Reads a stream to its end as bytes, whatever it holds, keeping the last [`MAX_CAPTURE`] bytes
+/// (a command that prints gigabytes costs no more memory than one that prints a megabyte), and
+/// turns them into text, invalid UTF-8 replaced by U+FFFD. Each complete line is also progress.
+async fn capture(mut stream: impl AsyncRead + Unpin, progress: Option<&StepContext>) -> String {
+    /// A progress line longer than this is shown cut.
+    const MAX_LINE: usize = 4096;
+    let mut kept: Vec<u8> = Vec::new();
+    let mut total = 0usize;
+    let mut line: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = match stream.read(&mut chunk).await {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let bytes = &chunk[..n];
+        total += n;
+        kept.extend_from_slice(bytes);
+        if kept.len() > MAX_CAPTURE * 2 {
+            kept.drain(..kept.len() - MAX_CAPTURE);
         }
         if let Some(ctx) = progress {
-            ctx.progress.message(line.trim_end().to_string());
-        }
-        text.push_str(&line);
-        line.clear();
-        if text.len() > MAX_CAPTURE * 2 {
-            text = text.split_off(text.len() - MAX_CAPTURE);
+            for piece in bytes.split_inclusive(|b| *b == b'\n') {
+                if line.len() < MAX_LINE {
+                    line.extend_from_slice(&piece[..piece.len().min(MAX_LINE - line.len())]);
+                }
+                if piece.ends_with(b"\n") {
+                    let text = String::from_utf8_lossy(&line);
+                    ctx.progress.message(text.trim_end().to_string());
+                    line.clear();
+                }
+            }
         }
     }
-    if text.len() > MAX_CAPTURE {
-        let mut cut = text.len() - MAX_CAPTURE;
-        while !text.is_char_boundary(cut) {
-            cut += 1;
-        }
-        text = format!(
-            "[... output cut to the last {} bytes ...]\n{}",
-            MAX_CAPTURE,
-            &text[cut..]
-        );
+    if total <= MAX_CAPTURE {
+        return String::from_utf8_lossy(&kept).into_owned();
     }
-    text
+    let mut tail = &kept[kept.len().saturating_sub(MAX_CAPTURE)..];
+    // Start on a character, not inside one (UTF-8 continuation bytes are 0b10xxxxxx).
+    while tail.first().is_some_and(|b| b & 0xC0 == 0x80) {
+        tail = &tail[1..];
+    }
+    format!(
+        "[... output cut to the last {} bytes of {total} ...]\n{}",
+        tail.len(),
+        String::from_utf8_lossy(tail)
+    )
 }
 
 fn last_lines(text: &str, n: usize) -> String {

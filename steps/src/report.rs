@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 use runbook_engine::duration::format_duration;
-use runbook_engine::journal::{RunDir, RunState};
+use runbook_engine::journal::{RunDir, StoredRun};
 use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
 use runbook_engine::report::Report as RunReport;
 use runbook_engine::source::Sources;
@@ -47,14 +47,9 @@ fn build(ctx: &StepContext) -> Result<RunReport, StepError> {
     let dir = ctx.run_dir.clone().ok_or_else(|| {
         StepError::permanent("a report needs a recorded run (this step ran outside one)")
     })?;
-    let run = RunDir { path: dir };
-    let meta = run
-        .read_meta()
-        .map_err(|e| StepError::permanent(format!("reading run.json: {e}")))?;
-    let records = run
-        .read_journal()
-        .map_err(|e| StepError::permanent(format!("reading the journal: {e}")))?;
-    let state = RunState::replay(&records);
+    let run = StoredRun::read(RunDir { path: dir })
+        .map_err(|e| StepError::permanent(format!("reading the run: {e}")))?;
+    let meta = &run.meta;
     let sources = Sources::new();
     let program = validate_file(
         &PathBuf::from(&meta.runbook_path),
@@ -63,7 +58,7 @@ fn build(ctx: &StepContext) -> Result<RunReport, StepError> {
         &sources,
     )
     .map_err(|d| StepError::permanent(format!("reloading the runbook: {}", d.render(&sources))))?;
-    Ok(RunReport::build(&program, &meta, &state))
+    Ok(RunReport::of(&program, &run))
 }
 
 #[async_trait]

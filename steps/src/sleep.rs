@@ -13,6 +13,7 @@ pub struct Sleep;
 #[serde(deny_unknown_fields)]
 pub struct SleepInput {
     /// How long, e.g. `30s`, `5m`.
+    #[schemars(extend("format" = "duration"))]
     pub duration: String,
 }
 
@@ -26,16 +27,6 @@ impl StepKind for Sleep {
     }
     fn input_schema(&self) -> Value {
         schema_of::<SleepInput>()
-    }
-    fn check(&self, with: &Value) -> Vec<String> {
-        match with.get("duration").and_then(Value::as_str) {
-            Some(d) if !runbook_engine::template::is_template(d) => parse_duration(d)
-                .err()
-                .map(|e| format!("duration: {e}"))
-                .into_iter()
-                .collect(),
-            _ => Vec::new(),
-        }
     }
     fn idempotent(&self, _with: &Value) -> bool {
         true

@@ -8,14 +8,18 @@ mod observer;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+
+use tokio::task::{AbortHandle, JoinSet};
 
 pub use observer::{Observer, Silent};
 
 use crate::duration::format_duration;
 use crate::interaction::Interaction;
-use crate::journal::{Event, JournalWriter, Record, RunState, SessionEnd, StepRecord, UnitStatus};
+use crate::journal::{
+    Event, JournalWriter, Record, RunState, SessionEnd, StateError, StepRecord, UnitStatus,
+};
 use crate::kind::{Registry, StepContext, StepError, StepKind};
 use crate::model::ForEach;
 use crate::program::Program;
@@ -136,6 +140,10 @@ pub struct Execution<'p> {
     gates: Vec<Option<bool>>,
     running: usize,
     drain: Drain,
+    /// Which unit each step task runs, so a task that panics fails its own unit, not the run.
+    unit_tasks: HashMap<tokio::task::Id, (usize, usize)>,
+    /// Tasks that only wait out a retry delay: an interruption cancels them at once.
+    retry_waits: Vec<AbortHandle>,
     progress_tx: mpsc::UnboundedSender<ProgressUpdate>,
     progress_rx: Option<mpsc::UnboundedReceiver<ProgressUpdate>>,
 }
@@ -184,6 +192,8 @@ impl<'p> Execution<'p> {
             gates: vec![None; program.steps.len()],
             running: 0,
             drain: Drain::None,
+            unit_tasks: HashMap::new(),
+            retry_waits: Vec::new(),
             progress_tx,
             progress_rx: Some(progress_rx),
         };
@@ -208,7 +218,7 @@ impl<'p> Execution<'p> {
     pub async fn run(
         mut self,
         mut interrupts: mpsc::UnboundedReceiver<()>,
-    ) -> std::io::Result<Outcome> {
+    ) -> Result<Outcome, StateError> {
         let mut tasks: JoinSet<TaskDone> = JoinSet::new();
         let mut progress_rx = self.progress_rx.take().expect("run once");
         loop {
@@ -217,11 +227,26 @@ impl<'p> Execution<'p> {
                 break;
             }
             tokio::select! {
-                Some(done) = tasks.join_next() => {
+                Some(done) = tasks.join_next_with_id() => {
                     match done {
-                        Ok(done) => self.handle(done, &mut tasks)?,
+                        Ok((id, done)) => {
+                            self.unit_tasks.remove(&id);
+                            self.handle(done, &mut tasks)?
+                        }
                         Err(e) if e.is_cancelled() => {}
-                        Err(e) => return Err(std::io::Error::other(format!("a step task panicked: {e}"))),
+                        Err(e) => {
+                            // A kind's bug fails its own step, recorded like any failure.
+                            let Some((step, unit)) = self.unit_tasks.remove(&e.id()) else {
+                                continue;
+                            };
+                            let message = panic_message(e.into_panic());
+                            let done = TaskDone::Finished {
+                                step,
+                                unit,
+                                result: Err(StepError::permanent(format!("the step kind failed unexpectedly: {message}"))),
+                            };
+                            self.handle(done, &mut tasks)?
+                        }
                     }
                 }
                 Some(()) = interrupts.recv() => {
@@ -233,6 +258,10 @@ impl<'p> Execution<'p> {
                         break;
                     }
                     self.drain = Drain::Interrupt;
+                    // Nothing waits out a retry delay once the run is interrupted.
+                    for wait in self.retry_waits.drain(..) {
+                        wait.abort();
+                    }
                     self.notice(&format!(
                         "Interrupted: no new steps start; waiting for {} running step{} to finish. Press Ctrl-C again to abort {}.",
                         self.running, if self.running == 1 { "" } else { "s" }, if self.running == 1 { "it" } else { "them" }
@@ -252,7 +281,7 @@ impl<'p> Execution<'p> {
         self.options.observer.notice(&self.redactor.redact(text));
     }
 
-    fn append(&mut self, event: Event) -> std::io::Result<Record> {
+    fn append(&mut self, event: Event) -> Result<Record, StateError> {
         let record = self.journal.append(event)?;
         self.options.observer.record(&record);
         Ok(record)
@@ -277,7 +306,7 @@ impl<'p> Execution<'p> {
     }
 
     /// Decide what can start, and start it.
-    fn schedule(&mut self, tasks: &mut JoinSet<TaskDone>) -> std::io::Result<()> {
+    fn schedule(&mut self, tasks: &mut JoinSet<TaskDone>) -> Result<(), StateError> {
         for position in 0..self.order.len() {
             let step = self.order[position];
             if self.steps[step].status == StepStatus::Waiting {
@@ -308,7 +337,7 @@ impl<'p> Execution<'p> {
     }
 
     /// A waiting step: block it, skip it, or activate it.
-    fn consider(&mut self, step: usize) -> std::io::Result<()> {
+    fn consider(&mut self, step: usize) -> Result<(), StateError> {
         let always = self.def(step).always;
         let needs: Vec<StepStatus> = self.program.steps[step]
             .needs
@@ -422,7 +451,7 @@ impl<'p> Execution<'p> {
     }
 
     /// The first enclosing include whose `when` is false, if any.
-    fn gate_closed(&mut self, step: usize) -> std::io::Result<Option<String>> {
+    fn gate_closed(&mut self, step: usize) -> Result<Option<String>, StateError> {
         for gate in self.program.steps[step].gates.clone() {
             let open = match self.gates[gate] {
                 Some(open) => open,
@@ -448,7 +477,7 @@ impl<'p> Execution<'p> {
         Ok(None)
     }
 
-    fn skip(&mut self, step: usize, reason: String) -> std::io::Result<()> {
+    fn skip(&mut self, step: usize, reason: String) -> Result<(), StateError> {
         self.append(Event::StepSkipped {
             step: self.key(step),
             reason,
@@ -458,7 +487,7 @@ impl<'p> Execution<'p> {
         Ok(())
     }
 
-    fn fail_before_start(&mut self, step: usize, error: String) -> std::io::Result<()> {
+    fn fail_before_start(&mut self, step: usize, error: String) -> Result<(), StateError> {
         let attempt = self.steps[step]
             .prior
             .as_ref()
@@ -491,7 +520,7 @@ impl<'p> Execution<'p> {
     }
 
     /// An included runbook's steps have all finished: the include step collects their outputs.
-    fn complete_include(&mut self, step: usize) -> std::io::Result<()> {
+    fn complete_include(&mut self, step: usize) -> Result<(), StateError> {
         let child_frame = self.program.steps[step].child_frame.expect("include step");
         let mut outputs = Map::new();
         for (index, child) in self.program.steps.iter().enumerate() {
@@ -545,7 +574,7 @@ impl<'p> Execution<'p> {
         step: usize,
         unit: usize,
         tasks: &mut JoinSet<TaskDone>,
-    ) -> std::io::Result<()> {
+    ) -> Result<(), StateError> {
         let def = self.def(step).clone();
         let index = self.steps[step].items.as_ref().map(|_| unit);
         let item = self.steps[step]
@@ -612,7 +641,7 @@ impl<'p> Execution<'p> {
         let timeout = def.timeout;
         self.steps[step].units[unit].state = UnitState::Running;
         self.running += 1;
-        tasks.spawn(async move {
+        let handle = tasks.spawn(async move {
             let work = kind.run(&ctx, with);
             let result = match timeout {
                 Some(limit) => match tokio::time::timeout(limit, work).await {
@@ -626,10 +655,11 @@ impl<'p> Execution<'p> {
             };
             TaskDone::Finished { step, unit, result }
         });
+        self.unit_tasks.insert(handle.id(), (step, unit));
         Ok(())
     }
 
-    fn handle(&mut self, done: TaskDone, tasks: &mut JoinSet<TaskDone>) -> std::io::Result<()> {
+    fn handle(&mut self, done: TaskDone, tasks: &mut JoinSet<TaskDone>) -> Result<(), StateError> {
         match done {
             TaskDone::RetryDue { step, unit } => {
                 self.steps[step].units[unit].state = UnitState::Pending;
@@ -674,10 +704,12 @@ impl<'p> Execution<'p> {
                         u.error = Some(message);
                         if retrying {
                             u.state = UnitState::RetryWait;
-                            tasks.spawn(async move {
+                            let wait = tasks.spawn(async move {
                                 tokio::time::sleep(delay).await;
                                 TaskDone::RetryDue { step, unit }
                             });
+                            self.retry_waits.retain(|w| !w.is_finished());
+                            self.retry_waits.push(wait);
                         } else {
                             u.state = UnitState::Failed;
                         }
@@ -689,7 +721,7 @@ impl<'p> Execution<'p> {
     }
 
     /// When every unit of a step has finished, the step has.
-    fn settle(&mut self, step: usize) -> std::io::Result<()> {
+    fn settle(&mut self, step: usize) -> Result<(), StateError> {
         let units = &self.steps[step].units;
         if units.iter().any(|u| {
             matches!(
@@ -737,7 +769,7 @@ impl<'p> Execution<'p> {
     }
 
     /// After a second Ctrl-C: the running units were aborted.
-    fn record_aborted(&mut self) -> std::io::Result<()> {
+    fn record_aborted(&mut self) -> Result<(), StateError> {
         for step in 0..self.steps.len() {
             for unit in 0..self.steps[step].units.len() {
                 if self.steps[step].units[unit].state == UnitState::Running {
@@ -755,7 +787,7 @@ impl<'p> Execution<'p> {
         Ok(())
     }
 
-    fn finish(mut self) -> std::io::Result<Outcome> {
+    fn finish(mut self) -> Result<Outcome, StateError> {
         let mut outcome = Outcome {
             status: SessionEnd::Succeeded,
             failed: Vec::new(),
@@ -789,12 +821,14 @@ impl<'p> Execution<'p> {
                 _ => outcome.not_run.push(key),
             }
         }
-        outcome.status = if self.drain == Drain::Interrupt {
-            SessionEnd::Interrupted
-        } else if !outcome.failed.is_empty() || !outcome.not_run.is_empty() {
-            SessionEnd::Failed
-        } else {
+        // A run whose every step finished is finished, even if an interruption came while its
+        // last step was running.
+        outcome.status = if outcome.failed.is_empty() && outcome.not_run.is_empty() {
             SessionEnd::Succeeded
+        } else if self.drain == Drain::Interrupt {
+            SessionEnd::Interrupted
+        } else {
+            SessionEnd::Failed
         };
         self.append(Event::SessionEnded {
             session: self.options.session,
@@ -802,4 +836,12 @@ impl<'p> Execution<'p> {
         })?;
         Ok(outcome)
     }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
 }

@@ -28,6 +28,20 @@ pub struct RunMeta {
     pub steps: IndexMap<String, String>,
 }
 
+/// The suffix of the fingerprint keys that stand for a runbook's params, vars and connections
+/// rather than for a step.
+pub const HEADER_SUFFIX: &str = "(params, vars, connections)";
+
+impl RunMeta {
+    /// The run's steps, in the runbook's order.
+    pub fn step_keys(&self) -> impl Iterator<Item = &str> {
+        self.steps
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !k.ends_with(HEADER_SUFFIX))
+    }
+}
+
 pub fn fingerprint(value: &Value) -> String {
     let digest = Sha256::digest(
         serde_json::to_string(value)
@@ -53,7 +67,7 @@ pub fn step_fingerprints(program: &Program) -> IndexMap<String, String> {
             "include_params": frame.params.as_ref().map(|p| p.to_json()),
         });
         out.insert(
-            format!("{}(params, vars, connections)", frame.prefix),
+            format!("{}{HEADER_SUFFIX}", frame.prefix),
             fingerprint(&header),
         );
     }

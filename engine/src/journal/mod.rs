@@ -2,14 +2,18 @@
 //! the truth for `resume`, `status` and `report`. It never holds a secret: every record passes
 //! through the redactor before it is written.
 
+mod error;
 mod lock;
 mod meta;
 mod record;
 mod replay;
 mod store;
+mod stored;
 
+pub use error::StateError;
 pub use lock::{LockError, LockHolder, RunLock, current_user, hostname};
-pub use meta::{RunMeta, fingerprint, step_fingerprints};
+pub use meta::{HEADER_SUFFIX, RunMeta, fingerprint, step_fingerprints};
 pub use record::{Event, Record, SessionEnd};
-pub use replay::{RunState, StepRecord, UnitRecord, UnitStatus};
-pub use store::{JournalWriter, RunDir, StateDir, new_run_id, now_rfc3339};
+pub use replay::{RunState, RunStatus, StepRecord, UnitRecord, UnitStatus};
+pub use store::{JournalRead, JournalWriter, RunDir, StateDir, TornTail, new_run_id, now_rfc3339};
+pub use stored::StoredRun;

@@ -1,6 +1,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::redact::Redactor;
+
 /// One line of `journal.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -91,6 +93,67 @@ pub enum Event {
 }
 
 impl Event {
+    /// The event with every secret masked in what it carries (outputs, errors, descriptions,
+    /// reasons, the command line). Its own numbers and names are the engine's, never masked.
+    pub fn redacted(self, redactor: &Redactor) -> Event {
+        let text = |s: String| redactor.redact(&s);
+        match self {
+            Event::SessionStarted {
+                session,
+                host,
+                pid,
+                user,
+                command,
+            } => Event::SessionStarted {
+                session,
+                host,
+                pid,
+                user,
+                command: text(command),
+            },
+            Event::StepStarted {
+                step,
+                index,
+                attempt,
+                description,
+            } => Event::StepStarted {
+                step,
+                index,
+                attempt,
+                description: description.map(text),
+            },
+            Event::StepSucceeded {
+                step,
+                index,
+                attempt,
+                outputs,
+            } => Event::StepSucceeded {
+                step,
+                index,
+                attempt,
+                outputs: redactor.redact_value(&outputs),
+            },
+            Event::StepFailed {
+                step,
+                index,
+                attempt,
+                error,
+                retry_in_ms,
+            } => Event::StepFailed {
+                step,
+                index,
+                attempt,
+                error: text(error),
+                retry_in_ms,
+            },
+            Event::StepSkipped { step, reason } => Event::StepSkipped {
+                step,
+                reason: text(reason),
+            },
+            other => other,
+        }
+    }
+
     pub fn step(&self) -> Option<&str> {
         match self {
             Event::StepExpanded { step, .. }

@@ -149,6 +149,36 @@ pub struct Session {
     pub command: String,
 }
 
+/// A run's state in one word, the same for `status`, `report` and `resume`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// A live process drives it.
+    Running,
+    /// Every step finished well, or the last session that acted ended well.
+    Succeeded,
+    Failed,
+    /// Stopped before it finished (Ctrl-C, SIGTERM, a kill, a crash, a lost laptop): resumable.
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The run as the journal tells it.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunState {
@@ -175,6 +205,38 @@ impl RunState {
     /// The status of the last session, or `None` if it never ended (a crash, a kill, or still running).
     pub fn last_end(&self) -> Option<SessionEnd> {
         self.sessions.last().and_then(|s| s.status)
+    }
+
+    /// Every one of `steps` finished well: succeeded, skipped, or done by hand.
+    pub fn all_finished<'a>(&self, mut steps: impl Iterator<Item = &'a str>) -> bool {
+        steps.all(|key| {
+            self.step(key)
+                .is_some_and(|r| r.succeeded() || r.skipped.is_some())
+        })
+    }
+
+    /// The one reading of a run's state. A run whose steps all finished has succeeded, whether or
+    /// not its last session lived to record its end (killed after its last step, or its end
+    /// record torn); otherwise it stands as the last session that acted left it (a refused
+    /// session changed nothing), and one that never recorded an end was interrupted.
+    pub fn status<'a>(&self, steps: impl Iterator<Item = &'a str>, driven: bool) -> RunStatus {
+        if driven {
+            return RunStatus::Running;
+        }
+        if !self.sessions.is_empty() && self.all_finished(steps) {
+            return RunStatus::Succeeded;
+        }
+        let acted = self
+            .sessions
+            .iter()
+            .rev()
+            .find(|s| s.status != Some(SessionEnd::Refused));
+        match acted.and_then(|s| s.status) {
+            // Steps that failed with `continue_on_error` leave a run that succeeded.
+            Some(SessionEnd::Succeeded) => RunStatus::Succeeded,
+            Some(SessionEnd::Failed) => RunStatus::Failed,
+            _ => RunStatus::Interrupted,
+        }
     }
 
     /// With no process driving the run, what is still marked started was cut off.

@@ -1,10 +1,11 @@
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
+use super::error::StateError;
 use super::meta::RunMeta;
 use super::record::{Event, Record};
 use crate::redact::Redactor;
@@ -64,7 +65,10 @@ impl StateDir {
         };
         let mut runs: Vec<RunDir> = entries
             .filter_map(Result::ok)
-            .filter(|e| e.path().join("run.json").exists())
+            // A directory with a journal but no run.json is damage, shown as such.
+            .filter(|e| {
+                e.path().join("run.json").exists() || e.path().join("journal.jsonl").exists()
+            })
             .map(|e| RunDir { path: e.path() })
             .collect();
         runs.sort_by_key(|r| std::cmp::Reverse(r.id()));
@@ -85,8 +89,9 @@ impl RunDir {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     }
+    /// Whether anything of the run is here (`run.json` or a journal).
     pub fn exists(&self) -> bool {
-        self.path.join("run.json").exists()
+        self.meta_path().exists() || self.journal_path().exists()
     }
     pub fn meta_path(&self) -> PathBuf {
         self.path.join("run.json")
@@ -98,99 +103,193 @@ impl RunDir {
         self.path.join("lock")
     }
 
-    /// Create the directory (operator-only) and write `run.json`.
-    pub fn create(&self, meta: &RunMeta) -> std::io::Result<()> {
-        fs::create_dir_all(&self.path)?;
-        fs::set_permissions(&self.path, fs::Permissions::from_mode(0o700))?;
-        write_private(
-            &self.meta_path(),
-            serde_json::to_string_pretty(meta)?.as_bytes(),
-        )
+    /// Create the directory, operator-only. `run.json` is written by [`RunDir::write_meta`] once
+    /// the journal holds its first record, so a `run.json` without a journal is never a run
+    /// that was merely slow to start: it is damage.
+    pub fn create(&self) -> Result<(), StateError> {
+        fs::create_dir_all(&self.path)
+            .and_then(|_| fs::set_permissions(&self.path, fs::Permissions::from_mode(0o700)))
+            .map_err(StateError::io("creating", &self.path))
     }
 
-    pub fn read_meta(&self) -> std::io::Result<RunMeta> {
-        let text = fs::read_to_string(self.meta_path())?;
-        serde_json::from_str(&text)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    pub fn write_meta(&self, meta: &RunMeta) -> Result<(), StateError> {
+        let path = self.meta_path();
+        let text = serde_json::to_string_pretty(meta).expect("run.json serializes");
+        write_private(&path, text.as_bytes()).map_err(StateError::io("writing", &path))
     }
 
-    /// Every complete record. A torn last line (the process died mid-write) is ignored: the
-    /// engine had not acted on it, since it acts only after the sync.
-    pub fn read_journal(&self) -> std::io::Result<Vec<Record>> {
-        let file = match File::open(self.journal_path()) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
+    pub fn read_meta(&self) -> Result<RunMeta, StateError> {
+        let path = self.meta_path();
+        let text = fs::read_to_string(&path).map_err(StateError::io("reading", &path))?;
+        serde_json::from_str(&text).map_err(|e| StateError::Damaged {
+            run_id: self.id(),
+            dir: self.path.clone(),
+            reason: format!("{} is not a run description: {e}", path.display()),
+        })
+    }
+
+    /// Every complete record, checked. Only an unterminated last line may be torn (the process
+    /// died mid-write, or the disk filled): the engine had not acted on it, since it acts only
+    /// after the sync, so it is left out and reported in [`JournalRead::torn`]. Any other line
+    /// that is not the next record in sequence is corruption: reading stops with its line.
+    pub fn read_journal(&self) -> Result<JournalRead, StateError> {
+        let path = self.journal_path();
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(StateError::io("reading", &path)(e)),
         };
         let mut records = Vec::new();
-        for (number, line) in BufReader::new(file).lines().enumerate() {
-            let line = line?;
-            if line.trim().is_empty() {
-                continue;
+        let mut offset = 0usize;
+        let mut line = 0usize;
+        while offset < bytes.len() {
+            line += 1;
+            let Some(length) = bytes[offset..].iter().position(|b| *b == b'\n') else {
+                return Ok(JournalRead {
+                    records,
+                    torn: Some(TornTail {
+                        line,
+                        offset: offset as u64,
+                        bytes: (bytes.len() - offset) as u64,
+                    }),
+                });
+            };
+            let corrupt = |reason: String| StateError::Corrupt {
+                path: path.clone(),
+                line,
+                reason,
+            };
+            let text = std::str::from_utf8(&bytes[offset..offset + length])
+                .map_err(|e| corrupt(format!("not UTF-8 text ({e})")))?;
+            let record: Record = serde_json::from_str(text)
+                .map_err(|e| corrupt(format!("not a journal record ({e})")))?;
+            let expected = records.len() as u64 + 1;
+            if record.seq != expected {
+                return Err(corrupt(format!(
+                    "record out of sequence: expected seq {expected}, found {}",
+                    record.seq
+                )));
             }
-            match serde_json::from_str::<Record>(&line) {
-                Ok(r) => records.push(r),
-                Err(e) if e.is_eof() => break,
-                Err(e) => {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!("{}:{}: {e}", self.journal_path().display(), number + 1),
-                    ));
-                }
-            }
+            records.push(record);
+            offset += length + 1;
         }
-        Ok(records)
+        Ok(JournalRead {
+            records,
+            torn: None,
+        })
     }
 }
 
+/// A journal as read: its complete records, and the torn last line if there is one.
+#[derive(Debug, Clone, Default)]
+pub struct JournalRead {
+    pub records: Vec<Record>,
+    pub torn: Option<TornTail>,
+}
+
+/// An unterminated last line: `bytes` bytes from `offset`, line `line` of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TornTail {
+    pub line: usize,
+    pub offset: u64,
+    pub bytes: u64,
+}
+
+impl std::fmt::Display for TornTail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a torn last record (line {}, {} bytes) left by a crash or a full disk mid-write",
+            self.line, self.bytes
+        )
+    }
+}
+
+/// Write a file the operator alone may read, atomically: a crash leaves the old file or the new
+/// one, never a part of either.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let temporary = path.with_extension("tmp");
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(path)?;
+        .open(&temporary)?;
     file.write_all(bytes)?;
-    file.sync_all()
+    file.sync_all()?;
+    fs::rename(&temporary, path)?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 /// Appends records, each synced before `append` returns.
 pub struct JournalWriter {
     file: File,
+    path: PathBuf,
+    /// The length of the complete records: a failed write is cut back to it.
+    length: u64,
     next_seq: u64,
     redactor: std::sync::Arc<Redactor>,
 }
 
 impl JournalWriter {
+    /// Open for appending after what `read` found. A torn last line is cut off first (and the
+    /// cut synced), so the next record starts on a line of its own; the caller says so.
     pub fn open(
         run: &RunDir,
-        next_seq: u64,
+        read: &JournalRead,
         redactor: std::sync::Arc<Redactor>,
-    ) -> std::io::Result<Self> {
+    ) -> Result<Self, StateError> {
+        let path = run.journal_path();
         let file = OpenOptions::new()
             .append(true)
             .create(true)
             .mode(0o600)
-            .open(run.journal_path())?;
+            .open(&path)
+            .map_err(StateError::io("opening", &path))?;
+        if let Some(torn) = read.torn {
+            file.set_len(torn.offset)
+                .and_then(|_| file.sync_all())
+                .map_err(StateError::io("repairing", &path))?;
+        }
+        let length = file
+            .metadata()
+            .map_err(StateError::io("reading", &path))?
+            .len();
         Ok(JournalWriter {
             file,
-            next_seq,
+            path,
+            length,
+            next_seq: read.records.len() as u64 + 1,
             redactor,
         })
     }
 
-    /// Write one record and sync it; returns the record as written (secrets masked).
-    pub fn append(&mut self, event: Event) -> std::io::Result<Record> {
+    /// Write one record and sync it; returns the record as written (secrets masked). The event's
+    /// values are masked before it is serialized, so no secret can break the line's JSON.
+    pub fn append(&mut self, event: Event) -> Result<Record, StateError> {
         let record = Record {
             seq: self.next_seq,
             at: now_rfc3339(),
-            event,
+            event: event.redacted(&self.redactor),
         };
-        let line = self.redactor.redact(&serde_json::to_string(&record)?);
-        let written: Record = serde_json::from_str(&line)?;
-        self.file.write_all(format!("{line}\n").as_bytes())?;
-        self.file.sync_data()?;
+        let mut line = serde_json::to_string(&record).expect("records serialize");
+        line.push('\n');
+        if let Err(e) = self
+            .file
+            .write_all(line.as_bytes())
+            .and_then(|_| self.file.sync_data())
+        {
+            // Leave no fragment for the next record to be appended to (best effort: the next
+            // open repairs it otherwise).
+            let _ = self.file.set_len(self.length);
+            return Err(StateError::io("writing", &self.path)(e));
+        }
+        self.length += line.len() as u64;
         self.next_seq += 1;
-        Ok(written)
+        Ok(record)
     }
 }

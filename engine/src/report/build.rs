@@ -4,15 +4,24 @@
 use std::collections::HashSet;
 
 use super::timing::{between, display, earlier, later, millis, not_before};
-use super::{CriticalPath, CriticalStep, Report, RunStatus, SessionReport, StepReport};
-use crate::journal::{RunMeta, RunState, SessionEnd, StepRecord, UnitRecord, UnitStatus};
+use super::{
+    CriticalPath, CriticalStep, Report, RunStatus, SessionReport, SessionStatus, StepReport,
+};
+use crate::journal::{
+    RunMeta, RunState, SessionEnd, StepRecord, StoredRun, UnitRecord, UnitStatus,
+};
 use crate::program::Program;
 
 /// The state of a step the journal never mentions.
 pub const NOT_RUN: &str = "not run";
 
 impl Report {
-    pub fn build(program: &Program, meta: &RunMeta, state: &RunState) -> Report {
+    /// The report of a stored run, its status read the way `status` and `resume` read it.
+    pub fn of(program: &Program, run: &StoredRun) -> Report {
+        Report::build(program, &run.meta, &run.state, run.status())
+    }
+
+    pub fn build(program: &Program, meta: &RunMeta, state: &RunState, status: RunStatus) -> Report {
         let started = state
             .first_at
             .clone()
@@ -60,7 +69,7 @@ impl Report {
             runbook_path: meta.runbook_path.clone(),
             started: display(&started),
             ended: last_session.and_then(|s| s.ended.as_deref()).map(display),
-            status: status_of(last_session.and_then(|s| s.status)),
+            status,
             total_ms,
             active_ms: sessions.iter().map(|s| s.duration_ms).sum(),
             sessions,
@@ -70,13 +79,13 @@ impl Report {
     }
 }
 
-fn status_of(end: Option<SessionEnd>) -> RunStatus {
+fn status_of(end: Option<SessionEnd>) -> SessionStatus {
     match end {
-        Some(SessionEnd::Succeeded) => RunStatus::Succeeded,
-        Some(SessionEnd::Failed) => RunStatus::Failed,
-        Some(SessionEnd::Interrupted) => RunStatus::Interrupted,
-        Some(SessionEnd::Refused) => RunStatus::Refused,
-        None => RunStatus::NeverEnded,
+        Some(SessionEnd::Succeeded) => SessionStatus::Succeeded,
+        Some(SessionEnd::Failed) => SessionStatus::Failed,
+        Some(SessionEnd::Interrupted) => SessionStatus::Interrupted,
+        Some(SessionEnd::Refused) => SessionStatus::Refused,
+        None => SessionStatus::NeverEnded,
     }
 }
 
@@ -457,7 +466,7 @@ mod tests {
         // First record to the end of the last step (cleanup), not to the session's end.
         assert_eq!(report.total_ms, Some(133_000));
         assert_eq!(report.active_ms, 20_000 + 33_500);
-        let sessions: Vec<(u32, &str, RunStatus, u64)> = report
+        let sessions: Vec<(u32, &str, SessionStatus, u64)> = report
             .sessions
             .iter()
             .map(|s| (s.session, s.command.as_str(), s.status, s.duration_ms))
@@ -465,11 +474,16 @@ mod tests {
         assert_eq!(
             sessions,
             [
-                (1, "runbook run influx.yaml", RunStatus::Interrupted, 20_000),
+                (
+                    1,
+                    "runbook run influx.yaml",
+                    SessionStatus::Interrupted,
+                    20_000
+                ),
                 (
                     2,
                     "runbook resume 20261123-100000-abcd --yes",
-                    RunStatus::Failed,
+                    SessionStatus::Failed,
                     33_500
                 ),
             ]
@@ -487,7 +501,7 @@ mod tests {
         let last = report.sessions.last().unwrap();
         assert_eq!(
             (last.session, last.status, last.duration_ms),
-            (3, RunStatus::Refused, 100)
+            (3, SessionStatus::Refused, 100)
         );
     }
 
@@ -554,7 +568,8 @@ mod tests {
         );
         // And dies again, for good.
         let report = journal.report();
-        assert_eq!(report.status, RunStatus::NeverEnded);
+        // Not driven, not finished, no end recorded: interrupted, as `status` says.
+        assert_eq!(report.status, RunStatus::Interrupted);
         assert_eq!(report.ended, None);
         let durations: Vec<u64> = report.sessions.iter().map(|s| s.duration_ms).collect();
         assert_eq!(durations, [3000, 2000]);

@@ -98,7 +98,7 @@ pub fn meta() -> RunMeta {
         params: Default::default(),
         inputs: Default::default(),
         parallel: 4,
-        steps: Default::default(),
+        steps: crate::journal::step_fingerprints(&program()),
     }
 }
 
@@ -174,7 +174,10 @@ impl Journal {
     }
 
     pub fn report(&self) -> Report {
-        Report::build(&program(), &meta(), &RunState::replay(&self.records))
+        let state = RunState::replay(&self.records);
+        let meta = meta();
+        let status = state.status(meta.step_keys(), false);
+        Report::build(&program(), &meta, &state, status)
     }
 }
 

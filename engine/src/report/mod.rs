@@ -14,11 +14,12 @@ pub mod timing;
 
 use serde::Serialize;
 
-/// How the run stands: the status its last session ended with (a session that refused to act
-/// leaves the status as it was).
+pub use crate::journal::RunStatus;
+
+/// How one session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RunStatus {
+pub enum SessionStatus {
     Succeeded,
     Failed,
     Interrupted,
@@ -28,14 +29,14 @@ pub enum RunStatus {
     NeverEnded,
 }
 
-impl RunStatus {
+impl SessionStatus {
     pub fn as_str(self) -> &'static str {
         match self {
-            RunStatus::Succeeded => "succeeded",
-            RunStatus::Failed => "failed",
-            RunStatus::Interrupted => "interrupted",
-            RunStatus::Refused => "refused",
-            RunStatus::NeverEnded => "never ended",
+            SessionStatus::Succeeded => "succeeded",
+            SessionStatus::Failed => "failed",
+            SessionStatus::Interrupted => "interrupted",
+            SessionStatus::Refused => "refused",
+            SessionStatus::NeverEnded => "never ended",
         }
     }
 }
@@ -51,7 +52,7 @@ pub struct SessionReport {
     /// Until its end, or, for a session that never ended, until the last of its events the
     /// replayed state still knows (a lower bound: the state keeps each unit's first and last start).
     pub duration_ms: u64,
-    pub status: RunStatus,
+    pub status: SessionStatus,
 }
 
 /// One step of the program (steps of included runbooks under their full ids).
@@ -108,6 +109,7 @@ pub struct Report {
     pub started: String,
     /// When the session that decided `status` ended, if it did.
     pub ended: Option<String>,
+    /// The run's state as `status` and `resume` read it ([`crate::journal::RunState::status`]).
     pub status: RunStatus,
     /// From the first record to the end of the last step that ended: the time to recovery when
     /// the run succeeded.

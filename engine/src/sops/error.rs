@@ -18,6 +18,9 @@ pub enum SopsError {
         source: std::io::Error,
     },
 
+    #[error(transparent)]
+    Input(crate::input_file::InputFileError),
+
     /// The extension does not say which store to use.
     #[error(
         "cannot tell the format of {} from its extension: name it .yaml, .yml, .json or .ini, \

@@ -155,9 +155,8 @@ async fn build(source: &Source) -> Result<Cluster, StepError> {
 
 /// Reads a kubeconfig, decrypting it in memory when it is a sops file.
 fn read_kubeconfig(path: &Path) -> Result<Kubeconfig, StepError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        StepError::permanent(format!("cannot read kubeconfig {}: {e}", path.display()))
-    })?;
+    let text = runbook_engine::input_file::read_text(path)
+        .map_err(|e| StepError::permanent(format!("kubeconfig: {e}")))?;
     if sops::is_encrypted(&text, Format::Yaml) {
         // Kubeconfigs often have no extension: they are YAML whatever the name says.
         let value =

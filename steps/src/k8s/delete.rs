@@ -40,6 +40,7 @@ pub struct DeleteInput {
     #[serde(default = "yes")]
     pub wait: bool,
     /// How long to wait (default 5m).
+    #[schemars(extend("format" = "duration"))]
     pub timeout: Option<String>,
     /// For PersistentVolumeClaims: also delete the PersistentVolume each was bound to.
     #[serde(default)]

@@ -35,6 +35,7 @@ pub struct JobFromCronJobInput {
     #[serde(default = "yes")]
     pub wait: bool,
     /// How long to wait (default 30m).
+    #[schemars(extend("format" = "duration"))]
     pub timeout: Option<String>,
 }
 

@@ -98,8 +98,8 @@ pub fn render(text: &str, values: &Value, origin: &str) -> Result<String, StepEr
 
 /// Reads a manifest file next to the runbook.
 pub fn read_file(path: &Path) -> Result<String, StepError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| StepError::permanent(format!("cannot read manifest {}: {e}", path.display())))
+    runbook_engine::input_file::read_text(path)
+        .map_err(|e| StepError::permanent(format!("manifest: {e}")))
 }
 
 /// Splits YAML text (one or more `---` documents, `kind: List` flattened) into objects.

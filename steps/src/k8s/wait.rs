@@ -44,6 +44,7 @@ pub struct WaitInput {
     /// `status.active` once no Job of it runs).
     pub absent: Option<bool>,
     /// How long to wait (default 10m).
+    #[schemars(extend("format" = "duration"))]
     pub timeout: Option<String>,
 }
 

@@ -49,6 +49,7 @@ pub struct RestoreInput {
     #[serde(default = "yes")]
     pub wait: bool,
     /// How long to wait for recovery (default 30m).
+    #[schemars(extend("format" = "duration"))]
     pub timeout: Option<String>,
 }
 
@@ -71,12 +72,6 @@ impl StepKind for Restore {
         let mut problems = Vec::new();
         if with.get("rename_pattern").is_some() != with.get("rename_replacement").is_some() {
             problems.push("`rename_pattern` and `rename_replacement` go together".into());
-        }
-        if let Some(Value::String(t)) = with.get("timeout")
-            && !t.contains("{{")
-            && let Err(e) = parse_duration(t)
-        {
-            problems.push(format!("`timeout`: {e}"));
         }
         problems
     }

@@ -43,6 +43,7 @@ pub struct BackupInput {
     #[serde(default = "yes")]
     pub wait: bool,
     /// How long to wait (default 4h).
+    #[schemars(extend("format" = "duration"))]
     pub timeout: Option<String>,
 }
 

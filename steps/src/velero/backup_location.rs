@@ -51,6 +51,7 @@ pub struct BackupLocationInput {
     /// Make it Velero's default location.
     pub default: Option<bool>,
     /// How long to wait for Available or deletion (default 2m).
+    #[schemars(extend("format" = "duration"))]
     pub timeout: Option<String>,
 }
 

@@ -58,6 +58,7 @@ pub struct RestoreInput {
     #[serde(default)]
     pub policies_first: bool,
     /// How long to wait for the restore (default 4h, Velero's item operation timeout).
+    #[schemars(extend("format" = "duration"))]
     pub timeout: Option<String>,
 }
 
