@@ -503,3 +503,38 @@ fn an_interrupted_step_with_resume_from_resumes_where_it_stopped() {
     assert_eq!(ws.count_lines("made.txt"), 1, "`make` did not run again");
     assert_eq!(ws.count_lines("check.txt"), 2);
 }
+
+#[test]
+fn large_multibyte_and_invalid_utf8_output_is_captured_byte_safely() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "noisy.yaml",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: noisy
+steps:
+  - id: big
+    uses: command
+    with: {argv: [python3, -c, 'import sys; sys.stdout.write("é" * 1_500_000 + "end\n")']}
+  - id: bytes
+    uses: command
+    with: {shell: 'printf "\377\376ok\n"'}
+"#,
+    );
+    let ran = ws.runbook(&["run", file.to_str().unwrap()]);
+    assert_eq!(ran.code, 0, "{ran}");
+    let id = ran.run_id();
+    let big = ws.outputs(&id, "big")["stdout"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        big.starts_with("[... output cut to the last "),
+        "{}",
+        &big[..80]
+    );
+    assert!(big.ends_with("éé\u{e9}end\n"), "the tail is kept");
+    assert!(big.len() <= (1 << 20) + 100, "{}", big.len());
+    let bytes = ws.outputs(&id, "bytes")["stdout"].clone();
+    assert_eq!(bytes, "\u{fffd}\u{fffd}ok\n");
+}

@@ -110,3 +110,132 @@ fn outputs_of_a_secret_step_are_masked_downstream() {
         "{ran}\n{journal}"
     );
 }
+
+#[test]
+fn a_secret_a_command_prints_json_escaped_is_masked_in_stdout_json_and_the_journal() {
+    let ws = Workspace::new();
+    // A quote and a backslash: JSON escapes both.
+    let secret = r#"Pw"d\Qx7-zz9"#;
+    let escaped = r#"Pw\"d\\Qx7-zz9"#;
+    let secrets = ws.write("secrets.yaml", &format!("db:\n  password: '{secret}'\n"));
+    let file = ws.write(
+        "json.yaml",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: json
+steps:
+  - id: creds
+    uses: command
+    with:
+      argv: [python3, -c, 'import json, os; print(json.dumps({"password": os.environ["PW"]}))']
+      env: {PW: "{{ secrets.db.password }}"}
+"#,
+    );
+    let file = file.to_str().unwrap();
+    let secrets = secrets.to_str().unwrap();
+    let plain = ws.runbook(&["run", file, "--secrets", secrets]);
+    assert_eq!(plain.code, 0, "{plain}");
+    let id = plain.run_id();
+    let json = ws.runbook(&["run", file, "--secrets", secrets, "--output", "json"]);
+    assert_eq!(json.code, 0, "{json}");
+    let journal = ws.journal_text(&id);
+    // The command printed it: the journal's stdout holds the masked JSON, still valid JSON.
+    let outputs = ws.outputs(&id, "creds");
+    let printed: serde_json::Value =
+        serde_json::from_str(outputs["stdout"].as_str().unwrap()).unwrap();
+    assert_eq!(printed["password"], "••••", "{outputs}");
+    assert_eq!(outputs["json"]["password"], "••••", "{outputs}");
+    for (what, text) in [
+        ("run output", format!("{plain}")),
+        ("json output", format!("{json}")),
+        ("journal", journal),
+    ] {
+        assert!(!text.contains(secret), "{what} shows the secret:\n{text}");
+        assert!(
+            !text.contains(escaped),
+            "{what} shows the JSON-escaped secret:\n{text}"
+        );
+        assert!(
+            !text.contains(r#"Pw\\\"d"#),
+            "{what} shows the secret escaped twice:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn numeric_secrets_are_masked_in_plan_output_and_journal() {
+    let ws = Workspace::new();
+    let secrets = ws.write("secrets.yaml", "vault:\n  pin: 27182818\n");
+    let file = ws.write(
+        "pins.yaml",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: pins
+params:
+  pin: {secret: true}
+steps:
+  - id: show
+    uses: command
+    with: {shell: 'echo "pin {{ params.pin }} vault {{ secrets.vault.pin }}"; echo "{\"pin\": {{ params.pin }}}"'}
+"#,
+    );
+    let file = file.to_str().unwrap();
+    let secrets = secrets.to_str().unwrap();
+    let inputs = ["--set", "pin=48151623", "--secrets", secrets];
+    let plan = ws.runbook(&[&["plan", file][..], &inputs].concat());
+    assert_eq!(plan.code, 0, "{plan}");
+    let run = ws.runbook(&[&["run", file][..], &inputs].concat());
+    assert_eq!(run.code, 0, "{run}");
+    let id = run.run_id();
+    let journal = ws.journal_text(&id);
+    let outputs = ws.outputs(&id, "show");
+    assert!(
+        outputs["stdout"]
+            .as_str()
+            .unwrap()
+            .contains("pin •••• vault ••••"),
+        "{outputs}"
+    );
+    assert!(plan.stdout.contains("••••"), "{plan}");
+    for (what, text) in [
+        ("plan", format!("{plan}")),
+        ("run", format!("{run}")),
+        ("journal", journal),
+        ("run.json", ws.read(&format!(".runbook/runs/{id}/run.json"))),
+    ] {
+        for number in ["48151623", "27182818"] {
+            assert!(!text.contains(number), "{what} shows {number}:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn a_secret_equal_to_a_number_the_journal_writes_keeps_the_journal_valid() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "token.yaml",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: token
+params:
+  token: {secret: true}
+steps:
+  - id: flaky
+    uses: command
+    retry: {attempts: 2, delay: 1s}
+    with: {shell: 'echo "token {{ params.token }}"; [ -e tried ] || { touch tried; exit 1; }'}
+"#,
+    );
+    let run = ws.runbook(&["run", file.to_str().unwrap(), "--set", "token=1000"]);
+    assert_eq!(run.code, 0, "{run}");
+    let id = run.run_id();
+    // Every record parses, the engine's own 1000 is kept, the secret 1000 is masked.
+    let failed = ws.events(&id, "step_failed", "flaky");
+    assert_eq!(failed[0]["retry_in_ms"], 1000, "{failed:?}");
+    assert!(
+        ws.outputs(&id, "flaky")["stdout"]
+            .as_str()
+            .unwrap()
+            .contains("token ••••")
+    );
+}

@@ -239,3 +239,109 @@ fn zero_sizes_of_a_copy_are_refused_before_anything_runs() {
         "{err}"
     );
 }
+
+#[test]
+fn durations_out_of_range_are_errors_at_their_line_not_panics() {
+    let ws = Workspace::new();
+    for (field, text) in [
+        (
+            "timeout",
+            "  - id: touch\n    uses: command\n    timeout: 99999999999999999999h\n    with: {shell: touch marker}\n",
+        ),
+        (
+            "retry.delay",
+            "  - id: touch\n    uses: command\n    retry: {attempts: 3, delay: 400d}\n    with: {shell: touch marker}\n",
+        ),
+        (
+            "sleep",
+            "  - id: touch\n    uses: command\n    with: {shell: touch marker}\n  - id: nap\n    uses: sleep\n    with: {duration: 9999999999999999h}\n",
+        ),
+    ] {
+        let err = rejected(&ws, &format!("{HEAD}steps:\n{text}"), &[]);
+        assert!(
+            err.contains("longest duration allowed, 366d"),
+            "{field}: {err}"
+        );
+        assert!(err.contains("bad.yaml:"), "{field}: {err}");
+        let plan = ws.runbook(&["plan", ws.path("bad.yaml").to_str().unwrap()]);
+        assert_eq!(plan.code, 2, "{field}: {plan}");
+    }
+}
+
+#[test]
+fn a_kind_duration_input_is_checked_at_validate_time_at_its_line() {
+    let ws = Workspace::new();
+    // No cluster is contacted: validation alone finds it.
+    let err = rejected(
+        &ws,
+        &format!(
+            "{HEAD}steps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker}}\n  - id: wait\n    uses: k8s.wait\n    with:\n      kind: Job\n      namespace: velero\n      name: restore\n      condition: Complete\n      timeout: 10 minutes\n"
+        ),
+        &[],
+    );
+    assert!(err.contains("bad.yaml:15:16"), "{err}");
+    assert!(err.contains("`timeout` of `k8s.wait`"), "{err}");
+    assert!(
+        err.contains("30s"),
+        "says what a duration looks like: {err}"
+    );
+}
+
+#[test]
+fn an_empty_step_id_is_an_error_not_a_dropped_step() {
+    let ws = Workspace::new();
+    let err = rejected(
+        &ws,
+        &format!(
+            "{HEAD}steps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker}}\n  - id: \"\"\n    uses: command\n    destructive: true\n    with: {{shell: rm -rf data}}\n"
+        ),
+        &[],
+    );
+    assert!(err.contains("bad.yaml:8:9"), "{err}");
+    assert!(err.contains("a step id is empty"), "{err}");
+}
+
+#[test]
+fn endless_input_files_are_refused_with_the_limit() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "ok.yaml",
+        &format!(
+            "{HEAD}steps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker}}\n"
+        ),
+    );
+    let file = file.to_str().unwrap();
+    let endless = ws.path("endless.yaml");
+    std::os::unix::fs::symlink("/dev/zero", &endless).unwrap();
+    let endless = endless.to_str().unwrap();
+    for args in [
+        vec!["validate", "/dev/zero"],
+        vec!["validate", endless],
+        vec!["plan", file, "--params", "/dev/zero"],
+        vec!["plan", file, "--vars", "/dev/zero"],
+        vec!["run", file, "--secrets", endless],
+    ] {
+        let started = std::time::Instant::now();
+        let ran = ws.runbook(&args);
+        assert_eq!(ran.code, 2, "{args:?}: {ran}");
+        assert!(ran.stderr.contains("larger than 16 MiB"), "{args:?}: {ran}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+    assert!(!ws.exists("marker"));
+}
+
+#[test]
+fn a_runbook_that_is_not_utf8_is_refused_at_the_first_bad_byte() {
+    let ws = Workspace::new();
+    let path = ws.path("latin1.yaml");
+    let mut text = format!("{HEAD}description: Caf").into_bytes();
+    text.push(0xe9); // é in Latin-1
+    text.extend_from_slice(
+        b"\nsteps:\n  - id: touch\n    uses: command\n    with: {shell: touch marker}\n",
+    );
+    std::fs::write(&path, text).unwrap();
+    let ran = ws.runbook(&["validate", path.to_str().unwrap()]);
+    assert_eq!(ran.code, 2, "{ran}");
+    assert!(ran.stderr.contains("latin1.yaml:4:17"), "{ran}");
+    assert!(ran.stderr.contains("byte 0xe9"), "{ran}");
+}

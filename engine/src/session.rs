@@ -548,7 +548,7 @@ fn lock_error(error: crate::journal::LockError, run: &RunDir) -> SessionError {
     match error {
         crate::journal::LockError::Held(holder) => SessionError::LockHeld {
             run_id: run.id(),
-            holder: holder.map(Box::new),
+            holder,
         },
         crate::journal::LockError::Io(source) => SessionError::State(StateError::Io {
             action: "taking the run lock",

@@ -179,6 +179,9 @@ pub fn finish(
         Err(e) => {
             let code = e.exit_code();
             match output {
+                OutputFormat::Human if code == exit::STATE => eprintln!(
+                    "error: {e}\nThe run's state could not be read or written, so nothing further ran. Fix the cause (free space, permissions), then `runbook status` shows where the run stands and `runbook resume RUN_ID` continues it."
+                ),
                 OutputFormat::Human => eprintln!("error: {e}"),
                 OutputFormat::Json => {
                     emit(&json!({"event": "error", "message": e.to_string(), "exit_code": code}))

@@ -77,7 +77,7 @@ pub struct RunLock {
 #[derive(Debug)]
 pub enum LockError {
     /// Another live process holds the lock; its name, if it has written it yet.
-    Held(Option<LockHolder>),
+    Held(Option<Box<LockHolder>>),
     Io(std::io::Error),
 }
 
@@ -101,7 +101,9 @@ impl RunLock {
                 .map_err(LockError::Io)?;
             match file.try_lock() {
                 Ok(()) => {}
-                Err(fs::TryLockError::WouldBlock) => return Err(LockError::Held(holder_of(&path))),
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(LockError::Held(holder_of(&path).map(Box::new)));
+                }
                 Err(fs::TryLockError::Error(e)) => return Err(LockError::Io(e)),
             }
             // The previous holder unlinks the file before it lets go of the lock: if the path no
