@@ -17,6 +17,8 @@ pub struct Cli {
     pub global: Global,
 }
 
+pub const DEFAULT_STATE_DIR: &str = ".runbook";
+
 #[derive(Debug, Args)]
 pub struct Global {
     /// Where runs are recorded.
@@ -24,7 +26,7 @@ pub struct Global {
         long,
         global = true,
         env = "RUNBOOK_STATE_DIR",
-        default_value = ".runbook"
+        default_value = DEFAULT_STATE_DIR
     )]
     pub state_dir: PathBuf,
     /// `human` for people, `json` for machines (one JSON object per line).
@@ -149,7 +151,15 @@ pub struct ExecArgs {
     /// Confirm destructive steps and approvals without asking (for scripts).
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// How many steps may run at once.
-    #[arg(long, default_value_t = 4)]
+    /// How many steps may run at once (at least 1).
+    #[arg(long, default_value_t = 4, value_parser = at_least_one)]
     pub parallel: usize,
+}
+
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (1 runs one step at a time)".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e}")),
+    }
 }

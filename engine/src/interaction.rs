@@ -21,6 +21,10 @@ impl Approval {
 pub trait Interaction: Send + Sync {
     /// Ask a yes/no question. `Err` carries why no answer could be had (no terminal, refused).
     fn confirm(&self, question: &str) -> Result<Approval, String>;
+    /// Whether a question can be answered at all (a terminal, or `--yes`).
+    fn can_ask(&self) -> bool {
+        true
+    }
 }
 
 /// For `--yes` and for tests.
@@ -36,6 +40,10 @@ impl Interaction for AssumeYes {
 pub struct NoTerminal;
 
 impl Interaction for NoTerminal {
+    fn can_ask(&self) -> bool {
+        false
+    }
+
     fn confirm(&self, question: &str) -> Result<Approval, String> {
         Err(format!(
             "`{question}` needs confirmation, but there is no terminal to ask on; pass --yes to confirm in scripts"

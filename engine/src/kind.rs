@@ -38,6 +38,11 @@ pub trait StepKind: Send + Sync + 'static {
     fn idempotent(&self, _with: &Value) -> bool {
         false
     }
+    /// Whether running it asks the operator (an approval): without a terminal and without
+    /// `--yes` such a step cannot run, which is known, and refused, before the run starts.
+    fn asks_operator(&self) -> bool {
+        false
+    }
     /// What the step will do, for `plan`: one line, from inputs rendered as far as possible.
     fn describe(&self, with: &Value) -> String;
     /// Do it. The outputs become `steps.<id>.outputs`.

@@ -35,6 +35,8 @@ pub struct PlannedConnection {
     pub endpoint: Option<String>,
     /// TLS verification is off for this endpoint (`insecure: true`).
     pub insecure: bool,
+    /// The endpoint is plain `http://`: nothing it carries (passwords included) is encrypted.
+    pub plain_http: bool,
     pub ca_file: Option<String>,
 }
 
@@ -129,6 +131,10 @@ fn planned_connection(c: &Connection, redactor: &Redactor) -> PlannedConnection 
         kind: c.kind.clone(),
         endpoint,
         insecure: c.insecure(),
+        plain_http: c
+            .str("url")
+            .or_else(|| c.str("endpoint"))
+            .is_some_and(|u| u.trim_start().to_ascii_lowercase().starts_with("http://")),
         ca_file: c.str("ca_file").map(str::to_string),
     }
 }
@@ -357,7 +363,9 @@ impl Plan {
         if !self.connections.is_empty() {
             let _ = writeln!(out, "Connections:");
             for c in &self.connections {
-                let tls = if c.insecure {
+                let tls = if c.plain_http {
+                    format!("{red}PLAIN HTTP, NOT ENCRYPTED{reset}")
+                } else if c.insecure {
                     format!("{red}TLS NOT VERIFIED (insecure: true){reset}")
                 } else if let Some(ca) = &c.ca_file {
                     format!("TLS verified with {ca}")

@@ -350,7 +350,15 @@ pub fn parse_set(assignment: &str) -> Result<(String, Value), String> {
     let value = if raw.is_empty() {
         Value::String(String::new())
     } else {
-        serde_saphyr::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_string()))
+        // A value that is not YAML is an error, not silently a string: `dbs=[a, b` meant a list.
+        serde_saphyr::from_str::<Value>(raw).map_err(|e| {
+            let reason = e.to_string();
+            let reason = reason.lines().next().unwrap_or_default();
+            format!(
+                "`--set {assignment}`: the value is not valid YAML ({reason}); fix it, or quote it to pass it as a string: --set '{key}=\"{}\"'",
+                raw.replace('"', "\\\"")
+            )
+        })?
     };
     Ok((key.trim().to_string(), value))
 }
@@ -358,6 +366,14 @@ pub fn parse_set(assignment: &str) -> Result<(String, Value), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_set_value_that_is_not_yaml_is_an_error_that_says_how_to_quote() {
+        let error = parse_set("dbs=[a, b").unwrap_err();
+        assert!(error.contains("not valid YAML"), "{error}");
+        assert!(error.contains(r#"--set 'dbs="[a, b"'"#), "{error}");
+        assert_eq!(parse_set(r#"dbs="[a, b""#).unwrap().1, Value::from("[a, b"));
+    }
 
     #[test]
     fn set_values_are_typed() {

@@ -69,6 +69,9 @@ pub struct SessionOptions {
     pub observer: Arc<dyn Observer>,
     /// `run` or `resume ...`, for the journal and the lock.
     pub command: String,
+    /// What a `runbook resume RUN_ID` line must add to reach this run again (`--state-dir DIR`),
+    /// with its leading space; empty when nothing is needed.
+    pub resume_flags: String,
 }
 
 /// What the operator chose for a resume.
@@ -117,13 +120,36 @@ pub fn is_idempotent(program: &Program, registry: &Registry, step: usize) -> boo
     })
 }
 
-/// Ask once for every destructive step that may run.
+/// Ask once for every destructive step that may run; refuse at once if an approval will be
+/// needed that no one can give.
 fn confirm_destructive(
     program: &Program,
     registry: &Registry,
     steps: &[usize],
     interaction: &dyn Interaction,
 ) -> Result<(), SessionError> {
+    if !interaction.can_ask() {
+        let asking: Vec<&str> = steps
+            .iter()
+            .filter(|&&s| {
+                registry
+                    .get(&program.steps[s].def.uses)
+                    .is_some_and(|k| k.asks_operator())
+            })
+            .map(|&s| program.steps[s].key.as_str())
+            .collect();
+        if !asking.is_empty() {
+            return Err(SessionError::Refused(format!(
+                "{} ask{} the operator to approve, but there is no terminal to ask on; run on a terminal, or pass --yes to approve in scripts. Nothing ran.",
+                asking
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if asking.len() == 1 { "s" } else { "" }
+            )));
+        }
+    }
     let destructive: Vec<usize> = steps
         .iter()
         .copied()
@@ -394,8 +420,9 @@ pub async fn resume(
             .join("\n");
         return Err(SessionError::Refused(format!(
             "these steps were running when run {run_id} was interrupted and are not idempotent, so running them again could repeat their effect:\n{list}\n\
-             Check whether each took effect, then either:\n  runbook resume {run_id} --rerun-interrupted      (run them again)\n  runbook resume {run_id} --skip {}      (you finished it by hand)",
-            unsure[0]
+             Check whether each took effect, then either:\n  runbook resume {run_id}{flags} --rerun-interrupted      (run them again)\n  runbook resume {run_id}{flags} --skip {}      (you finished it by hand)",
+            unsure[0],
+            flags = options.resume_flags
         )));
     }
     let to_run: Vec<usize> = (0..program.steps.len())

@@ -5,7 +5,7 @@ use runbook_engine::session::{self, ResumeChoices, SessionOptions};
 
 use super::{input_error, load_program, state_error};
 use crate::args::{ExecArgs, InputArgs, OutputFormat};
-use crate::commands::run::{finish, interrupts, runtime};
+use crate::commands::run::{ResumeLine, finish, given_secret_params, interrupts, runtime};
 use crate::exit;
 use crate::ui::Ui;
 
@@ -44,12 +44,14 @@ pub fn run(
     for step in &skip {
         command.push_str(&format!(" --skip {step}"));
     }
+    let line = ResumeLine::new(state_dir, given_secret_params(&program, &loaded.inputs));
     let options = SessionOptions {
         state_dir: state_dir.clone(),
         parallel: exec.parallel,
         interaction: ui.interaction.clone(),
         observer: ui.observer.clone(),
         command,
+        resume_flags: line.flags.clone(),
     };
     let choices = ResumeChoices {
         rerun_interrupted,
@@ -74,5 +76,5 @@ pub fn run(
         )
         .await
     });
-    finish(result, &program.sources, output)
+    finish(result, &program.sources, output, &line)
 }

@@ -27,12 +27,14 @@ pub fn run(
     };
     let registry = runbook_steps::registry();
     let ui = Ui::new(output, exec.yes);
+    let line = ResumeLine::new(state_dir, given_secret_params(&program, &loaded.inputs));
     let options = SessionOptions {
         state_dir: state_dir.clone(),
         parallel: exec.parallel,
         interaction: ui.interaction.clone(),
         observer: ui.observer.clone(),
         command: format!("run {}", file.display()),
+        resume_flags: line.flags.clone(),
     };
     let steps = program.steps.len();
     let name = program.root().name.clone();
@@ -49,7 +51,21 @@ pub fn run(
         )
         .await
     });
-    finish(result, &program.sources, output)
+    finish(result, &program.sources, output, &line)
+}
+
+/// The root runbook's secret params that this session was given.
+pub fn given_secret_params(
+    program: &runbook_engine::program::Program,
+    inputs: &runbook_engine::scope::Inputs,
+) -> Vec<String> {
+    program
+        .root()
+        .params
+        .iter()
+        .filter(|p| p.secret && inputs.params.contains_key(&p.name))
+        .map(|p| p.name.clone())
+        .collect()
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
@@ -126,17 +142,88 @@ fn announce(run_id: &str, name: &str, steps: usize, state_dir: &StateDir, output
     }
 }
 
+/// What a resume line must say besides the run id to work from another terminal.
+pub struct ResumeLine {
+    /// ` --state-dir DIR` when the state is not in the default place, else empty.
+    pub flags: String,
+    /// Secret params the run was given: never stored, so they must be given again.
+    pub secret_params: Vec<String>,
+}
+
+impl ResumeLine {
+    pub fn new(state_dir: &StateDir, secret_params: Vec<String>) -> ResumeLine {
+        let flags = if state_dir.root == std::path::Path::new(crate::args::DEFAULT_STATE_DIR) {
+            String::new()
+        } else {
+            let absolute = std::path::absolute(&state_dir.root).unwrap_or(state_dir.root.clone());
+            format!(
+                " --state-dir {}",
+                shell_word(&absolute.display().to_string())
+            )
+        };
+        ResumeLine {
+            flags,
+            secret_params,
+        }
+    }
+
+    fn command(&self, run_id: &str) -> String {
+        let secrets: String = self
+            .secret_params
+            .iter()
+            .map(|p| format!(" --set {p}=…"))
+            .collect();
+        format!("runbook resume {run_id}{}{secrets}", self.flags)
+    }
+
+    fn note(&self) -> String {
+        if self.secret_params.is_empty() {
+            String::new()
+        } else {
+            "\n(secret params are never stored: give their values again where it says …)".into()
+        }
+    }
+}
+
+/// A path as one shell word.
+fn shell_word(text: &str) -> String {
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:@".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// The first lines of an error, indented under its step: the line that says why is usually the
+/// second (`... exited with code 7:` then the command's own message).
+fn cause(error: &str) -> String {
+    let lines: Vec<&str> = error.trim_end().lines().collect();
+    let mut shown: Vec<String> = lines.iter().take(4).map(|l| format!("      {l}")).collect();
+    if lines.len() > 4 {
+        shown.push(format!(
+            "      … ({} more lines in `runbook status`)",
+            lines.len() - 4
+        ));
+    }
+    shown.join("\n")
+}
+
 /// Print how the session ended and what to do next; returns the exit code.
 pub fn finish(
     result: Result<Finished, SessionError>,
     sources: &runbook_engine::source::Sources,
     output: OutputFormat,
+    line: &ResumeLine,
 ) -> i32 {
     match result {
         Ok(finished) => {
             let code = finished.exit_code();
             let o = &finished.outcome;
-            let resume = format!("runbook resume {}", finished.run_id);
+            let resume = line.command(&finished.run_id);
+            let note = line.note();
             match output {
                 OutputFormat::Json => emit(&json!({
                     "event": "finished", "run_id": finished.run_id, "status": o.status, "exit_code": code,
@@ -156,16 +243,16 @@ pub fn finish(
                         exit::OK => println!("Run {} succeeded ({summary}).", finished.run_id),
                         exit::INTERRUPTED => {
                             println!(
-                                "Run {} interrupted ({summary}).\nContinue it with:\n  {resume}",
+                                "Run {} interrupted ({summary}).\nContinue it with:\n  {resume}{note}",
                                 finished.run_id
                             )
                         }
                         _ => {
                             println!("Run {} failed ({summary}).", finished.run_id);
                             for (step, error) in &o.failed {
-                                println!("  {step}: {}", error.lines().next().unwrap_or_default());
+                                println!("  {step}:\n{}", cause(error));
                             }
-                            println!("Fix the cause, then continue with:\n  {resume}");
+                            println!("Fix the cause, then continue with:\n  {resume}{note}");
                         }
                     }
                 }

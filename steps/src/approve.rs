@@ -26,6 +26,9 @@ impl StepKind for Approve {
     fn input_schema(&self) -> Value {
         schema_of::<ApproveInput>()
     }
+    fn asks_operator(&self) -> bool {
+        true
+    }
     fn idempotent(&self, _with: &Value) -> bool {
         true
     }

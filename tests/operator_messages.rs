@@ -1,0 +1,141 @@
+//! Messages that say the truth at 3 a.m.: the exact resume line, the cause of a failure, plain
+//! HTTP called out in `plan`, input mistakes refused with how to fix them, and an approval that
+//! cannot be given refused before anything runs.
+
+mod common;
+
+use common::Workspace;
+
+#[test]
+fn the_resume_line_says_where_the_state_is_and_which_secrets_to_give_again() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "fails.yaml",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: fails
+params:
+  token: {secret: true}
+steps:
+  - id: login
+    uses: command
+    with: {shell: 'echo "login as admin: token rejected by the server" >&2; exit 7'}
+"#,
+    );
+    let state = ws.path("elsewhere");
+    let ran = ws.runbook(&[
+        "run",
+        file.to_str().unwrap(),
+        "--set",
+        "token=T0ken-abcdef",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(ran.code, 1, "{ran}");
+    let id = ran.run_id();
+    let line = format!(
+        "runbook resume {id} --state-dir {} --set token=…",
+        state.display()
+    );
+    assert!(ran.stdout.contains(&line), "{ran}");
+    // The cause, not only `... exited with code 7:`.
+    assert!(ran.stdout.contains("exited with code 7"), "{ran}");
+    assert!(ran.stdout.contains("token rejected by the server"), "{ran}");
+    assert!(!ran.stdout.contains("T0ken-abcdef"), "{ran}");
+    // The line works from another directory.
+    let elsewhere = Workspace::new();
+    let mut command = elsewhere.command(&[]);
+    command.args(line.trim_start_matches("runbook ").split(' ').map(|a| {
+        if a == "token=…" {
+            "token=T0ken-abcdef"
+        } else {
+            a
+        }
+    }));
+    let resumed = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&resumed.stdout);
+    assert_eq!(resumed.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains(&format!("Resuming run {id}")), "{stdout}");
+}
+
+#[test]
+fn plan_calls_out_plain_http_connections() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "http.yaml",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: http
+connections:
+  influx: {kind: http, url: "http://influxdb.monitoring:8086", username: admin, password: pw-123456}
+  search: {kind: http, url: "https://opensearch.example:9200"}
+steps:
+  - id: ping
+    uses: http.request
+    with: {connection: influx, path: /ping}
+"#,
+    );
+    let plan = ws.runbook(&["plan", file.to_str().unwrap()]);
+    assert_eq!(plan.code, 0, "{plan}");
+    let influx = plan.stdout.lines().find(|l| l.contains("influx ")).unwrap();
+    assert!(influx.contains("PLAIN HTTP, NOT ENCRYPTED"), "{plan}");
+    assert!(!influx.contains("TLS verified"), "{plan}");
+    let search = plan.stdout.lines().find(|l| l.contains("search ")).unwrap();
+    assert!(search.contains("TLS verified"), "{plan}");
+}
+
+#[test]
+fn a_set_value_that_is_not_yaml_and_parallel_zero_are_refused() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "dbs.yaml",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: dbs
+params:
+  dbs: {default: [a]}
+steps:
+  - id: each
+    uses: command
+    for_each: params.dbs
+    with: {shell: 'echo {{ item }} >> marker'}
+"#,
+    );
+    let file = file.to_str().unwrap();
+    let ran = ws.runbook(&["run", file, "--set", "dbs=[a, b"]);
+    assert_eq!(ran.code, 2, "{ran}");
+    assert!(ran.stderr.contains("not valid YAML"), "{ran}");
+    assert!(ran.stderr.contains(r#"--set 'dbs="[a, b"'"#), "{ran}");
+    let ran = ws.runbook(&["run", file, "--parallel", "0"]);
+    assert_eq!(ran.code, 2, "{ran}");
+    assert!(ran.stderr.contains("at least 1"), "{ran}");
+    assert!(!ws.exists("marker") && ws.runs().is_empty());
+}
+
+#[test]
+fn an_approval_without_a_terminal_or_yes_is_refused_before_anything_runs() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "approve.yaml",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: approve
+steps:
+  - id: first
+    uses: command
+    with: {shell: 'echo x >> marker'}
+  - id: go-ahead
+    needs: [first]
+    uses: approve
+    with: {message: Restore over production?}
+"#,
+    );
+    let ran = ws.runbook(&["run", file.to_str().unwrap()]);
+    assert_eq!(ran.code, 4, "{ran}");
+    assert!(ran.stderr.contains("`go-ahead` asks the operator"), "{ran}");
+    assert!(ran.stderr.contains("--yes"), "{ran}");
+    assert!(!ws.exists("marker"), "a step ran");
+    assert!(ws.runs().is_empty(), "a run was recorded");
+    let ran = ws.runbook(&["run", file.to_str().unwrap(), "--yes"]);
+    assert_eq!(ran.code, 0, "{ran}");
+}
