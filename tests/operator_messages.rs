@@ -139,3 +139,83 @@ steps:
     let ran = ws.runbook(&["run", file.to_str().unwrap(), "--yes"]);
     assert_eq!(ran.code, 0, "{ran}");
 }
+
+fn on_a_terminal(ws: &Workspace, args: &[&str]) -> common::pty::Terminal {
+    let mut command = ws.command(args);
+    command.env("TERM", "xterm");
+    common::pty::Terminal::spawn(command)
+}
+
+#[test]
+fn ctrl_c_at_the_destructive_steps_prompt_aborts_at_once() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "drop.yaml",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: drop
+steps:
+  - id: drop
+    uses: command
+    destructive: true
+    with: {shell: 'echo x >> marker'}
+"#,
+    );
+    let mut terminal = on_a_terminal(&ws, &["run", file.to_str().unwrap()]);
+    terminal.wait_for("[y/N]", std::time::Duration::from_secs(20));
+    terminal.type_keys("\x03");
+    let code = terminal.exit_code(std::time::Duration::from_secs(5));
+    assert_eq!(code, Some(4), "{}", terminal.screen());
+    assert!(
+        terminal.screen().contains("interrupted at the prompt"),
+        "{}",
+        terminal.screen()
+    );
+    assert!(!ws.exists("marker"), "the step ran");
+    assert!(ws.runs().is_empty(), "a run was recorded");
+}
+
+#[test]
+fn ctrl_c_at_an_approve_prompt_interrupts_the_run_and_resume_asks_again() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "gate.yaml",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: gate
+steps:
+  - id: before
+    uses: command
+    with: {shell: 'echo x >> before.txt'}
+  - id: go-ahead
+    needs: [before]
+    uses: approve
+    with: {message: Restore over production?}
+  - id: after
+    needs: [go-ahead]
+    uses: command
+    with: {shell: 'echo x >> after.txt'}
+"#,
+    );
+    let mut terminal = on_a_terminal(&ws, &["run", file.to_str().unwrap()]);
+    terminal.wait_for(
+        "Restore over production? [y/N]",
+        std::time::Duration::from_secs(20),
+    );
+    terminal.type_keys("\x03");
+    let code = terminal.exit_code(std::time::Duration::from_secs(5));
+    assert_eq!(code, Some(3), "{}", terminal.screen());
+    assert!(
+        terminal.screen().contains("runbook resume"),
+        "{}",
+        terminal.screen()
+    );
+    assert!(!ws.exists("after.txt"));
+    let id = ws.runs().pop().unwrap();
+    let resumed = ws.runbook(&["resume", &id, "--yes"]);
+    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(
+        (ws.count_lines("before.txt"), ws.count_lines("after.txt")),
+        (1, 1)
+    );
+}

@@ -86,6 +86,7 @@ pub fn interrupts() -> mpsc::UnboundedReceiver<()> {
     let on_hangup = tx.clone();
     tokio::spawn(async move {
         while tokio::signal::ctrl_c().await.is_ok() {
+            counted();
             if tx.send(()).is_err() {
                 break;
             }
@@ -94,6 +95,7 @@ pub fn interrupts() -> mpsc::UnboundedReceiver<()> {
     tokio::spawn(async move {
         if let Ok(mut term) = signal(SignalKind::terminate()) {
             while term.recv().await.is_some() {
+                counted();
                 if on_term.send(()).is_err() {
                     break;
                 }
@@ -104,6 +106,7 @@ pub fn interrupts() -> mpsc::UnboundedReceiver<()> {
         if let Ok(mut hangup) = signal(SignalKind::hangup()) {
             while hangup.recv().await.is_some() {
                 detach_from_terminal();
+                counted();
                 if on_hangup.send(()).is_err() {
                     break;
                 }
@@ -111,6 +114,10 @@ pub fn interrupts() -> mpsc::UnboundedReceiver<()> {
         }
     });
     rx
+}
+
+fn counted() {
+    crate::ui::INTERRUPTIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
 }
 
 /// Point stdout and stderr at /dev/null: writing to a hung-up terminal fails (and to a closed

@@ -18,6 +18,10 @@ pub use terminal::TerminalObserver;
 
 use crate::args::OutputFormat;
 
+/// Ctrl-C, SIGTERM and SIGHUP received so far: a prompt that is waiting for an answer gives up
+/// when this changes.
+pub static INTERRUPTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Colour only on a terminal, and never when `NO_COLOR` is set (https://no-color.org).
 pub fn use_color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())

@@ -1,4 +1,6 @@
 use std::io::{BufRead, Write};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use indicatif::MultiProgress;
 use runbook_engine::interaction::{Approval, Interaction};
@@ -13,18 +15,45 @@ impl TerminalPrompt {
         TerminalPrompt { bars }
     }
 
+    /// Ask and wait for a line, or for Ctrl-C (SIGTERM, SIGHUP): the signal handlers only count
+    /// interruptions ([`super::INTERRUPTIONS`]), so the answer is read on a thread of its own
+    /// while this one watches the count.
     fn ask(question: &str) -> Result<Approval, String> {
+        let before = super::INTERRUPTIONS.load(Ordering::SeqCst);
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "{question} [y/N] ");
         let _ = err.flush();
-        let mut answer = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut answer)
-            .map_err(|e| format!("could not read the answer: {e}"))?;
-        match answer.trim().to_ascii_lowercase().as_str() {
-            "y" | "yes" => Ok(Approval::Operator),
-            _ => Err("the operator answered no".into()),
+        drop(err);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut answer = String::new();
+            let read = std::io::stdin()
+                .lock()
+                .read_line(&mut answer)
+                .map(|_| answer);
+            let _ = tx.send(read);
+        });
+        loop {
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(Ok(answer)) => {
+                    return match answer.trim().to_ascii_lowercase().as_str() {
+                        "y" | "yes" => Ok(Approval::Operator),
+                        _ => Err("the operator answered no".into()),
+                    };
+                }
+                Ok(Err(e)) => return Err(format!("could not read the answer: {e}")),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err("could not read the answer".into());
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if super::INTERRUPTIONS.load(Ordering::SeqCst) != before {
+                        eprintln!();
+                        return Err(
+                            "interrupted at the prompt (Ctrl-C): no answer was taken".into()
+                        );
+                    }
+                }
+            }
         }
     }
 }

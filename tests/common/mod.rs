@@ -13,6 +13,7 @@ pub mod ck8s;
 pub mod harbor_world;
 pub mod influxdb_world;
 pub mod opensearch_world;
+pub mod pty;
 pub mod velero_world;
 
 pub struct Workspace {
