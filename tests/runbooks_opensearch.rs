@@ -382,7 +382,7 @@ fn restore_offsite_registers_the_imported_bucket_read_only_and_restores_from_it(
         .expect("backup-repository registered");
     assert_eq!(
         repository,
-        json!({"type": "s3", "settings": {"bucket": "ck8s-test-opensearch-offsite", "client": "default", "readonly": true}})
+        json!({"type": "s3", "settings": {"bucket": "ck8s-test-opensearch-offsite", "client": "default", "readonly": "true"}})
     );
     world.assert_restored_from("backup-repository", EXPECTED);
     assert!(

@@ -3,8 +3,18 @@
 //! and `_recovery` views, with basic auth and the status codes and error bodies of the real one.
 //! Test support only; never linked into the binary.
 
+mod blobstore;
+mod cat;
+mod cluster_api;
 mod errors;
+mod indices_api;
+mod names;
+mod repository_data;
+mod restore;
 mod routes;
+mod snapshot_api;
+pub mod spec_schema;
+pub mod spec_stories;
 mod state;
 
 use std::net::SocketAddr;
@@ -13,6 +23,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+pub use blobstore::ObjectStore;
 pub use state::{Cluster, Flavour, Index, Resolve, Snapshot};
 
 /// A running emulator. Dropping it stops the server.
