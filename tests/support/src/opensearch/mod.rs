@@ -37,8 +37,13 @@ pub struct OpenSearchEmulator {
 impl OpenSearchEmulator {
     /// Starts on a free port of 127.0.0.1, accepting basic auth with `username`/`password`.
     pub fn start(username: &str, password: &str) -> Self {
+        Self::start_on(0, username, password)
+    }
+
+    /// Starts on `port` of 127.0.0.1 (0: a free one); panics when it cannot bind it.
+    pub fn start_on(port: u16, username: &str, password: &str) -> Self {
         let cluster = Arc::new(Mutex::new(Cluster::new(username, password)));
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel::<std::io::Result<SocketAddr>>();
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let served = cluster.clone();
         let thread = std::thread::Builder::new()
@@ -49,10 +54,14 @@ impl OpenSearchEmulator {
                     .build()
                     .expect("opensearch emulator runtime");
                 runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                        .await
-                        .expect("bind the opensearch emulator");
-                    let _ = addr_tx.send(listener.local_addr().expect("bound address"));
+                    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                        Ok(listener) => listener,
+                        Err(e) => {
+                            let _ = addr_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = addr_tx.send(listener.local_addr());
                     let app = routes::router(served);
                     let _ = axum::serve(listener, app)
                         .with_graceful_shutdown(async move {
@@ -64,7 +73,8 @@ impl OpenSearchEmulator {
             .expect("spawn the opensearch emulator thread");
         let addr = addr_rx
             .recv_timeout(Duration::from_secs(10))
-            .expect("the opensearch emulator started");
+            .expect("the opensearch emulator started")
+            .unwrap_or_else(|e| panic!("bind the opensearch emulator to 127.0.0.1:{port}: {e}"));
         OpenSearchEmulator {
             cluster,
             url: format!("http://{addr}"),
