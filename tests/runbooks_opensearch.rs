@@ -549,5 +549,9 @@ fn restore_of_a_chosen_partial_snapshot_asks_for_what_it_holds() {
     let (k, _, o, _) = docs_in(PARTIAL);
     assert_eq!(world.docs(KUBERNETES), Some(k));
     assert_eq!(world.docs(OTHER), Some(o));
-    assert_eq!(world.docs(KUBEAUDIT), Some(0), "the failed shard comes back empty");
+    assert_eq!(
+        world.docs(KUBEAUDIT),
+        Some(0),
+        "the failed shard comes back empty"
+    );
 }
