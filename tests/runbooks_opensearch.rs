@@ -382,7 +382,7 @@ fn restore_offsite_registers_the_imported_bucket_read_only_and_restores_from_it(
         .expect("backup-repository registered");
     assert_eq!(
         repository,
-        json!({"type": "s3", "settings": {"bucket": "ck8s-test-opensearch-offsite", "client": "default", "readonly": true}})
+        json!({"type": "s3", "settings": {"bucket": "ck8s-test-opensearch-offsite", "client": "default", "readonly": "true"}})
     );
     world.assert_restored_from("backup-repository", EXPECTED);
     assert!(
@@ -517,4 +517,41 @@ fn backup_now_runs_the_cronjob_and_reports_the_snapshot_it_made() {
         "{report}"
     );
     assert_no_secrets(&ws, &ran);
+}
+
+#[test]
+fn restore_of_a_chosen_partial_snapshot_asks_for_what_it_holds() {
+    // The operator picks the PARTIAL snapshot, whose kubeaudit shard failed: OpenSearch refuses
+    // to restore an index that was not fully snapshotted unless the request says `partial`.
+    let world = OpenSearchWorld::start();
+    world.seed();
+    world.os.with(|c| {
+        let list = c.snapshots.get_mut(REPOSITORY).unwrap();
+        let partial = list.iter_mut().find(|s| s.name == PARTIAL).unwrap();
+        partial.failed = [KUBEAUDIT.to_string()].into();
+        c.persist(REPOSITORY).unwrap();
+    });
+    let (ws, config) = session(None);
+    let ran = ws.run_shipped(
+        &config,
+        "opensearch/restore.yaml",
+        &[
+            "--set",
+            &world.url_param(),
+            "--set",
+            &format!("snapshot={PARTIAL}"),
+        ],
+    );
+    assert_eq!(ran.code, 0, "{ran}");
+    let request = world.os.with(|c| c.restores.clone());
+    assert_eq!(request.len(), 1, "{request:?}");
+    assert_eq!(request[0]["partial"], true, "{request:?}");
+    let (k, _, o, _) = docs_in(PARTIAL);
+    assert_eq!(world.docs(KUBERNETES), Some(k));
+    assert_eq!(world.docs(OTHER), Some(o));
+    assert_eq!(
+        world.docs(KUBEAUDIT),
+        Some(0),
+        "the failed shard comes back empty"
+    );
 }

@@ -73,3 +73,84 @@ pub fn unauthorized() -> Response {
     )
         .into_response()
 }
+
+/// OpenSearch's request validation (`ActionRequestValidationException`): 400.
+pub fn validation_failed(problems: &[&str]) -> Response {
+    let listed: String = problems
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("{}: {p};", i + 1))
+        .collect();
+    error(
+        StatusCode::BAD_REQUEST,
+        "action_request_validation_exception",
+        &format!("Validation Failed: {listed}"),
+        json!({}),
+    )
+}
+
+/// `RepositoryException`: no status of its own, so 500.
+pub fn repository_exception(repository: &str, reason: &str) -> Response {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "repository_exception",
+        &format!("[{repository}] {reason}"),
+        json!({}),
+    )
+}
+
+/// Registration could not read or write the repository's storage (a missing bucket): 500, with
+/// the S3 client's error as the cause.
+pub fn repository_not_accessible(
+    repository: &str,
+    base_path: &str,
+    cause: &super::blobstore::StoreError,
+) -> Response {
+    let caused_by = json!({
+        "type": "s3_exception",
+        "reason": format!("{} (Service: S3, Status Code: {}, Request ID: emulator)", cause.message, cause.status),
+    });
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "repository_verification_exception",
+        &format!("[{repository}] path {base_path} is not accessible on cluster-manager node"),
+        json!({"caused_by": caused_by}),
+    )
+}
+
+pub fn invalid_snapshot_name(repository: &str, snapshot: &str, problem: &str) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "invalid_snapshot_name_exception",
+        &format!("[{repository}:{snapshot}] Invalid snapshot name [{snapshot}], {problem}"),
+        json!({}),
+    )
+}
+
+pub fn invalid_index_name(index: &str, problem: &str) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "invalid_index_name_exception",
+        &format!("Invalid index name [{index}], {problem}"),
+        json!({"index": index, "index_uuid": "_na_"}),
+    )
+}
+
+/// `SnapshotRestoreException` (500): `[repo:snapshot/uuid] reason`.
+pub fn restore_refused(repository: &str, snapshot: &str, reason: &str) -> Response {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "snapshot_restore_exception",
+        &format!("[{repository}:{snapshot}/uuid-{snapshot}] {reason}"),
+        json!({}),
+    )
+}
+
+pub fn illegal_argument(reason: &str) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "illegal_argument_exception",
+        reason,
+        json!({}),
+    )
+}

@@ -3,8 +3,18 @@
 //! and `_recovery` views, with basic auth and the status codes and error bodies of the real one.
 //! Test support only; never linked into the binary.
 
+mod blobstore;
+mod cat;
+mod cluster_api;
 mod errors;
+mod indices_api;
+mod names;
+mod repository_data;
+mod restore;
 mod routes;
+mod snapshot_api;
+pub mod spec_schema;
+pub mod spec_stories;
 mod state;
 
 use std::net::SocketAddr;
@@ -13,6 +23,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+pub use blobstore::ObjectStore;
 pub use state::{Cluster, Flavour, Index, Resolve, Snapshot};
 
 /// A running emulator. Dropping it stops the server.
@@ -26,8 +37,13 @@ pub struct OpenSearchEmulator {
 impl OpenSearchEmulator {
     /// Starts on a free port of 127.0.0.1, accepting basic auth with `username`/`password`.
     pub fn start(username: &str, password: &str) -> Self {
+        Self::start_on(0, username, password)
+    }
+
+    /// Starts on `port` of 127.0.0.1 (0: a free one); panics when it cannot bind it.
+    pub fn start_on(port: u16, username: &str, password: &str) -> Self {
         let cluster = Arc::new(Mutex::new(Cluster::new(username, password)));
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel::<std::io::Result<SocketAddr>>();
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let served = cluster.clone();
         let thread = std::thread::Builder::new()
@@ -38,10 +54,14 @@ impl OpenSearchEmulator {
                     .build()
                     .expect("opensearch emulator runtime");
                 runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                        .await
-                        .expect("bind the opensearch emulator");
-                    let _ = addr_tx.send(listener.local_addr().expect("bound address"));
+                    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                        Ok(listener) => listener,
+                        Err(e) => {
+                            let _ = addr_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = addr_tx.send(listener.local_addr());
                     let app = routes::router(served);
                     let _ = axum::serve(listener, app)
                         .with_graceful_shutdown(async move {
@@ -53,7 +73,8 @@ impl OpenSearchEmulator {
             .expect("spawn the opensearch emulator thread");
         let addr = addr_rx
             .recv_timeout(Duration::from_secs(10))
-            .expect("the opensearch emulator started");
+            .expect("the opensearch emulator started")
+            .unwrap_or_else(|e| panic!("bind the opensearch emulator to 127.0.0.1:{port}: {e}"));
         OpenSearchEmulator {
             cluster,
             url: format!("http://{addr}"),
