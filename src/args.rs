@@ -100,6 +100,13 @@ pub enum Command {
     /// Inspect the config a runbook would read.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print a shell completion script: `runbook completions bash > /etc/bash_completion.d/runbook`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `runbook man > /usr/local/share/man/man1/runbook.1`.
+    Man,
 }
 
 #[derive(Debug, Subcommand)]

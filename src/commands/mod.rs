@@ -51,6 +51,18 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Report { run_id, format } => report::run(&run_id, format, &state_dir),
         Command::Schema => schema::run(),
         Command::Config(ConfigCommand::Show { inputs }) => config_show::run(&inputs, output),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "runbook", &mut std::io::stdout());
+            exit::OK
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(command).render(&mut std::io::stdout()) {
+                Ok(()) => exit::OK,
+                Err(e) => input_error(&format!("writing the manual page: {e}"), output),
+            }
+        }
     }
 }
 

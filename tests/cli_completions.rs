@@ -1,0 +1,74 @@
+//! Shell completions and the manual page come from the command line's own definition, so they
+//! list every command; checked with the real bash and groff.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::Workspace;
+
+#[test]
+fn bash_completes_commands_and_options_from_the_generated_script() {
+    let ws = Workspace::new();
+    let script = ws.runbook(&["completions", "bash"]);
+    assert_eq!(script.code, 0, "{script}");
+    let path = ws.write("runbook.bash", &script.stdout);
+    // Load the script into bash and ask it what `runbook re<TAB>` and `runbook resume --re<TAB>` offer.
+    let complete = |words: &str, current: usize| -> String {
+        let probe = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD={current}; COMP_LINE='{words}'; COMP_POINT=${{#COMP_LINE}}; _runbook runbook; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            path.display()
+        );
+        let out = Command::new("bash")
+            .args(["--norc", "-c", &probe])
+            .stdin(Stdio::null())
+            .output()
+            .expect("bash runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let commands = complete("runbook re", 1);
+    for expected in ["resume", "report"] {
+        assert!(commands.lines().any(|l| l == expected), "{commands}");
+    }
+    let options = complete("runbook resume --re", 2);
+    assert!(
+        options.lines().any(|l| l == "--rerun-interrupted"),
+        "{options}"
+    );
+    for shell in ["zsh", "fish"] {
+        let script = ws.runbook(&["completions", shell]);
+        assert_eq!(script.code, 0, "{script}");
+        assert!(script.stdout.contains("rerun-interrupted"), "{shell}");
+    }
+}
+
+#[test]
+fn the_manual_page_renders_with_groff_and_names_every_command() {
+    let ws = Workspace::new();
+    let page = ws.runbook(&["man"]);
+    assert_eq!(page.code, 0, "{page}");
+    let mut groff = Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("groff runs");
+    use std::io::Write;
+    groff
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(page.stdout.as_bytes())
+        .unwrap();
+    let out = groff.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.trim().is_empty(), "groff warned: {stderr}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for command in [
+        "validate", "plan", "run", "resume", "status", "report", "graph", "schema",
+    ] {
+        assert!(text.contains(command), "{command} missing:\n{text}");
+    }
+}
