@@ -43,20 +43,28 @@ pub enum OutputFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check runbooks without contacting anything.
+    #[command(after_help = concat!("Examples:\n  runbook validate runbooks/*/*.yaml\n  runbook validate runbooks/platform/restore-all.yaml --config-dir \"$CK8S_CONFIG_PATH\" --cluster sc\n\n", "Exit codes: 0 valid, 2 a problem was found (each at its file:line:column)."))]
     Validate {
+        /// Runbook files (YAML) to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         #[command(flatten)]
         inputs: InputArgs,
     },
     /// Show what would run, rendered, with secrets masked. Contacts nothing.
+    #[command(after_help = concat!("Examples:\n  runbook plan runbooks/velero/restore.yaml --config-dir \"$CK8S_CONFIG_PATH\" --cluster sc\n  runbook plan runbooks/examples/restore-drill.yaml --set 'databases=[a, b]'\n\n", "Exit codes: 0 planned, 2 invalid runbook or input."))]
     Plan {
+        /// The runbook file (YAML).
         file: PathBuf,
         #[command(flatten)]
         inputs: InputArgs,
     },
     /// Run a runbook.
+    #[command(after_help = concat!("Examples:\n  runbook run runbooks/examples/restore-drill.yaml --yes\n  runbook run runbooks/velero/restore.yaml --config-dir \"$CK8S_CONFIG_PATH\" --cluster sc --set 'namespaces=[monitoring]'\n  runbook run drill.yaml --parallel 1 --output json > events.jsonl\n\n", "Exit codes: 0 success, 1 a step failed (resumable), 2 invalid runbook or input, \
+3 interrupted (resumable), 4 refused (lock held, confirmation missing, runbook changed), \
+5 the run's state cannot be read or written, or is damaged."))]
     Run {
+        /// The runbook file (YAML).
         file: PathBuf,
         #[command(flatten)]
         inputs: InputArgs,
@@ -64,7 +72,11 @@ pub enum Command {
         exec: ExecArgs,
     },
     /// Continue an interrupted or failed run where it stopped.
+    #[command(after_help = concat!("Examples:\n  runbook resume 20261123-154401-a3f9\n  runbook resume 20261123-154401-a3f9 --rerun-interrupted\n  runbook resume 20261123-154401-a3f9 --skip drop-databases --yes\n\n", "Exit codes: 0 success, 1 a step failed (resumable), 2 invalid input or no such run, \
+3 interrupted (resumable), 4 refused (lock held, confirmation missing, runbook changed, an interrupted \
+step needs --rerun-interrupted or --skip, already finished), 5 the run's state cannot be read or written, or is damaged."))]
     Resume {
+        /// The run to continue, as `run` printed it (`runbook status` lists them).
         run_id: String,
         #[command(flatten)]
         exec: ExecArgs,
@@ -82,36 +94,56 @@ pub enum Command {
         inputs: InputArgs,
     },
     /// List runs, or show one run's steps with state and timings.
-    Status { run_id: Option<String> },
+    #[command(after_help = concat!("Examples:\n  runbook status\n  runbook status 20261123-154401-a3f9 --output json\n\n", "Exit codes: 0 shown, 2 no such run, 5 the run's state cannot be read or is damaged (named with its file and line)."))]
+    Status {
+        /// One run to show step by step; without it, every run.
+        run_id: Option<String>,
+    },
     /// Print the dependency graph.
+    #[command(after_help = concat!("Examples:\n  runbook graph runbooks/platform/restore-all.yaml | dot -Tsvg > graph.svg\n  runbook graph runbooks/platform/restore-all.yaml --format mermaid\n\n", "Exit codes: 0 printed, 2 invalid runbook."))]
     Graph {
+        /// The runbook file (YAML).
         file: PathBuf,
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
     },
     /// Timings per step, the critical path and the total recovery time of a run.
+    #[command(after_help = concat!("Examples:\n  runbook report 20261123-154401-a3f9\n  runbook report 20261123-154401-a3f9 --format junit > drill.xml\n\n", "Exit codes: 0 printed, 2 no such run or the runbook no longer loads, 5 the run's state cannot be read or is damaged."))]
     Report {
+        /// The run to report on.
         run_id: String,
         #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
         format: ReportFormat,
     },
     /// Print the JSON Schema of the runbook format (for editors).
+    #[command(
+        after_help = "Examples:\n  runbook schema > runbook.schema.json\n  # VS Code YAML: \"yaml.schemas\": {\"runbook.schema.json\": \"runbooks/**/*.yaml\"}\n\nExit codes: 0 printed."
+    )]
     Schema,
     /// Inspect the config a runbook would read.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Print a shell completion script: `runbook completions bash > /etc/bash_completion.d/runbook`.
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  runbook completions bash > ~/.local/share/bash-completion/completions/runbook\n  runbook completions fish > ~/.config/fish/completions/runbook.fish\n\nExit codes: 0 printed."
+    )]
     Completions {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff): `runbook man > /usr/local/share/man/man1/runbook.1`.
+    /// Print the manual page (roff).
+    #[command(
+        after_help = "Examples:\n  runbook man > ~/.local/share/man/man1/runbook.1\n  runbook man | man -l -\n\nExit codes: 0 printed."
+    )]
     Man,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// The merged config with the file each value came from, and the secrets by key, masked.
+    #[command(
+        after_help = "Examples:\n  runbook config show --config-dir \"$CK8S_CONFIG_PATH\" --cluster sc\n  runbook config show --config-dir ~/ck8s --cluster wc --output json\n\nExit codes: 0 shown, 2 the config or secrets cannot be read or decrypted."
+    )]
     Show {
         #[command(flatten)]
         inputs: InputArgs,

@@ -72,3 +72,56 @@ fn the_manual_page_renders_with_groff_and_names_every_command() {
         assert!(text.contains(command), "{command} missing:\n{text}");
     }
 }
+
+#[test]
+fn every_command_explains_its_arguments_with_examples_and_exit_codes() {
+    let ws = Workspace::new();
+    let top = ws.runbook(&["--help"]);
+    let commands: Vec<String> = top
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.len() >= 10, "{top}");
+    for command in commands {
+        let mut args = vec![command.as_str()];
+        if command == "config" {
+            args.push("show");
+        }
+        args.push("--help");
+        let help = ws.runbook(&args);
+        assert_eq!(help.code, 0, "{help}");
+        let text = help.stdout;
+        assert!(text.contains("Examples:\n  runbook "), "{command}:\n{text}");
+        assert!(text.contains("Exit codes: 0 "), "{command}:\n{text}");
+        // Every positional argument and option has a description after its name.
+        for line in text
+            .lines()
+            .skip_while(|l| !l.starts_with("Arguments:") && !l.starts_with("Options:"))
+            .filter(|l| {
+                let indent = l.len() - l.trim_start().len();
+                (2..=6).contains(&indent) && l.trim_start().starts_with(['<', '-', '['])
+            })
+        {
+            let described = line
+                .trim_start()
+                .splitn(2, "  ")
+                .nth(1)
+                .is_some_and(|d| !d.trim().is_empty())
+                || text
+                    .lines()
+                    .skip_while(|l| *l != line)
+                    .nth(1)
+                    .is_some_and(|next| next.starts_with("          "));
+            assert!(
+                described,
+                "{command}: `{}` has no description:\n{text}",
+                line.trim()
+            );
+        }
+    }
+}
