@@ -109,9 +109,8 @@ fn every_command_explains_its_arguments_with_examples_and_exit_codes() {
         {
             let described = line
                 .trim_start()
-                .splitn(2, "  ")
-                .nth(1)
-                .is_some_and(|d| !d.trim().is_empty())
+                .split_once("  ")
+                .is_some_and(|(_, d)| !d.trim().is_empty())
                 || text
                     .lines()
                     .skip_while(|l| *l != line)
