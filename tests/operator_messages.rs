@@ -219,3 +219,32 @@ steps:
         (1, 1)
     );
 }
+
+#[test]
+fn planning_a_runbook_that_reads_config_without_a_config_dir_is_one_clear_error() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "cfg.yaml",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: cfg
+steps:
+  - id: a
+    uses: command
+    with: {shell: 'echo {{ config.objectStorage.buckets.velero }} {{ config.objectStorage.s3.region }}'}
+  - id: b
+    uses: command
+    with: {shell: 'echo {{ config.global.ck8sVersion }}'}
+"#,
+    );
+    let plan = ws.runbook(&["plan", file.to_str().unwrap()]);
+    assert_eq!(plan.code, 2, "{plan}");
+    assert_eq!(plan.stderr.matches("error:").count(), 1, "{plan}");
+    assert!(
+        plan.stderr.contains("no config directory was given"),
+        "{plan}"
+    );
+    assert!(plan.stderr.contains("--config-dir DIR"), "{plan}");
+    // Validation alone does not need the config.
+    assert_eq!(ws.runbook(&["validate", file.to_str().unwrap()]).code, 0);
+}

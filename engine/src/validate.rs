@@ -41,6 +41,9 @@ pub struct KnownInputs {
     pub secrets: Option<Value>,
     /// For "not set in ..." in messages.
     pub secrets_source: Option<String>,
+    /// A config is needed (`plan`, `run`, `resume`), so reading `config` without one is one
+    /// error that says to give it, rather than an "undefined" error at every template.
+    pub config_required: bool,
 }
 
 impl Drop for KnownInputs {
@@ -79,6 +82,7 @@ pub fn validate_program(
         known,
         templates: Templates::new(),
         diags: Diagnostics::default(),
+        missing_config_reported: false,
     };
     for runbook in &program.runbooks {
         v.runbook_level(runbook);
@@ -95,6 +99,7 @@ struct Validator<'a> {
     known: &'a KnownInputs,
     templates: Templates,
     diags: Diagnostics,
+    missing_config_reported: bool,
 }
 
 /// Where a template sits, which decides what it may read.
@@ -487,6 +492,22 @@ impl Validator<'_> {
                 }
             }
             "config" => {
+                if self.known.config.is_none()
+                    && self.known.config_required
+                    && !self.missing_config_reported
+                {
+                    self.missing_config_reported = true;
+                    self.diags.push(
+                        Diagnostic::new(
+                            loc,
+                            format!(
+                                "this runbook reads the config (`config.{}` here, and maybe elsewhere), but no config directory was given",
+                                rest.join(".")
+                            ),
+                        )
+                        .help("give it with `--config-dir DIR --cluster sc|wc`, or set CK8S_CONFIG_PATH"),
+                    );
+                }
                 if let (Some(config), Some(_)) = (&self.known.config, second)
                     && lookup(config, &rest).is_none()
                 {

@@ -7,10 +7,12 @@ use crate::args::{InputArgs, OutputFormat};
 use crate::exit;
 
 pub fn run(file: &Path, args: &InputArgs, output: OutputFormat) -> i32 {
-    let loaded = match crate::inputs::load(args, None) {
+    let mut loaded = match crate::inputs::load(args, None) {
         Ok(l) => l,
         Err(e) => return input_error(&e, output),
     };
+    // Reading `config` without a config directory is one clear error here.
+    loaded.known.config_required = true;
     let Some(program) = load_program(file, &loaded.known, output) else {
         return exit::INVALID;
     };

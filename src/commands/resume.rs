@@ -25,10 +25,12 @@ pub fn run(
         Err(e) => return state_error(&e, output),
     };
     let (run_dir, meta) = (stored.dir, stored.meta);
-    let loaded = match crate::inputs::for_resume(&meta.inputs, &meta.params, args) {
+    let mut loaded = match crate::inputs::for_resume(&meta.inputs, &meta.params, args) {
         Ok(l) => l,
         Err(e) => return input_error(&e, output),
     };
+    // Reading `config` without a config directory is one clear error here.
+    loaded.known.config_required = true;
     let Some(program) = load_program(&PathBuf::from(&meta.runbook_path), &loaded.known, output)
     else {
         return exit::INVALID;
