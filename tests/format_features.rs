@@ -198,12 +198,14 @@ fn approve_passes_with_yes_and_is_recorded() {
             "{HEAD}steps:\n  - id: ok\n    uses: approve\n    with: {{message: Delete the PVC?}}\n"
         ),
     );
+    // Without a terminal no one can approve: refused before the run starts (exit 4).
     let refused = ws.runbook(&["run", file.to_str().unwrap()]);
-    assert_eq!(refused.code, 1, "{refused}");
+    assert_eq!(refused.code, 4, "{refused}");
     assert!(
-        refused.stdout.contains("not approved") && refused.stdout.contains("pass --yes"),
+        refused.stderr.contains("asks the operator") && refused.stderr.contains("pass --yes"),
         "{refused}"
     );
+    assert!(ws.runs().is_empty(), "{refused}");
     let ran = ws.runbook(&["run", file.to_str().unwrap(), "--yes"]);
     assert_eq!(ran.code, 0, "{ran}");
     let id = ran.run_id();

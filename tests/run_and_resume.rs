@@ -538,3 +538,38 @@ steps:
     let bytes = ws.outputs(&id, "bytes")["stdout"].clone();
     assert_eq!(bytes, "\u{fffd}\u{fffd}ok\n");
 }
+
+#[test]
+fn a_step_resumed_later_counts_only_its_own_time_not_the_gap() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "gap.yaml",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: gap
+steps:
+  - id: slow
+    uses: command
+    idempotent: true
+    with: {shell: 'echo x >> started.txt; sleep 1'}
+"#,
+    );
+    let child = ws.spawn(&["run", file.to_str().unwrap()]);
+    wait_until(Duration::from_secs(10), "the step to start", || {
+        ws.exists("started.txt")
+    });
+    kill(&child, libc::SIGKILL);
+    finish(child);
+    let id = ws.runs().pop().unwrap();
+    // The operator comes back three seconds later.
+    std::thread::sleep(Duration::from_secs(3));
+    let resumed = ws.runbook(&["resume", &id]);
+    assert_eq!(resumed.code, 0, "{resumed}");
+    let report: serde_json::Value =
+        serde_json::from_str(&ws.runbook(&["report", &id, "--format", "json"]).stdout).unwrap();
+    let step = &report["steps"][0];
+    let ms = step["duration_ms"].as_u64().unwrap();
+    assert!((1000..2500).contains(&ms), "{step}");
+    let path = report["critical_path"]["total_ms"].as_u64().unwrap();
+    assert!(path < 2500, "{}", report["critical_path"]);
+}

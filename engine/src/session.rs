@@ -420,7 +420,7 @@ pub async fn resume(
             .join("\n");
         return Err(SessionError::Refused(format!(
             "these steps were running when run {run_id} was interrupted and are not idempotent, so running them again could repeat their effect:\n{list}\n\
-             Check whether each took effect, then either:\n  runbook resume {run_id}{flags} --rerun-interrupted      (run them again)\n  runbook resume {run_id}{flags} --skip {}      (you finished it by hand)",
+             Check whether each took effect, then either:\n  runbook resume {run_id} --rerun-interrupted{flags}      (run them again)\n  runbook resume {run_id} --skip {}{flags}      (you finished it by hand)",
             unsure[0],
             flags = options.resume_flags
         )));

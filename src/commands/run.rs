@@ -206,18 +206,19 @@ fn shell_word(text: &str) -> String {
     }
 }
 
-/// The first lines of an error, indented under its step: the line that says why is usually the
-/// second (`... exited with code 7:` then the command's own message).
+/// The first lines of an error, the first beside its step and the rest indented under it: the
+/// line that says why is usually the second (`... exited with code 7:`, then the command's own
+/// message).
 fn cause(error: &str) -> String {
     let lines: Vec<&str> = error.trim_end().lines().collect();
-    let mut shown: Vec<String> = lines.iter().take(4).map(|l| format!("      {l}")).collect();
+    let mut shown: Vec<String> = lines.iter().take(4).map(|l| l.to_string()).collect();
     if lines.len() > 4 {
         shown.push(format!(
-            "      … ({} more lines in `runbook status`)",
+            "… ({} more lines in `runbook status`)",
             lines.len() - 4
         ));
     }
-    shown.join("\n")
+    shown.join("\n      ")
 }
 
 /// Print how the session ended and what to do next; returns the exit code.
@@ -259,7 +260,7 @@ pub fn finish(
                         _ => {
                             println!("Run {} failed ({summary}).", finished.run_id);
                             for (step, error) in &o.failed {
-                                println!("  {step}:\n{}", cause(error));
+                                println!("  {step}: {}", cause(error));
                             }
                             println!("Fix the cause, then continue with:\n  {resume}{note}");
                         }

@@ -1,6 +1,5 @@
 use runbook_engine::duration::format_duration;
 use runbook_engine::journal::{RunStatus, StateDir, StoredRun};
-use runbook_engine::report::timing;
 use serde_json::json;
 
 use super::state_error;
@@ -112,7 +111,7 @@ fn one(run_id: &str, state_dir: &StateDir, output: OutputFormat) -> i32 {
     for key in keys {
         let record = state.step(key);
         let duration = record
-            .and_then(|r| timing::between(r.first_started()?, r.last_ended()?))
+            .and_then(|r| state.active_between(r.first_started()?, r.last_ended()?))
             .map(format_duration)
             .unwrap_or_default();
         let error = record

@@ -145,6 +145,8 @@ pub struct Session {
     pub session: u32,
     pub started: String,
     pub ended: Option<String>,
+    /// Its last record: where a session that never recorded its end stopped, at the latest.
+    pub last_at: String,
     pub status: Option<SessionEnd>,
     pub command: String,
 }
@@ -239,6 +241,25 @@ impl RunState {
         }
     }
 
+    /// The time between two instants during which a session drove the run: the gaps between
+    /// sessions (from one's end, or last record, to the next one's start) do not count, so a
+    /// step resumed the next morning did not take all night.
+    pub fn active_between(&self, start: &str, end: &str) -> Option<std::time::Duration> {
+        use crate::report::timing::{between, earlier, later};
+        let total = between(start, end)?;
+        let idle: std::time::Duration = self
+            .sessions
+            .windows(2)
+            .filter_map(|pair| {
+                let stopped = pair[0].ended.as_deref().unwrap_or(&pair[0].last_at);
+                let from = later(stopped, start);
+                let to = earlier(&pair[1].started, end);
+                between(from, to)
+            })
+            .sum();
+        Some(total.saturating_sub(idle))
+    }
+
     /// With no process driving the run, what is still marked started was cut off.
     pub fn mark_started_as_interrupted(&mut self) {
         for step in self.steps.values_mut() {
@@ -261,6 +282,12 @@ impl RunState {
 
     fn apply(&mut self, record: &Record) {
         self.last_seq = record.seq;
+        // (A session's start belongs to the new session, not to the last one.)
+        if !matches!(record.event, Event::SessionStarted { .. })
+            && let Some(session) = self.sessions.last_mut()
+        {
+            session.last_at = record.at.clone();
+        }
         self.first_at.get_or_insert_with(|| record.at.clone());
         self.last_at = Some(record.at.clone());
         let at = Some(record.at.clone());
@@ -274,6 +301,7 @@ impl RunState {
                     session: *session,
                     started: record.at.clone(),
                     ended: None,
+                    last_at: record.at.clone(),
                     status: None,
                     command: command.clone(),
                 });

@@ -186,8 +186,8 @@ impl Journal {
 /// include completes, `verify` fails (with `<&">` in its error), `notify` never runs and the
 /// `always` step `cleanup` does. `dashboards` is skipped from the start.
 ///
-/// Durations: fetch 4.5 s (2 attempts), drop-databases 2 s, apply 10 s, wait 115.2 s (2 attempts,
-/// the gap included), verify 1 s, cleanup 0.5 s.
+/// Durations: fetch 4.5 s (2 attempts), drop-databases 2 s, apply 10 s, wait 35.2 s (2 attempts:
+/// 115.2 s from its first start to its end, less the 80 s between the sessions), verify 1 s, cleanup 0.5 s.
 pub fn failed_journal() -> Journal {
     let mut j = Journal::default();
     j.session(0.0, 1, "runbook run influx.yaml");

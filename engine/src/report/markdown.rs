@@ -257,7 +257,7 @@ mod tests {
         );
         assert!(fetch.ends_with("| 4.5s | 2 | — |"), "{fetch}");
         assert!(row(&md, "drop-databases").ends_with("| 2.0s | 1 | 2 |"));
-        assert!(row(&md, "restore-influx.wait").ends_with("| 1m55s | 2 | — |"));
+        assert!(row(&md, "restore-influx.wait").ends_with("| 35.2s | 2 | — |"));
         assert!(row(&md, "notify").contains("| not run | — | — | — | 0 |"));
         for step in fixture::program().keys() {
             row(&md, step);
@@ -282,7 +282,7 @@ mod tests {
             .split("## Critical path")
             .nth(1)
             .expect("a critical path section");
-        assert!(path.contains("2m11s in total"), "{path}");
+        assert!(path.contains("51.2s in total"), "{path}");
         let items: Vec<&str> = path
             .lines()
             .filter(|l| l.starts_with(char::is_numeric))
@@ -292,7 +292,7 @@ mod tests {
             [
                 "1. `fetch`: 4.5s",
                 "2. `restore-influx.apply`: 10.0s",
-                "3. `restore-influx.wait`: 1m55s",
+                "3. `restore-influx.wait`: 35.2s",
                 "4. `verify`: 1.0s",
                 "5. `cleanup`: 500ms"
             ]
