@@ -248,3 +248,38 @@ steps:
     // Validation alone does not need the config.
     assert_eq!(ws.runbook(&["validate", file.to_str().unwrap()]).code, 0);
 }
+
+#[test]
+fn an_unknown_key_in_a_params_file_is_reported_at_its_line_in_that_file() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "dbs.yaml",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: dbs
+params:
+  databases: {default: [a]}
+steps:
+  - id: each
+    uses: command
+    with: {shell: 'echo {{ params.databases }} >> marker'}
+"#,
+    );
+    let params = ws.write("params.yaml", "databases: [x]\n# the typo:\ndatabse: [y]\n");
+    for command in ["plan", "run"] {
+        let ran = ws.runbook(&[
+            command,
+            file.to_str().unwrap(),
+            "--params",
+            params.to_str().unwrap(),
+        ]);
+        assert_eq!(ran.code, 2, "{ran}");
+        assert!(
+            ran.stderr.contains(&format!("{}:3:1", params.display())),
+            "{ran}"
+        );
+        assert!(ran.stderr.contains("did you mean `databases`"), "{ran}");
+        assert_eq!(ran.stderr.matches("error:").count(), 1, "{ran}");
+    }
+    assert!(!ws.exists("marker"));
+}

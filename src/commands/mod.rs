@@ -91,6 +91,74 @@ pub fn print_diagnostics(diags: &Diagnostics, sources: &Sources, output: OutputF
     }
 }
 
+/// Load a program for `plan` or `run`, and check that a `--params` file names only params the
+/// runbook declares, each problem at its line in that file. `None`: exit 2, problems printed.
+pub fn load_program_with_params(
+    file: &Path,
+    known: &KnownInputs,
+    params_file: Option<&Path>,
+    output: OutputFormat,
+) -> Option<Program> {
+    let program = load_program(file, known, output)?;
+    let Some(params_file) = params_file else {
+        return Some(program);
+    };
+    let diags = unknown_params_in(&program, params_file);
+    if diags.is_empty() {
+        Some(program)
+    } else {
+        print_diagnostics(&diags, &program.sources, output);
+        None
+    }
+}
+
+fn unknown_params_in(program: &Program, params_file: &Path) -> Diagnostics {
+    use runbook_engine::diagnostic::Diagnostic;
+    use runbook_engine::source::Loc;
+    let mut diags = Diagnostics::default();
+    // Read errors were reported when the inputs were loaded.
+    let Ok(text) = runbook_engine::input_file::read_text(params_file) else {
+        return diags;
+    };
+    let id = program.sources.add(params_file, text.as_str());
+    let Ok(root) = runbook_engine::yaml::parse(&text, id) else {
+        return diags;
+    };
+    let declared: Vec<&str> = program
+        .root()
+        .params
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    for (key, _) in root.as_map().unwrap_or_default() {
+        if !declared.contains(&key.name.as_str()) {
+            diags.0.push(
+                Diagnostic::new(
+                    Loc::new(id, key.line, key.column),
+                    format!(
+                        "`{}` is not a param of {}",
+                        key.name,
+                        program.root().path.display()
+                    ),
+                )
+                .expected(format!(
+                    "params among: {}",
+                    if declared.is_empty() {
+                        "none".to_string()
+                    } else {
+                        declared.join(", ")
+                    }
+                ))
+                .help_opt(runbook_engine::suggest::did_you_mean(
+                    &key.name,
+                    declared.iter().copied(),
+                )),
+            );
+        }
+    }
+    diags
+}
+
 /// A run's state that cannot be read, is damaged, or does not exist.
 pub fn state_error(error: &runbook_engine::journal::StateError, output: OutputFormat) -> i32 {
     let code = match error {

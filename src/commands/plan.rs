@@ -2,7 +2,7 @@ use std::path::Path;
 
 use runbook_engine::plan::build_plan;
 
-use super::{input_error, load_program, print_diagnostics};
+use super::{input_error, load_program_with_params, print_diagnostics};
 use crate::args::{InputArgs, OutputFormat};
 use crate::exit;
 
@@ -13,7 +13,9 @@ pub fn run(file: &Path, args: &InputArgs, output: OutputFormat) -> i32 {
     };
     // Reading `config` without a config directory is one clear error here.
     loaded.known.config_required = true;
-    let Some(program) = load_program(file, &loaded.known, output) else {
+    let Some(program) =
+        load_program_with_params(file, &loaded.known, args.params.as_deref(), output)
+    else {
         return exit::INVALID;
     };
     match build_plan(&program, &runbook_steps::registry(), &loaded.inputs) {

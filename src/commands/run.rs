@@ -5,7 +5,7 @@ use runbook_engine::session::{self, Finished, SessionError, SessionOptions};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::{input_error, load_program, print_diagnostics};
+use super::{input_error, print_diagnostics};
 use crate::args::{ExecArgs, InputArgs, OutputFormat};
 use crate::exit;
 use crate::ui::Ui;
@@ -24,7 +24,9 @@ pub fn run(
     };
     // Reading `config` without a config directory is one clear error here.
     loaded.known.config_required = true;
-    let Some(program) = load_program(file, &loaded.known, output) else {
+    let Some(program) =
+        super::load_program_with_params(file, &loaded.known, args.params.as_deref(), output)
+    else {
         return exit::INVALID;
     };
     let registry = runbook_steps::registry();
