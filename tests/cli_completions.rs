@@ -124,3 +124,36 @@ fn every_command_explains_its_arguments_with_examples_and_exit_codes() {
         }
     }
 }
+
+#[test]
+fn output_json_gives_machine_forms_of_report_and_graph() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "two.yaml",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: two
+steps:
+  - id: a
+    uses: command
+    with: {shell: 'true'}
+  - id: b
+    needs: [a]
+    uses: command
+    with: {shell: 'true'}
+"#,
+    );
+    let file = file.to_str().unwrap();
+    let graph = ws.runbook(&["graph", file, "--output", "json"]);
+    let graph: serde_json::Value = serde_json::from_str(&graph.stdout).expect("graph is JSON");
+    assert_eq!(graph["steps"][1]["id"], "b");
+    assert_eq!(graph["steps"][1]["needs"], serde_json::json!(["a"]));
+    let ran = ws.runbook(&["run", file]);
+    let report = ws.runbook(&["report", &ran.run_id(), "--output", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&report.stdout).expect("report is JSON");
+    assert_eq!(report["status"], "succeeded");
+    let missing = ws.runbook(&["report", "no-such-run", "--output", "json"]);
+    assert_eq!(missing.code, 2);
+    let problem: serde_json::Value = serde_json::from_str(missing.stdout.trim()).unwrap();
+    assert_eq!(problem["event"], "problem");
+}

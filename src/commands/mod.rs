@@ -47,8 +47,14 @@ pub fn dispatch(cli: Cli) -> i32 {
             output,
         ),
         Command::Status { run_id } => status::run(run_id.as_deref(), &state_dir, output),
-        Command::Graph { file, format } => graph::run(&file, format),
-        Command::Report { run_id, format } => report::run(&run_id, format, &state_dir),
+        Command::Graph { file, format } => graph::run(&file, format, output),
+        // `--output json` asks for the machine form: the JSON report.
+        Command::Report { run_id, format } => match output {
+            OutputFormat::Json => {
+                report::run(&run_id, crate::args::ReportFormat::Json, &state_dir, output)
+            }
+            OutputFormat::Human => report::run(&run_id, format, &state_dir, output),
+        },
         Command::Schema => schema::run(),
         Command::Config(ConfigCommand::Show { inputs }) => config_show::run(&inputs, output),
         Command::Completions { shell } => {

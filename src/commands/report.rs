@@ -9,10 +9,10 @@ use super::{input_error, state_error};
 use crate::args::{OutputFormat, ReportFormat};
 use crate::exit;
 
-pub fn run(run_id: &str, format: ReportFormat, state_dir: &StateDir) -> i32 {
+pub fn run(run_id: &str, format: ReportFormat, state_dir: &StateDir, output: OutputFormat) -> i32 {
     let stored = match StoredRun::open(state_dir, run_id) {
         Ok(found) => found,
-        Err(e) => return state_error(&e, OutputFormat::Human),
+        Err(e) => return state_error(&e, output),
     };
     let meta = &stored.meta;
     let sources = Sources::new();
@@ -30,7 +30,7 @@ pub fn run(run_id: &str, format: ReportFormat, state_dir: &StateDir) -> i32 {
                     "the runbook {} no longer loads; the report needs it for the step graph",
                     meta.runbook_path
                 ),
-                OutputFormat::Human,
+                output,
             );
         }
     };
