@@ -130,9 +130,13 @@ impl Observer for TerminalObserver {
                 unit_name(step, *index)
             )),
             Event::StepReset { step } => self.println(format!("↺ {step} will run again")),
-            Event::StepExpanded { .. }
-            | Event::SessionStarted { .. }
-            | Event::SessionEnded { .. } => {}
+            // No spinner outlives its session (a unit left waiting when the run was interrupted).
+            Event::SessionEnded { .. } => {
+                for (_, bar) in self.running.lock().expect("lock").drain() {
+                    bar.finish_and_clear();
+                }
+            }
+            Event::StepExpanded { .. } | Event::SessionStarted { .. } => {}
         }
     }
 
