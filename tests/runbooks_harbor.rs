@@ -175,7 +175,7 @@ fn restore_brings_back_the_newest_backup_and_every_replica_count() {
     let run = &s.world.job_runs()[0];
     assert_eq!(
         run.files.get("/scripts/restore-harbor.sh"),
-        Some(&std::fs::read_to_string(shipped("harbor/restore-harbor.sh")).unwrap())
+        Some(&std::fs::read_to_string(shipped("harbor/manifests/restore-harbor.sh")).unwrap())
     );
     assert_eq!(run.env["S3_BUCKET"], harbor_world::BUCKET);
     assert_eq!(run.env["S3_REGION_ENDPOINT"], s.moto.endpoint());

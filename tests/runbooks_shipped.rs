@@ -12,7 +12,7 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The runbooks under runbooks/ (manifests that runbooks apply live beside them).
+/// The runbooks under runbooks/ (the manifests they apply live in each folder's `manifests/`).
 fn shipped() -> Vec<PathBuf> {
     let mut out = Vec::new();
     for dir in std::fs::read_dir(root().join("runbooks"))
@@ -180,4 +180,32 @@ fn destructive_steps_are_marked_in_the_runbook_itself() {
             );
         }
     }
+}
+
+/// `runbook validate runbooks/*/*.yaml` checks every runbook and nothing else: the manifests the
+/// runbooks apply live in `manifests/` below each folder.
+#[test]
+fn every_yaml_file_beside_the_runbooks_is_a_runbook_that_validates() {
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(root().join("runbooks"))
+        .unwrap()
+        .flatten()
+    {
+        for file in std::fs::read_dir(dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if file.path().extension().is_some_and(|e| e == "yaml") {
+                files.push(file.path().to_str().unwrap().to_string());
+            }
+        }
+    }
+    assert!(files.len() >= 14, "{files:?}");
+    let mut args = vec!["validate".to_string()];
+    args.extend(files);
+    let ws = Workspace::new();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let ran = ws.runbook(&args);
+    assert_eq!(ran.code, 0, "{ran}");
 }

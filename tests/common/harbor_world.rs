@@ -452,11 +452,12 @@ fn run_script(run: &PodRun, env: &BTreeMap<String, String>) -> ActionOutcome {
             ),
         };
     };
-    let shipped_script = std::fs::read_to_string(shipped("harbor/restore-harbor.sh")).unwrap();
+    let shipped_script =
+        std::fs::read_to_string(shipped("harbor/manifests/restore-harbor.sh")).unwrap();
     if *script != shipped_script {
         return ActionOutcome {
             exit_code: 2,
-            logs: "the ConfigMap's restore-harbor.sh differs from runbooks/harbor/restore-harbor.sh: regenerate restore-harbor-configmap.yaml".into(),
+            logs: "the ConfigMap's restore-harbor.sh differs from runbooks/harbor/manifests/restore-harbor.sh: regenerate restore-harbor-configmap.yaml".into(),
         };
     }
     let home = tempfile::tempdir().expect("temp dir");
