@@ -122,7 +122,7 @@ impl PodLifecycle {
         let live: std::collections::HashSet<&str> = pods.iter().map(uid_of).collect();
         self.first_seen.retain(|uid, _| live.contains(uid.as_str()));
         self.actions.retain(|uid, _| live.contains(uid.as_str()));
-        let mut finished_logs = Vec::new();
+        let mut finished = Vec::new();
         let mut store = cluster.store();
         for (i, (pod, script)) in pods.iter().zip(scripts).enumerate() {
             let phase = pod["status"]["phase"].as_str().unwrap_or("Pending");
@@ -166,10 +166,8 @@ impl PodLifecycle {
                     Some(slot) => {
                         let outcome = slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
                         if let Some(outcome) = outcome {
-                            store.modify(pods_rt, &ns, &name, |p| {
-                                p["status"] = terminated_status(p, outcome.exit_code)
-                            });
-                            finished_logs.push(((ns, name), outcome.logs));
+                            // Published below, once its logs are recorded.
+                            finished.push(((ns, name), outcome));
                         }
                     }
                 }
@@ -186,8 +184,21 @@ impl PodLifecycle {
             }
         }
         drop(store);
-        if !finished_logs.is_empty() {
-            cluster.scripts().pod_logs.extend(finished_logs);
+        if finished.is_empty() {
+            return;
+        }
+        // Logs first, then the terminated status: a client that sees the pod fail and asks for
+        // its logs right away must find them, as on a real kubelet.
+        cluster.scripts().pod_logs.extend(
+            finished
+                .iter()
+                .map(|(key, outcome)| (key.clone(), outcome.logs.clone())),
+        );
+        let mut store = cluster.store();
+        for ((ns, name), outcome) in finished {
+            store.modify(pods_rt, &ns, &name, |p| {
+                p["status"] = terminated_status(p, outcome.exit_code)
+            });
         }
     }
 }
