@@ -81,6 +81,16 @@ fn subresource_entries(rt: &ResourceType) -> Vec<(String, Value, Vec<&'static st
         .collect()
 }
 
+/// The categories discovery lists (`kubectl get all` expands `all` through them).
+fn categories(rt: &ResourceType) -> &'static [&'static str] {
+    match (rt.group, rt.kind) {
+        ("", "Pod" | "Service" | "ReplicationController")
+        | ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
+        | ("batch", "Job" | "CronJob") => &["all"],
+        _ => &[],
+    }
+}
+
 fn aggregated_resource(rt: &ResourceType) -> Value {
     let subresources: Vec<Value> = subresource_entries(rt)
         .into_iter()
@@ -95,6 +105,9 @@ fn aggregated_resource(rt: &ResourceType) -> Value {
     });
     if !rt.short_names.is_empty() {
         r["shortNames"] = json!(rt.short_names);
+    }
+    if !categories(rt).is_empty() {
+        r["categories"] = json!(categories(rt));
     }
     if !subresources.is_empty() {
         r["subresources"] = json!(subresources);
@@ -205,6 +218,9 @@ pub fn resource_list(group: &str, version: &str) -> Result<Response, ApiError> {
         });
         if !rt.short_names.is_empty() {
             r["shortNames"] = json!(rt.short_names);
+        }
+        if !categories(rt).is_empty() {
+            r["categories"] = json!(categories(rt));
         }
         resources.push(r);
         for (sub, kind, verbs) in subresource_entries(rt) {

@@ -32,6 +32,7 @@
 //! - Velero's object storage is a per-location-name list of backups held in memory.
 
 mod controllers;
+mod defaults;
 mod discovery;
 mod emulator;
 mod exec;
@@ -42,11 +43,13 @@ mod patch;
 mod pod_run;
 mod resources;
 mod routes;
+mod schema;
 mod script;
 mod selectors;
 mod state;
 mod status;
 mod store;
+mod validation;
 mod velero_objects;
 mod watch;
 

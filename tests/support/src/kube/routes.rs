@@ -18,6 +18,7 @@ use super::exec;
 use super::meta::{name_of, namespace_of};
 use super::patch::{self, PatchType};
 use super::resources::{self, ResourceType};
+use super::schema::{self, FieldValidation};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::state::{Cluster, RecordedRequest, lock};
 use super::status::ApiError;
@@ -225,6 +226,50 @@ async fn dispatch(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// A write's body, decoded as the apiserver decodes it: wrong types refused, unknown fields
+/// pruned with warnings (or refused under `fieldValidation=Strict`). Protobuf and CBOR bodies
+/// are refused with 415, on which client-go falls back to JSON, as it does with servers that
+/// do not serve those encodings.
+fn decode_body(
+    rt: &ResourceType,
+    headers: &HeaderMap,
+    body: &Bytes,
+    query: &Query,
+) -> Result<(Value, Vec<String>), ApiError> {
+    let ct = content_type(headers);
+    let essence = ct.split(';').next().unwrap_or_default().trim();
+    let mut obj = match essence {
+        "" | "application/json" => parse_json(body)?,
+        "application/yaml" => std::str::from_utf8(body)
+            .ok()
+            .and_then(|t| serde_saphyr::from_str::<Value>(t).ok())
+            .ok_or_else(|| {
+                ApiError::bad_request("the body of the request was in an unknown format")
+            })?,
+        _ => {
+            return Err(ApiError {
+                code: 415,
+                reason: "UnsupportedMediaType",
+                message: format!(
+                    "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {ct:?})"
+                ),
+                details: None,
+            });
+        }
+    };
+    let warnings = decode_object(rt, &mut obj, query)?;
+    Ok((obj, warnings))
+}
+
+fn decode_object(
+    rt: &ResourceType,
+    obj: &mut Value,
+    query: &Query,
+) -> Result<Vec<String>, ApiError> {
+    let mode = FieldValidation::parse(query.get("fieldValidation"))?;
+    schema::decode(rt, obj, mode)
+}
+
 fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!(
@@ -257,9 +302,12 @@ fn serve_resource(
                 if rt.namespaced && target.namespace.is_none() {
                     return Err(ApiError::method_not_supported(rt, "create"));
                 }
-                let obj = parse_json(&body)?;
+                let (obj, warnings) = decode_body(rt, headers, &body, query)?;
                 let created = cluster.store().create(rt, &ns, obj, query.dry_run())?;
-                Ok(json_response(StatusCode::CREATED, &created))
+                Ok(with_warnings(
+                    json_response(StatusCode::CREATED, &created),
+                    &warnings,
+                ))
             }
             Method::DELETE => {
                 delete_collection(cluster, rt, target.namespace.as_deref(), query, &body)
@@ -275,7 +323,7 @@ fn serve_resource(
                 &cluster.store().get_or_404(rt, &ns, name)?,
             )),
             Method::PUT => {
-                let obj = parse_json(&body)?;
+                let (obj, warnings) = decode_body(rt, headers, &body, query)?;
                 let updated = cluster.store().replace(
                     rt,
                     &ns,
@@ -284,7 +332,10 @@ fn serve_resource(
                     WriteTarget::Main,
                     query.dry_run(),
                 )?;
-                Ok(json_response(StatusCode::OK, &updated))
+                Ok(with_warnings(
+                    json_response(StatusCode::OK, &updated),
+                    &warnings,
+                ))
             }
             Method::PATCH => patch_object(
                 cluster,
@@ -568,8 +619,13 @@ fn patch_object(
                     name_of(&patch_body)
                 )));
             }
+            let mut patch_body = patch_body;
+            let warnings = decode_object(rt, &mut patch_body, query)?;
             let created = store.create(rt, ns, patch_body, query.dry_run())?;
-            return Ok(json_response(StatusCode::CREATED, &created));
+            return Ok(with_warnings(
+                json_response(StatusCode::CREATED, &created),
+                &warnings,
+            ));
         }
         return Err(ApiError::not_found(rt, name));
     };
@@ -584,7 +640,8 @@ fn patch_object(
             )));
         }
     }
-    let patched = patch::apply(patch_type, &current, &patch_body)?;
+    let mut patched = patch::apply(patch_type, &current, &patch_body)?;
+    let warnings = decode_object(rt, &mut patched, query)?;
     if name_of(&patched) != name {
         return Err(ApiError::bad_request(format!(
             "the name of the object ({}) does not match the name on the URL ({name})",
@@ -593,7 +650,10 @@ fn patch_object(
     }
     // A resourceVersion the patch sets is a precondition; a patch that leaves it keeps the current one.
     let updated = store.replace(rt, ns, name, patched, target, query.dry_run())?;
-    Ok(json_response(StatusCode::OK, &updated))
+    Ok(with_warnings(
+        json_response(StatusCode::OK, &updated),
+        &warnings,
+    ))
 }
 
 /// The autoscaling/v1 Scale view of a workload.

@@ -11,10 +11,12 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+use super::defaults;
 use super::meta::{self, finalizers, is_terminating, name_of, namespace_of, now_rfc3339};
 use super::resources::{self, RESOURCES, ResourceType};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
+use super::validation;
 
 /// group, plural, namespace ("" when cluster-scoped), name.
 pub type ObjectKey = (&'static str, &'static str, String, String);
@@ -112,29 +114,6 @@ fn key_of(rt: &'static ResourceType, ns: &str, name: &str) -> ObjectKey {
 
 fn resource_type() -> &'static ResourceType {
     resources::by_plural("", "v1", "namespaces").expect("namespaces are in the table")
-}
-
-/// Validates a name as an RFC 1123 subdomain, as most resources require.
-fn check_name(rt: &ResourceType, name: &str) -> Result<(), ApiError> {
-    let valid = !name.is_empty()
-        && name.len() <= 253
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if valid {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            rt,
-            name,
-            "metadata.name",
-            &format!(
-                "Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
-            ),
-        ))
-    }
 }
 
 impl Store {
@@ -375,7 +354,7 @@ impl Store {
                 }
             }
         }
-        check_name(rt, &name)?;
+        validation::check_name(rt, &name)?;
         self.check_namespace_for_create(rt, ns, &name)?;
         if self.get(rt, ns, &name).is_some() {
             return Err(ApiError::already_exists(rt, &name));
@@ -403,8 +382,13 @@ impl Store {
                 o.remove("status");
             }
         }
-        apply_create_defaults(rt, &mut obj);
         fold_string_data(rt, &mut obj);
+        defaults::apply(rt, &mut obj);
+        defaults::on_create(rt, &mut obj);
+        let causes = validation::causes(rt, &obj);
+        if !causes.is_empty() {
+            return Err(ApiError::invalid_causes(rt, &name, &causes));
+        }
         if dry_run {
             return Ok(obj);
         }
@@ -435,7 +419,7 @@ impl Store {
         }
         fold_string_data(rt, &mut obj);
         let name = name_of(&obj).to_string();
-        check_name(rt, &name)?;
+        validation::check_name(rt, &name)?;
         let existing = self.get(rt, &ns, &name).cloned();
         let m = obj["metadata"]
             .as_object_mut()
@@ -532,6 +516,14 @@ impl Store {
                             body.as_object_mut().map(|o| o.remove("status"));
                         }
                     }
+                }
+                fold_string_data(rt, &mut body);
+                defaults::apply(rt, &mut body);
+                defaults::on_update(rt, &current, &mut body);
+                let mut causes = validation::causes(rt, &body);
+                causes.extend(validation::update_causes(rt, &current, &body));
+                if !causes.is_empty() {
+                    return Err(ApiError::invalid_causes(rt, name, &causes));
                 }
                 body
             }
@@ -722,42 +714,5 @@ fn fold_string_data(rt: &ResourceType, obj: &mut Value) {
             .map(str::to_string)
             .unwrap_or_else(|| v.to_string());
         obj["data"][k] = json!(base64::engine::general_purpose::STANDARD.encode(text));
-    }
-}
-
-/// The defaults the apiserver fills in on create that the controllers and clients rely on.
-fn apply_create_defaults(rt: &ResourceType, obj: &mut Value) {
-    match (rt.group, rt.kind) {
-        ("apps", "Deployment" | "StatefulSet" | "ReplicaSet")
-            if obj["spec"]["replicas"].is_null() =>
-        {
-            obj["spec"]["replicas"] = json!(1);
-        }
-        ("batch", "Job") => {
-            for (k, v) in [("backoffLimit", 6), ("completions", 1), ("parallelism", 1)] {
-                if obj["spec"][k].is_null() {
-                    obj["spec"][k] = json!(v);
-                }
-            }
-        }
-        ("", "Pod") => {
-            if obj["spec"]["restartPolicy"].is_null() {
-                obj["spec"]["restartPolicy"] = json!("Always");
-            }
-            obj["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
-        }
-        ("", "Namespace") => {
-            obj["spec"] = json!({"finalizers": ["kubernetes"]});
-            obj["status"] = json!({"phase": "Active"});
-        }
-        ("", "PersistentVolumeClaim") => {
-            meta::add_finalizer(obj, "kubernetes.io/pvc-protection");
-            obj["status"] = json!({"phase": "Pending"});
-        }
-        ("", "PersistentVolume") => {
-            meta::add_finalizer(obj, "kubernetes.io/pv-protection");
-            obj["status"] = json!({"phase": "Available"});
-        }
-        _ => {}
     }
 }

@@ -5,6 +5,7 @@ mod api;
 mod discovery;
 mod exec;
 mod jobs;
+mod kubectl;
 mod velero;
 mod volumes;
 mod watch;
