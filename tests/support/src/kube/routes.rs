@@ -147,10 +147,13 @@ struct Target {
     subresource: Option<String>,
 }
 
-fn resolve(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
+fn resolve(cluster: &Cluster, group: &str, version: &str, rest: &[&str]) -> Option<Target> {
+    let served = |plural: &str| {
+        resources::by_plural(group, version, plural).filter(|rt| cluster.store().serves(rt))
+    };
     if rest.first() == Some(&"namespaces")
         && rest.len() >= 3
-        && let Some(rt) = resources::by_plural(group, version, rest[2]).filter(|r| r.namespaced)
+        && let Some(rt) = served(rest[2]).filter(|r| r.namespaced)
     {
         if rest.len() > 5 {
             return None;
@@ -162,7 +165,7 @@ fn resolve(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
             subresource: rest.get(4).map(|s| s.to_string()),
         });
     }
-    let rt = resources::by_plural(group, version, rest.first()?)?;
+    let rt = served(rest.first()?)?;
     if rest.len() > 3 || (rt.namespaced && rest.len() > 1) {
         return None;
     }
@@ -211,10 +214,10 @@ async fn dispatch(
         ["version"] => Ok(json_response(StatusCode::OK, &discovery::version())),
         ["healthz" | "livez" | "readyz"] => Ok((StatusCode::OK, "ok").into_response()),
         ["api"] => Ok(discovery::core_versions(&cluster, &headers)),
-        ["api", version] => discovery::resource_list("", version),
-        ["apis"] => Ok(discovery::groups(&headers)),
-        ["apis", group] => discovery::group(group),
-        ["apis", group, version] => discovery::resource_list(group, version),
+        ["api", version] => discovery::resource_list(&cluster, "", version),
+        ["apis"] => Ok(discovery::groups(&cluster, &headers)),
+        ["apis", group] => discovery::group(&cluster, group),
+        ["apis", group, version] => discovery::resource_list(&cluster, group, version),
         ["api", "v1", rest @ ..] => {
             serve_resource(&cluster, "", "v1", rest, &method, &headers, &query, body)
         }
@@ -289,7 +292,7 @@ fn serve_resource(
     query: &Query,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let target = resolve(group, version, rest).ok_or_else(ApiError::path_not_found)?;
+    let target = resolve(cluster, group, version, rest).ok_or_else(ApiError::path_not_found)?;
     let rt = target.rt;
     let ns = target.namespace.clone().unwrap_or_default();
     match (target.name.as_deref(), target.subresource.as_deref()) {

@@ -311,6 +311,10 @@ pub fn decode(
     obj: &mut Value,
     mode: FieldValidation,
 ) -> Result<Vec<String>, ApiError> {
+    if rt.custom {
+        let unknown = super::crd::prune(rt, obj);
+        return report_unknown(rt, &unknown, mode);
+    }
     let Some((def, validator)) = validator(rt) else {
         return Ok(Vec::new());
     };
@@ -345,19 +349,7 @@ pub fn decode(
             }
         })
         .collect();
-    if unknown.is_empty() {
-        return Ok(Vec::new());
-    }
-    let named: Vec<String> = unknown
-        .iter()
-        .map(|u| format!("unknown field {u:?}"))
-        .collect();
-    if mode == FieldValidation::Strict {
-        return Err(cannot_be_handled(
-            rt,
-            &format!("strict decoding error: {}", named.join(", ")),
-        ));
-    }
+    let warnings = report_unknown(rt, &unknown, mode)?;
     for p in &found.unknown {
         let parent: String = p[..p.len() - 1]
             .iter()
@@ -367,11 +359,28 @@ pub fn decode(
             o.remove(p.last().map(String::as_str).unwrap_or_default());
         }
     }
-    Ok(if mode == FieldValidation::Warn {
-        named
-    } else {
-        Vec::new()
-    })
+    Ok(warnings)
+}
+
+/// Unknown fields as the warnings of a pruning decode, or the 400 of a strict one.
+fn report_unknown(
+    rt: &ResourceType,
+    unknown: &[String],
+    mode: FieldValidation,
+) -> Result<Vec<String>, ApiError> {
+    let named: Vec<String> = unknown
+        .iter()
+        .map(|u| format!("unknown field {u:?}"))
+        .collect();
+    match mode {
+        _ if named.is_empty() => Ok(Vec::new()),
+        FieldValidation::Strict => Err(cannot_be_handled(
+            rt,
+            &format!("strict decoding error: {}", named.join(", ")),
+        )),
+        FieldValidation::Warn => Ok(named),
+        FieldValidation::Ignore => Ok(Vec::new()),
+    }
 }
 
 /// The Go type at a pointer: a map value or list item reports the element's type.

@@ -105,6 +105,8 @@ pub struct Store {
     /// Watches that start below this revision get 410 Expired: their events are no longer kept.
     oldest_watchable: u64,
     events: broadcast::Sender<Arc<StoredEvent>>,
+    /// The custom types the CRDs created in this store define.
+    custom: Vec<&'static ResourceType>,
 }
 
 fn key_of(rt: &'static ResourceType, ns: &str, name: &str) -> ObjectKey {
@@ -127,6 +129,7 @@ impl Store {
             history_limit: DEFAULT_HISTORY,
             oldest_watchable: 0,
             events,
+            custom: Vec::new(),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             store
@@ -134,6 +137,62 @@ impl Store {
                 .expect("namespace seeds are valid");
         }
         store
+    }
+
+    /// Whether this store serves a type: every built-in one, and the custom types of its CRDs.
+    pub fn serves(&self, rt: &ResourceType) -> bool {
+        !rt.custom
+            || self
+                .custom
+                .iter()
+                .any(|c| c.group == rt.group && c.version == rt.version && c.plural == rt.plural)
+    }
+
+    /// Every type served, built-in first.
+    pub fn types(&self) -> Vec<&'static ResourceType> {
+        RESOURCES
+            .iter()
+            .chain(self.custom.iter().copied())
+            .collect()
+    }
+
+    /// The served type of an apiVersion and kind.
+    pub fn type_of_kind(&self, api_version: &str, kind: &str) -> Option<&'static ResourceType> {
+        resources::by_kind(api_version, kind).filter(|rt| self.serves(rt))
+    }
+
+    /// Keeps the served custom types in step with a CRD change; a deleted CRD takes its objects.
+    fn crd_changed(&mut self, event_type: EventType, crd: &Value) {
+        let group = crd["spec"]["group"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let plural = crd["spec"]["names"]["plural"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        self.custom
+            .retain(|c| !(c.group == group && c.plural == plural));
+        if event_type != EventType::Deleted {
+            self.custom.extend(super::crd::register(crd));
+            return;
+        }
+        let doomed: Vec<ObjectKey> = self
+            .objects
+            .keys()
+            .filter(|(g, p, _, _)| *g == group && *p == plural)
+            .cloned()
+            .collect();
+        for key in doomed {
+            if let Some(obj) = self.objects.get(&key).cloned()
+                && let Some(rt) = resources::by_kind(
+                    obj["apiVersion"].as_str().unwrap_or_default(),
+                    obj["kind"].as_str().unwrap_or_default(),
+                )
+            {
+                self.commit(rt, EventType::Deleted, obj);
+            }
+        }
     }
 
     /// The current resourceVersion.
@@ -209,6 +268,9 @@ impl Store {
         self.trim_history();
         // No receiver is fine: nobody watches.
         let _ = self.events.send(event);
+        if rt.kind == "CustomResourceDefinition" && rt.group == "apiextensions.k8s.io" {
+            self.crd_changed(event_type, &obj);
+        }
         obj
     }
 
@@ -263,8 +325,8 @@ impl Store {
         self.objects
             .iter()
             .filter_map(|((g, p, _, _), v)| {
-                RESOURCES
-                    .iter()
+                self.types()
+                    .into_iter()
                     .find(|r| r.group == *g && r.plural == *p)
                     .map(|rt| (rt, v.clone()))
             })
@@ -389,6 +451,9 @@ impl Store {
         if !causes.is_empty() {
             return Err(ApiError::invalid_causes(rt, &name, &causes));
         }
+        if rt.kind == "CustomResourceDefinition" {
+            obj["status"] = super::crd::accepted_status(&obj, &now_rfc3339());
+        }
         if dry_run {
             return Ok(obj);
         }
@@ -400,7 +465,7 @@ impl Store {
     pub fn seed(&mut self, mut obj: Value) -> Result<Value, ApiError> {
         let api_version = obj["apiVersion"].as_str().unwrap_or_default().to_string();
         let kind = obj["kind"].as_str().unwrap_or_default().to_string();
-        let rt = resources::by_kind(&api_version, &kind).ok_or_else(|| {
+        let rt = self.type_of_kind(&api_version, &kind).ok_or_else(|| {
             ApiError::bad_request(format!("no resource served for {api_version} {kind}"))
         })?;
         let ns = if rt.namespaced {
@@ -493,6 +558,19 @@ impl Store {
             ));
         }
         let current = self.get_or_404(rt, ns, name)?;
+        // Custom objects have no unconditional update.
+        if rt.custom
+            && body["metadata"]["resourceVersion"]
+                .as_str()
+                .is_none_or(str::is_empty)
+        {
+            return Err(ApiError::invalid(
+                rt,
+                name,
+                "metadata.resourceVersion",
+                "Invalid value: 0x0: must be specified for an update",
+            ));
+        }
         if let Some(rv) = body["metadata"]["resourceVersion"].as_str()
             && !rv.is_empty()
             && current["metadata"]["resourceVersion"].as_str() != Some(rv)

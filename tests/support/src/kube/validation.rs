@@ -210,6 +210,14 @@ fn selector_causes(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
 
 /// Everything wrong with a (defaulted) object of a built-in kind, from its schema and the rules.
 pub fn causes(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
+    if rt.custom {
+        return super::crd::causes(rt, obj);
+    }
+    if rt.kind == "CustomResourceDefinition" {
+        let mut out = schema::causes(rt, obj);
+        out.extend(super::crd::name_causes(obj));
+        return out;
+    }
     if !schema::knows(rt) {
         return Vec::new();
     }

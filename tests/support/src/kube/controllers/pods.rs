@@ -166,10 +166,7 @@ impl PodLifecycle {
                     Some(slot) => {
                         let outcome = slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
                         if let Some(outcome) = outcome {
-                            store.modify(pods_rt, &ns, &name, |p| {
-                                p["status"] = terminated_status(p, outcome.exit_code)
-                            });
-                            finished_logs.push(((ns, name), outcome.logs));
+                            finished_logs.push(((ns, name), outcome));
                         }
                     }
                 }
@@ -186,8 +183,21 @@ impl PodLifecycle {
             }
         }
         drop(store);
-        if !finished_logs.is_empty() {
-            cluster.scripts().pod_logs.extend(finished_logs);
+        if finished_logs.is_empty() {
+            return;
+        }
+        // The logs are kept before the pod shows it terminated, so that a client that sees the
+        // failure and reads the logs at once finds them.
+        cluster.scripts().pod_logs.extend(
+            finished_logs
+                .iter()
+                .map(|(key, outcome)| (key.clone(), outcome.logs.clone())),
+        );
+        let mut store = cluster.store();
+        for ((ns, name), outcome) in finished_logs {
+            store.modify(pods_rt, &ns, &name, |p| {
+                p["status"] = terminated_status(p, outcome.exit_code)
+            });
         }
     }
 }
