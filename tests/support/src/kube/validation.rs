@@ -326,13 +326,11 @@ pub fn update_causes(rt: &ResourceType, old: &Value, new: &Value) -> Vec<Cause> 
                 ));
             }
         }
-        ("", "Pod") => {
-            if pod_spec_without_mutable(n) != pod_spec_without_mutable(o) {
-                out.push(Cause::forbidden(
+        ("", "Pod") if pod_spec_without_mutable(n) != pod_spec_without_mutable(o) => {
+            out.push(Cause::forbidden(
                     "spec",
                     "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
                 ));
-            }
         }
         ("", "Secret" | "ConfigMap") if old["immutable"] == Value::Bool(true) => {
             if new["data"] != old["data"] {
