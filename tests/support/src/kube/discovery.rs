@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::resources::{self, RESOURCES, ResourceType};
+use super::resources::{self, ResourceType};
 use super::routes::json_response;
 use super::state::Cluster;
 use super::status::ApiError;
@@ -81,6 +81,16 @@ fn subresource_entries(rt: &ResourceType) -> Vec<(String, Value, Vec<&'static st
         .collect()
 }
 
+/// The categories discovery lists (`kubectl get all` expands `all` through them).
+fn categories(rt: &ResourceType) -> &'static [&'static str] {
+    match (rt.group, rt.kind) {
+        ("", "Pod" | "Service" | "ReplicationController")
+        | ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
+        | ("batch", "Job" | "CronJob") => &["all"],
+        _ => &[],
+    }
+}
+
 fn aggregated_resource(rt: &ResourceType) -> Value {
     let subresources: Vec<Value> = subresource_entries(rt)
         .into_iter()
@@ -96,19 +106,23 @@ fn aggregated_resource(rt: &ResourceType) -> Value {
     if !rt.short_names.is_empty() {
         r["shortNames"] = json!(rt.short_names);
     }
+    if !categories(rt).is_empty() {
+        r["categories"] = json!(categories(rt));
+    }
     if !subresources.is_empty() {
         r["subresources"] = json!(subresources);
     }
     r
 }
 
-fn aggregated_group(group: &str) -> Value {
-    let versions: Vec<Value> = resources::group_versions()
+fn aggregated_group(types: &[&'static ResourceType], group: &str) -> Value {
+    let versions: Vec<Value> = resources::group_versions(types)
         .into_iter()
         .filter(|(g, _)| *g == group)
         .map(|(g, v)| {
-            let resources: Vec<Value> = RESOURCES
+            let resources: Vec<Value> = types
                 .iter()
+                .copied()
                 .filter(|r| r.group == g && r.version == v)
                 .map(aggregated_resource)
                 .collect();
@@ -126,7 +140,8 @@ fn aggregated_group(group: &str) -> Value {
 /// `GET /api`.
 pub fn core_versions(cluster: &Cluster, headers: &HeaderMap) -> Response {
     if wants_aggregated(headers) {
-        return aggregated_response(vec![aggregated_group("")]);
+        let types = cluster.store().types();
+        return aggregated_response(vec![aggregated_group(&types, "")]);
     }
     let address = cluster
         .base_url
@@ -143,8 +158,8 @@ pub fn core_versions(cluster: &Cluster, headers: &HeaderMap) -> Response {
     )
 }
 
-fn group_entry(group: &str) -> Value {
-    let versions: Vec<Value> = resources::group_versions()
+fn group_entry(types: &[&'static ResourceType], group: &str) -> Value {
+    let versions: Vec<Value> = resources::group_versions(types)
         .into_iter()
         .filter(|(g, _)| *g == group)
         .map(|(g, v)| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
@@ -152,9 +167,9 @@ fn group_entry(group: &str) -> Value {
     json!({"name": group, "versions": versions, "preferredVersion": versions[0]})
 }
 
-fn named_groups() -> Vec<&'static str> {
+fn named_groups(types: &[&'static ResourceType]) -> Vec<&'static str> {
     let mut groups: Vec<&str> = Vec::new();
-    for (g, _) in resources::group_versions() {
+    for (g, _) in resources::group_versions(types) {
         if !g.is_empty() && !groups.contains(&g) {
             groups.push(g);
         }
@@ -163,11 +178,20 @@ fn named_groups() -> Vec<&'static str> {
 }
 
 /// `GET /apis`.
-pub fn groups(headers: &HeaderMap) -> Response {
+pub fn groups(cluster: &Cluster, headers: &HeaderMap) -> Response {
+    let types = cluster.store().types();
     if wants_aggregated(headers) {
-        return aggregated_response(named_groups().into_iter().map(aggregated_group).collect());
+        return aggregated_response(
+            named_groups(&types)
+                .into_iter()
+                .map(|g| aggregated_group(&types, g))
+                .collect(),
+        );
     }
-    let groups: Vec<Value> = named_groups().into_iter().map(group_entry).collect();
+    let groups: Vec<Value> = named_groups(&types)
+        .into_iter()
+        .map(|g| group_entry(&types, g))
+        .collect();
     json_response(
         StatusCode::OK,
         &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),
@@ -175,20 +199,23 @@ pub fn groups(headers: &HeaderMap) -> Response {
 }
 
 /// `GET /apis/{group}`.
-pub fn group(group: &str) -> Result<Response, ApiError> {
-    if !named_groups().contains(&group) {
+pub fn group(cluster: &Cluster, group: &str) -> Result<Response, ApiError> {
+    let types = cluster.store().types();
+    if !named_groups(&types).contains(&group) {
         return Err(ApiError::path_not_found());
     }
-    let mut g = group_entry(group);
+    let mut g = group_entry(&types, group);
     g["kind"] = json!("APIGroup");
     g["apiVersion"] = json!("v1");
     Ok(json_response(StatusCode::OK, &g))
 }
 
 /// `GET /api/v1` and `GET /apis/{group}/{version}`: the `APIResourceList`.
-pub fn resource_list(group: &str, version: &str) -> Result<Response, ApiError> {
-    let served: Vec<&ResourceType> = RESOURCES
+pub fn resource_list(cluster: &Cluster, group: &str, version: &str) -> Result<Response, ApiError> {
+    let types = cluster.store().types();
+    let served: Vec<&ResourceType> = types
         .iter()
+        .copied()
         .filter(|r| r.group == group && r.version == version)
         .collect();
     if served.is_empty() {
@@ -205,6 +232,9 @@ pub fn resource_list(group: &str, version: &str) -> Result<Response, ApiError> {
         });
         if !rt.short_names.is_empty() {
             r["shortNames"] = json!(rt.short_names);
+        }
+        if !categories(rt).is_empty() {
+            r["categories"] = json!(categories(rt));
         }
         resources.push(r);
         for (sub, kind, verbs) in subresource_entries(rt) {

@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use super::controllers;
 use super::kubeconfig;
 use super::meta::{name_of, namespace_of};
-use super::resources::{self, ResourceType};
+use super::resources::ResourceType;
 use super::routes;
 use super::script::{ExecCall, ExecResult, JobScript, PodMatcher, RestoreScript, StoredBackup};
 use super::state::{Cluster, RecordedRequest, lock};
@@ -29,14 +29,44 @@ pub struct KubeEmulator {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-fn resource(api_version: &str, kind: &str) -> &'static ResourceType {
-    resources::by_kind(api_version, kind)
-        .unwrap_or_else(|| panic!("the kube emulator serves no {api_version} {kind}"))
+/// The real Velero 1.16.1 CRDs (as the Helm chart ships them), relative to this crate.
+const VELERO_CRDS: &str = "../fixtures/velero-crds";
+
+/// The CRD objects of Velero, read from the reference files.
+pub fn velero_crds() -> Vec<Value> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(VELERO_CRDS);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            let text =
+                std::fs::read_to_string(f).unwrap_or_else(|e| panic!("read {}: {e}", f.display()));
+            serde_saphyr::from_str::<Value>(&text)
+                .unwrap_or_else(|e| panic!("{} is one YAML document: {e}", f.display()))
+        })
+        .collect()
 }
 
 impl KubeEmulator {
-    /// Starts the server on a free port of 127.0.0.1 and writes a kubeconfig for it.
+    /// Starts the server on a free port of 127.0.0.1 with Velero installed (its real CRDs
+    /// created through the API, its controller running) and writes a kubeconfig for it.
     pub fn start() -> Self {
+        let k8s = Self::start_bare();
+        for crd in velero_crds() {
+            k8s.create(crd)
+                .unwrap_or_else(|e| panic!("the Velero CRDs install: {e}"));
+        }
+        k8s
+    }
+
+    /// Starts the server with no CustomResourceDefinitions: custom kinds are served once a
+    /// test creates their CRD.
+    pub fn start_bare() -> Self {
         let cluster = Arc::new(Cluster::new());
         let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
@@ -92,6 +122,13 @@ impl KubeEmulator {
         }
     }
 
+    fn resource(&self, api_version: &str, kind: &str) -> &'static ResourceType {
+        self.cluster
+            .store()
+            .type_of_kind(api_version, kind)
+            .unwrap_or_else(|| panic!("the kube emulator serves no {api_version} {kind}"))
+    }
+
     /// The server URL (`http://127.0.0.1:PORT`).
     pub fn url(&self) -> &str {
         &self.url
@@ -118,17 +155,14 @@ impl KubeEmulator {
 
     /// One object (`namespace` is ignored for cluster-scoped kinds).
     pub fn get(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Option<Value> {
-        self.cluster
-            .store()
-            .get(resource(api_version, kind), namespace, name)
-            .cloned()
+        let rt = self.resource(api_version, kind);
+        self.cluster.store().get(rt, namespace, name).cloned()
     }
 
     /// Objects of a kind, in one namespace or all.
     pub fn list(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> Vec<Value> {
-        self.cluster
-            .store()
-            .list(resource(api_version, kind), namespace, None, None)
+        let rt = self.resource(api_version, kind);
+        self.cluster.store().list(rt, namespace, None, None)
     }
 
     /// Deletes an object as a client would (background propagation, finalizers honoured);
@@ -138,9 +172,10 @@ impl KubeEmulator {
             propagation: Some(Propagation::Background),
             ..DeleteOptions::default()
         };
+        let rt = self.resource(api_version, kind);
         self.cluster
             .store()
-            .delete(resource(api_version, kind), namespace, name, &opts)
+            .delete(rt, namespace, name, &opts)
             .is_ok()
     }
 
@@ -153,9 +188,8 @@ impl KubeEmulator {
         name: &str,
         change: impl FnOnce(&mut Value),
     ) -> Option<Value> {
-        self.cluster
-            .store()
-            .modify(resource(api_version, kind), namespace, name, change)
+        let rt = self.resource(api_version, kind);
+        self.cluster.store().modify(rt, namespace, name, change)
     }
 
     /// Polls until `check` returns `Some`, or panics after `timeout` naming `what`.
@@ -352,7 +386,7 @@ impl KubeEmulator {
     /// Creates an object through the API path semantics (generateName, defaults, status
     /// dropped) rather than seeding it; returns the created object or the Status error.
     pub fn create(&self, object: Value) -> Result<Value, Value> {
-        let rt = resource(
+        let rt = self.resource(
             object["apiVersion"].as_str().unwrap_or_default(),
             object["kind"].as_str().unwrap_or_default(),
         );

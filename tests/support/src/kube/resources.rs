@@ -25,6 +25,8 @@ pub struct ResourceType {
     pub subresources: &'static [&'static str],
     /// Field selector keys accepted besides `metadata.name` and `metadata.namespace`.
     pub extra_field_selectors: &'static [&'static str],
+    /// Whether a CustomResourceDefinition defines it (validated against its openAPIV3Schema).
+    pub custom: bool,
 }
 
 impl ResourceType {
@@ -88,6 +90,7 @@ macro_rules! resource {
             short_names: $short,
             subresources: $sub,
             extra_field_selectors: $fields,
+            custom: false,
         }
     };
 }
@@ -340,92 +343,27 @@ pub static RESOURCES: &[ResourceType] = &[
         NONE,
         NONE
     ),
-    // velero.io/v1: the CRDs' `subresources` are copied from Velero's config/crd/v1/bases: only the
-    // BackupStorageLocation CRD enables the status subresource; Backups and Restores are written whole.
+    // apiextensions.k8s.io/v1: custom resources (Velero's) are served once their CRD is created.
     resource!(
-        "velero.io",
+        "apiextensions.k8s.io",
         "v1",
-        "backups",
-        "backup",
-        "Backup",
-        true,
-        NONE,
-        NONE,
-        NONE
-    ),
-    resource!(
-        "velero.io",
-        "v1",
-        "restores",
-        "restore",
-        "Restore",
-        true,
-        NONE,
-        NONE,
-        NONE
-    ),
-    resource!(
-        "velero.io",
-        "v1",
-        "schedules",
-        "schedule",
-        "Schedule",
-        true,
-        NONE,
-        NONE,
-        NONE
-    ),
-    resource!(
-        "velero.io",
-        "v1",
-        "backupstoragelocations",
-        "backupstoragelocation",
-        "BackupStorageLocation",
-        true,
-        &["bsl"],
+        "customresourcedefinitions",
+        "customresourcedefinition",
+        "CustomResourceDefinition",
+        false,
+        &["crd", "crds"],
         STATUS,
-        NONE
-    ),
-    resource!(
-        "velero.io",
-        "v1",
-        "deletebackuprequests",
-        "deletebackuprequest",
-        "DeleteBackupRequest",
-        true,
-        NONE,
-        NONE,
-        NONE
-    ),
-    resource!(
-        "velero.io",
-        "v1",
-        "downloadrequests",
-        "downloadrequest",
-        "DownloadRequest",
-        true,
-        NONE,
-        NONE,
-        NONE
-    ),
-    resource!(
-        "velero.io",
-        "v1",
-        "podvolumebackups",
-        "podvolumebackup",
-        "PodVolumeBackup",
-        true,
-        NONE,
-        NONE,
         NONE
     ),
 ];
 
-/// The resource served at `group/version/plural`.
+/// The resource at `group/version/plural`: built in, or defined by a CRD in some emulator
+/// (whether a given store serves it is `Store::serves`).
 pub fn by_plural(group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
     RESOURCES
         .iter()
         .find(|r| r.group == group && r.version == version && r.plural == plural)
+        .or_else(|| super::crd::by_plural(group, version, plural))
 }
 
 /// The resource whose objects have this `apiVersion` and `kind`.
@@ -433,12 +371,13 @@ pub fn by_kind(api_version: &str, kind: &str) -> Option<&'static ResourceType> {
     RESOURCES
         .iter()
         .find(|r| r.api_version() == api_version && r.kind == kind)
+        .or_else(|| super::crd::by_kind(api_version, kind))
 }
 
 /// The served `(group, version)` pairs, core first, in table order.
-pub fn group_versions() -> Vec<(&'static str, &'static str)> {
+pub fn group_versions(types: &[&'static ResourceType]) -> Vec<(&'static str, &'static str)> {
     let mut out: Vec<(&str, &str)> = Vec::new();
-    for r in RESOURCES {
+    for r in types {
         if !out.contains(&(r.group, r.version)) {
             out.push((r.group, r.version));
         }

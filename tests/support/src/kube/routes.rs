@@ -18,6 +18,7 @@ use super::exec;
 use super::meta::{name_of, namespace_of};
 use super::patch::{self, PatchType};
 use super::resources::{self, ResourceType};
+use super::schema::{self, FieldValidation};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::state::{Cluster, RecordedRequest, lock};
 use super::status::ApiError;
@@ -146,10 +147,13 @@ struct Target {
     subresource: Option<String>,
 }
 
-fn resolve(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
+fn resolve(cluster: &Cluster, group: &str, version: &str, rest: &[&str]) -> Option<Target> {
+    let served = |plural: &str| {
+        resources::by_plural(group, version, plural).filter(|rt| cluster.store().serves(rt))
+    };
     if rest.first() == Some(&"namespaces")
         && rest.len() >= 3
-        && let Some(rt) = resources::by_plural(group, version, rest[2]).filter(|r| r.namespaced)
+        && let Some(rt) = served(rest[2]).filter(|r| r.namespaced)
     {
         if rest.len() > 5 {
             return None;
@@ -161,7 +165,7 @@ fn resolve(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
             subresource: rest.get(4).map(|s| s.to_string()),
         });
     }
-    let rt = resources::by_plural(group, version, rest.first()?)?;
+    let rt = served(rest.first()?)?;
     if rest.len() > 3 || (rt.namespaced && rest.len() > 1) {
         return None;
     }
@@ -210,10 +214,10 @@ async fn dispatch(
         ["version"] => Ok(json_response(StatusCode::OK, &discovery::version())),
         ["healthz" | "livez" | "readyz"] => Ok((StatusCode::OK, "ok").into_response()),
         ["api"] => Ok(discovery::core_versions(&cluster, &headers)),
-        ["api", version] => discovery::resource_list("", version),
-        ["apis"] => Ok(discovery::groups(&headers)),
-        ["apis", group] => discovery::group(group),
-        ["apis", group, version] => discovery::resource_list(group, version),
+        ["api", version] => discovery::resource_list(&cluster, "", version),
+        ["apis"] => Ok(discovery::groups(&cluster, &headers)),
+        ["apis", group] => discovery::group(&cluster, group),
+        ["apis", group, version] => discovery::resource_list(&cluster, group, version),
         ["api", "v1", rest @ ..] => {
             serve_resource(&cluster, "", "v1", rest, &method, &headers, &query, body)
         }
@@ -223,6 +227,50 @@ async fn dispatch(
         _ => Err(ApiError::path_not_found()),
     };
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// A write's body, decoded as the apiserver decodes it: wrong types refused, unknown fields
+/// pruned with warnings (or refused under `fieldValidation=Strict`). Protobuf and CBOR bodies
+/// are refused with 415, on which client-go falls back to JSON, as it does with servers that
+/// do not serve those encodings.
+fn decode_body(
+    rt: &ResourceType,
+    headers: &HeaderMap,
+    body: &Bytes,
+    query: &Query,
+) -> Result<(Value, Vec<String>), ApiError> {
+    let ct = content_type(headers);
+    let essence = ct.split(';').next().unwrap_or_default().trim();
+    let mut obj = match essence {
+        "" | "application/json" => parse_json(body)?,
+        "application/yaml" => std::str::from_utf8(body)
+            .ok()
+            .and_then(|t| serde_saphyr::from_str::<Value>(t).ok())
+            .ok_or_else(|| {
+                ApiError::bad_request("the body of the request was in an unknown format")
+            })?,
+        _ => {
+            return Err(ApiError {
+                code: 415,
+                reason: "UnsupportedMediaType",
+                message: format!(
+                    "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {ct:?})"
+                ),
+                details: None,
+            });
+        }
+    };
+    let warnings = decode_object(rt, &mut obj, query)?;
+    Ok((obj, warnings))
+}
+
+fn decode_object(
+    rt: &ResourceType,
+    obj: &mut Value,
+    query: &Query,
+) -> Result<Vec<String>, ApiError> {
+    let mode = FieldValidation::parse(query.get("fieldValidation"))?;
+    schema::decode(rt, obj, mode)
 }
 
 fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
@@ -244,7 +292,7 @@ fn serve_resource(
     query: &Query,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let target = resolve(group, version, rest).ok_or_else(ApiError::path_not_found)?;
+    let target = resolve(cluster, group, version, rest).ok_or_else(ApiError::path_not_found)?;
     let rt = target.rt;
     let ns = target.namespace.clone().unwrap_or_default();
     match (target.name.as_deref(), target.subresource.as_deref()) {
@@ -257,9 +305,12 @@ fn serve_resource(
                 if rt.namespaced && target.namespace.is_none() {
                     return Err(ApiError::method_not_supported(rt, "create"));
                 }
-                let obj = parse_json(&body)?;
+                let (obj, warnings) = decode_body(rt, headers, &body, query)?;
                 let created = cluster.store().create(rt, &ns, obj, query.dry_run())?;
-                Ok(json_response(StatusCode::CREATED, &created))
+                Ok(with_warnings(
+                    json_response(StatusCode::CREATED, &created),
+                    &warnings,
+                ))
             }
             Method::DELETE => {
                 delete_collection(cluster, rt, target.namespace.as_deref(), query, &body)
@@ -275,7 +326,7 @@ fn serve_resource(
                 &cluster.store().get_or_404(rt, &ns, name)?,
             )),
             Method::PUT => {
-                let obj = parse_json(&body)?;
+                let (obj, warnings) = decode_body(rt, headers, &body, query)?;
                 let updated = cluster.store().replace(
                     rt,
                     &ns,
@@ -284,7 +335,10 @@ fn serve_resource(
                     WriteTarget::Main,
                     query.dry_run(),
                 )?;
-                Ok(json_response(StatusCode::OK, &updated))
+                Ok(with_warnings(
+                    json_response(StatusCode::OK, &updated),
+                    &warnings,
+                ))
             }
             Method::PATCH => patch_object(
                 cluster,
@@ -568,8 +622,13 @@ fn patch_object(
                     name_of(&patch_body)
                 )));
             }
+            let mut patch_body = patch_body;
+            let warnings = decode_object(rt, &mut patch_body, query)?;
             let created = store.create(rt, ns, patch_body, query.dry_run())?;
-            return Ok(json_response(StatusCode::CREATED, &created));
+            return Ok(with_warnings(
+                json_response(StatusCode::CREATED, &created),
+                &warnings,
+            ));
         }
         return Err(ApiError::not_found(rt, name));
     };
@@ -584,7 +643,8 @@ fn patch_object(
             )));
         }
     }
-    let patched = patch::apply(patch_type, &current, &patch_body)?;
+    let mut patched = patch::apply(patch_type, &current, &patch_body)?;
+    let warnings = decode_object(rt, &mut patched, query)?;
     if name_of(&patched) != name {
         return Err(ApiError::bad_request(format!(
             "the name of the object ({}) does not match the name on the URL ({name})",
@@ -593,7 +653,10 @@ fn patch_object(
     }
     // A resourceVersion the patch sets is a precondition; a patch that leaves it keeps the current one.
     let updated = store.replace(rt, ns, name, patched, target, query.dry_run())?;
-    Ok(json_response(StatusCode::OK, &updated))
+    Ok(with_warnings(
+        json_response(StatusCode::OK, &updated),
+        &warnings,
+    ))
 }
 
 /// The autoscaling/v1 Scale view of a workload.

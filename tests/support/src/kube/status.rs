@@ -106,6 +106,41 @@ impl ApiError {
         }
     }
 
+    /// `NewInvalid` with every field error the validation found, in the apiserver's wording:
+    /// one error is `Kind "name" is invalid: field: body`, several are `[field: body, ...]`.
+    pub fn invalid_causes(rt: &ResourceType, name: &str, causes: &[Cause]) -> Self {
+        let mut one = Self::invalid(
+            rt,
+            name,
+            &causes.first().map(|c| c.field.clone()).unwrap_or_default(),
+            &causes.first().map(|c| c.body()).unwrap_or_default(),
+        );
+        let listed: Vec<String> = causes
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.body()))
+            .collect();
+        let qualified_kind = if rt.group.is_empty() {
+            rt.kind.to_string()
+        } else {
+            format!("{}.{}", rt.kind, rt.group)
+        };
+        one.message = if listed.len() == 1 {
+            format!("{qualified_kind} {name:?} is invalid: {}", listed[0])
+        } else {
+            format!(
+                "{qualified_kind} {name:?} is invalid: [{}]",
+                listed.join(", ")
+            )
+        };
+        if let Some(d) = one.details.as_mut() {
+            d["causes"] = causes
+                .iter()
+                .map(|c| json!({"reason": c.reason, "message": c.body(), "field": c.field}))
+                .collect();
+        }
+        one
+    }
+
     /// `NewBadRequest`: 400, message only.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self {
@@ -184,6 +219,73 @@ impl ApiError {
         }
         s["code"] = json!(self.code);
         s
+    }
+}
+
+/// One field error of a validation (`field.Error`): its type gives the reason and the wording.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cause {
+    /// `FieldValueRequired`, `FieldValueInvalid`, `FieldValueNotSupported`, `FieldValueForbidden`, ...
+    pub reason: &'static str,
+    /// The field path (`spec.template.spec.containers[0].name`).
+    pub field: String,
+    /// What follows the type's wording: the offending value and the detail (may be empty).
+    pub detail: String,
+}
+
+impl Cause {
+    /// `Required value`.
+    pub fn required(field: impl Into<String>) -> Self {
+        Self {
+            reason: "FieldValueRequired",
+            field: field.into(),
+            detail: String::new(),
+        }
+    }
+
+    /// `Invalid value: <value>: <detail>`.
+    pub fn invalid(field: impl Into<String>, value: &str, detail: &str) -> Self {
+        Self {
+            reason: "FieldValueInvalid",
+            field: field.into(),
+            detail: format!("{value}: {detail}"),
+        }
+    }
+
+    /// `Unsupported value: <value>: supported values: ...`.
+    pub fn not_supported(field: impl Into<String>, value: &str, supported: &[String]) -> Self {
+        let quoted: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
+        Self {
+            reason: "FieldValueNotSupported",
+            field: field.into(),
+            detail: format!("{value}: supported values: {}", quoted.join(", ")),
+        }
+    }
+
+    /// `Forbidden: <detail>`.
+    pub fn forbidden(field: impl Into<String>, detail: &str) -> Self {
+        Self {
+            reason: "FieldValueForbidden",
+            field: field.into(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// The error body after the field: the type's wording, then the detail.
+    pub fn body(&self) -> String {
+        let wording = match self.reason {
+            "FieldValueRequired" => "Required value",
+            "FieldValueInvalid" => "Invalid value",
+            "FieldValueNotSupported" => "Unsupported value",
+            "FieldValueForbidden" => "Forbidden",
+            "FieldValueTooLong" => "Too long",
+            _ => "Internal error",
+        };
+        if self.detail.is_empty() {
+            wording.to_string()
+        } else {
+            format!("{wording}: {}", self.detail)
+        }
     }
 }
 

@@ -11,10 +11,12 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+use super::defaults;
 use super::meta::{self, finalizers, is_terminating, name_of, namespace_of, now_rfc3339};
 use super::resources::{self, RESOURCES, ResourceType};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
+use super::validation;
 
 /// group, plural, namespace ("" when cluster-scoped), name.
 pub type ObjectKey = (&'static str, &'static str, String, String);
@@ -103,6 +105,8 @@ pub struct Store {
     /// Watches that start below this revision get 410 Expired: their events are no longer kept.
     oldest_watchable: u64,
     events: broadcast::Sender<Arc<StoredEvent>>,
+    /// The custom types the CRDs created in this store define.
+    custom: Vec<&'static ResourceType>,
 }
 
 fn key_of(rt: &'static ResourceType, ns: &str, name: &str) -> ObjectKey {
@@ -112,29 +116,6 @@ fn key_of(rt: &'static ResourceType, ns: &str, name: &str) -> ObjectKey {
 
 fn resource_type() -> &'static ResourceType {
     resources::by_plural("", "v1", "namespaces").expect("namespaces are in the table")
-}
-
-/// Validates a name as an RFC 1123 subdomain, as most resources require.
-fn check_name(rt: &ResourceType, name: &str) -> Result<(), ApiError> {
-    let valid = !name.is_empty()
-        && name.len() <= 253
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if valid {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            rt,
-            name,
-            "metadata.name",
-            &format!(
-                "Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
-            ),
-        ))
-    }
 }
 
 impl Store {
@@ -148,6 +129,7 @@ impl Store {
             history_limit: DEFAULT_HISTORY,
             oldest_watchable: 0,
             events,
+            custom: Vec::new(),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             store
@@ -155,6 +137,62 @@ impl Store {
                 .expect("namespace seeds are valid");
         }
         store
+    }
+
+    /// Whether this store serves a type: every built-in one, and the custom types of its CRDs.
+    pub fn serves(&self, rt: &ResourceType) -> bool {
+        !rt.custom
+            || self
+                .custom
+                .iter()
+                .any(|c| c.group == rt.group && c.version == rt.version && c.plural == rt.plural)
+    }
+
+    /// Every type served, built-in first.
+    pub fn types(&self) -> Vec<&'static ResourceType> {
+        RESOURCES
+            .iter()
+            .chain(self.custom.iter().copied())
+            .collect()
+    }
+
+    /// The served type of an apiVersion and kind.
+    pub fn type_of_kind(&self, api_version: &str, kind: &str) -> Option<&'static ResourceType> {
+        resources::by_kind(api_version, kind).filter(|rt| self.serves(rt))
+    }
+
+    /// Keeps the served custom types in step with a CRD change; a deleted CRD takes its objects.
+    fn crd_changed(&mut self, event_type: EventType, crd: &Value) {
+        let group = crd["spec"]["group"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let plural = crd["spec"]["names"]["plural"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        self.custom
+            .retain(|c| !(c.group == group && c.plural == plural));
+        if event_type != EventType::Deleted {
+            self.custom.extend(super::crd::register(crd));
+            return;
+        }
+        let doomed: Vec<ObjectKey> = self
+            .objects
+            .keys()
+            .filter(|(g, p, _, _)| *g == group && *p == plural)
+            .cloned()
+            .collect();
+        for key in doomed {
+            if let Some(obj) = self.objects.get(&key).cloned()
+                && let Some(rt) = resources::by_kind(
+                    obj["apiVersion"].as_str().unwrap_or_default(),
+                    obj["kind"].as_str().unwrap_or_default(),
+                )
+            {
+                self.commit(rt, EventType::Deleted, obj);
+            }
+        }
     }
 
     /// The current resourceVersion.
@@ -230,6 +268,9 @@ impl Store {
         self.trim_history();
         // No receiver is fine: nobody watches.
         let _ = self.events.send(event);
+        if rt.kind == "CustomResourceDefinition" && rt.group == "apiextensions.k8s.io" {
+            self.crd_changed(event_type, &obj);
+        }
         obj
     }
 
@@ -284,8 +325,8 @@ impl Store {
         self.objects
             .iter()
             .filter_map(|((g, p, _, _), v)| {
-                RESOURCES
-                    .iter()
+                self.types()
+                    .into_iter()
                     .find(|r| r.group == *g && r.plural == *p)
                     .map(|rt| (rt, v.clone()))
             })
@@ -375,7 +416,7 @@ impl Store {
                 }
             }
         }
-        check_name(rt, &name)?;
+        validation::check_name(rt, &name)?;
         self.check_namespace_for_create(rt, ns, &name)?;
         if self.get(rt, ns, &name).is_some() {
             return Err(ApiError::already_exists(rt, &name));
@@ -403,8 +444,16 @@ impl Store {
                 o.remove("status");
             }
         }
-        apply_create_defaults(rt, &mut obj);
         fold_string_data(rt, &mut obj);
+        defaults::apply(rt, &mut obj);
+        defaults::on_create(rt, &mut obj);
+        let causes = validation::causes(rt, &obj);
+        if !causes.is_empty() {
+            return Err(ApiError::invalid_causes(rt, &name, &causes));
+        }
+        if rt.kind == "CustomResourceDefinition" {
+            obj["status"] = super::crd::accepted_status(&obj, &now_rfc3339());
+        }
         if dry_run {
             return Ok(obj);
         }
@@ -416,7 +465,7 @@ impl Store {
     pub fn seed(&mut self, mut obj: Value) -> Result<Value, ApiError> {
         let api_version = obj["apiVersion"].as_str().unwrap_or_default().to_string();
         let kind = obj["kind"].as_str().unwrap_or_default().to_string();
-        let rt = resources::by_kind(&api_version, &kind).ok_or_else(|| {
+        let rt = self.type_of_kind(&api_version, &kind).ok_or_else(|| {
             ApiError::bad_request(format!("no resource served for {api_version} {kind}"))
         })?;
         let ns = if rt.namespaced {
@@ -435,7 +484,7 @@ impl Store {
         }
         fold_string_data(rt, &mut obj);
         let name = name_of(&obj).to_string();
-        check_name(rt, &name)?;
+        validation::check_name(rt, &name)?;
         let existing = self.get(rt, &ns, &name).cloned();
         let m = obj["metadata"]
             .as_object_mut()
@@ -509,6 +558,19 @@ impl Store {
             ));
         }
         let current = self.get_or_404(rt, ns, name)?;
+        // Custom objects have no unconditional update.
+        if rt.custom
+            && body["metadata"]["resourceVersion"]
+                .as_str()
+                .is_none_or(str::is_empty)
+        {
+            return Err(ApiError::invalid(
+                rt,
+                name,
+                "metadata.resourceVersion",
+                "Invalid value: 0x0: must be specified for an update",
+            ));
+        }
         if let Some(rv) = body["metadata"]["resourceVersion"].as_str()
             && !rv.is_empty()
             && current["metadata"]["resourceVersion"].as_str() != Some(rv)
@@ -532,6 +594,14 @@ impl Store {
                             body.as_object_mut().map(|o| o.remove("status"));
                         }
                     }
+                }
+                fold_string_data(rt, &mut body);
+                defaults::apply(rt, &mut body);
+                defaults::on_update(rt, &current, &mut body);
+                let mut causes = validation::causes(rt, &body);
+                causes.extend(validation::update_causes(rt, &current, &body));
+                if !causes.is_empty() {
+                    return Err(ApiError::invalid_causes(rt, name, &causes));
                 }
                 body
             }
@@ -722,42 +792,5 @@ fn fold_string_data(rt: &ResourceType, obj: &mut Value) {
             .map(str::to_string)
             .unwrap_or_else(|| v.to_string());
         obj["data"][k] = json!(base64::engine::general_purpose::STANDARD.encode(text));
-    }
-}
-
-/// The defaults the apiserver fills in on create that the controllers and clients rely on.
-fn apply_create_defaults(rt: &ResourceType, obj: &mut Value) {
-    match (rt.group, rt.kind) {
-        ("apps", "Deployment" | "StatefulSet" | "ReplicaSet")
-            if obj["spec"]["replicas"].is_null() =>
-        {
-            obj["spec"]["replicas"] = json!(1);
-        }
-        ("batch", "Job") => {
-            for (k, v) in [("backoffLimit", 6), ("completions", 1), ("parallelism", 1)] {
-                if obj["spec"][k].is_null() {
-                    obj["spec"][k] = json!(v);
-                }
-            }
-        }
-        ("", "Pod") => {
-            if obj["spec"]["restartPolicy"].is_null() {
-                obj["spec"]["restartPolicy"] = json!("Always");
-            }
-            obj["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
-        }
-        ("", "Namespace") => {
-            obj["spec"] = json!({"finalizers": ["kubernetes"]});
-            obj["status"] = json!({"phase": "Active"});
-        }
-        ("", "PersistentVolumeClaim") => {
-            meta::add_finalizer(obj, "kubernetes.io/pvc-protection");
-            obj["status"] = json!({"phase": "Pending"});
-        }
-        ("", "PersistentVolume") => {
-            meta::add_finalizer(obj, "kubernetes.io/pv-protection");
-            obj["status"] = json!({"phase": "Available"});
-        }
-        _ => {}
     }
 }

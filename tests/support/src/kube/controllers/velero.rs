@@ -296,6 +296,23 @@ impl Velero {
     }
 
     fn reconcile(&mut self, cluster: &Cluster) {
+        // Velero's server does not start before its CRDs are installed.
+        let installed = [
+            "backups",
+            "restores",
+            "schedules",
+            "backupstoragelocations",
+            "downloadrequests",
+            "deletebackuprequests",
+        ]
+        .iter()
+        .all(|p| {
+            crate::kube::resources::by_plural("velero.io", "v1", p)
+                .is_some_and(|rt| cluster.store().serves(rt))
+        });
+        if !installed {
+            return;
+        }
         self.locations(cluster);
         self.schedules(cluster);
         self.backups(cluster);

@@ -2,9 +2,12 @@
 //! kubeconfig it writes.
 
 mod api;
+mod crds;
 mod discovery;
 mod exec;
 mod jobs;
+mod kubectl;
+mod validation;
 mod velero;
 mod volumes;
 mod watch;
