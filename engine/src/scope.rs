@@ -320,26 +320,37 @@ fn check_unknown_params(
     given: &Map<String, Value>,
     diags: &mut Diagnostics,
 ) {
-    let declared: Vec<&str> = runbook.params.iter().map(|p| p.name.as_str()).collect();
     for name in given.keys() {
-        if !declared.contains(&name.as_str()) {
-            diags.push(
-                Diagnostic::new(
-                    Loc::file_only(runbook.file),
-                    format!("`{name}` is not a param of this runbook"),
-                )
-                .expected(format!(
-                    "params among: {}",
-                    if declared.is_empty() {
-                        "none".into()
-                    } else {
-                        declared.join(", ")
-                    }
-                ))
-                .help_opt(did_you_mean(name, declared.iter().copied())),
-            );
+        if !runbook.params.iter().any(|p| p.name == *name) {
+            diags.push(unknown_param(
+                runbook,
+                name,
+                Loc::file_only(runbook.file),
+                "this runbook",
+            ));
         }
     }
+}
+
+/// `name` is given as a param but `runbook` declares none of that name: at `loc` (where it was
+/// given, when that is known), with the declared ones and a did-you-mean.
+pub fn unknown_param(
+    runbook: &crate::model::Runbook,
+    name: &str,
+    loc: Loc,
+    runbook_words: &str,
+) -> Diagnostic {
+    let declared: Vec<&str> = runbook.params.iter().map(|p| p.name.as_str()).collect();
+    Diagnostic::new(loc, format!("`{name}` is not a param of {runbook_words}"))
+        .expected(format!(
+            "params among: {}",
+            if declared.is_empty() {
+                "none".into()
+            } else {
+                declared.join(", ")
+            }
+        ))
+        .help_opt(did_you_mean(name, declared.iter().copied()))
 }
 
 /// `--set key=value`: the value is read as YAML, so `--set n=3` is a number and `--set dbs=[a,b]` a list.

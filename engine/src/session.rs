@@ -52,11 +52,9 @@ impl SessionError {
     /// The CLI's exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            SessionError::Invalid(_) | SessionError::State(StateError::NoSuchRun { .. }) => {
-                exit::INVALID
-            }
+            SessionError::Invalid(_) => exit::INVALID,
             SessionError::Refused(_) | SessionError::LockHeld { .. } => exit::REFUSED,
-            SessionError::State(_) => exit::STATE,
+            SessionError::State(e) => e.exit_code(),
         }
     }
 }

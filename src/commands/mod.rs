@@ -119,7 +119,7 @@ pub fn load_program_with_params(
 }
 
 fn unknown_params_in(program: &Program, params_file: &Path) -> Diagnostics {
-    use runbook_engine::diagnostic::Diagnostic;
+    use runbook_engine::scope::unknown_param;
     use runbook_engine::source::Loc;
     let mut diags = Diagnostics::default();
     // Read errors were reported when the inputs were loaded.
@@ -130,36 +130,12 @@ fn unknown_params_in(program: &Program, params_file: &Path) -> Diagnostics {
     let Ok(root) = runbook_engine::yaml::parse(&text, id) else {
         return diags;
     };
-    let declared: Vec<&str> = program
-        .root()
-        .params
-        .iter()
-        .map(|p| p.name.as_str())
-        .collect();
+    let runbook = program.root();
+    let name = runbook.path.display().to_string();
     for (key, _) in root.as_map().unwrap_or_default() {
-        if !declared.contains(&key.name.as_str()) {
-            diags.0.push(
-                Diagnostic::new(
-                    Loc::new(id, key.line, key.column),
-                    format!(
-                        "`{}` is not a param of {}",
-                        key.name,
-                        program.root().path.display()
-                    ),
-                )
-                .expected(format!(
-                    "params among: {}",
-                    if declared.is_empty() {
-                        "none".to_string()
-                    } else {
-                        declared.join(", ")
-                    }
-                ))
-                .help_opt(runbook_engine::suggest::did_you_mean(
-                    &key.name,
-                    declared.iter().copied(),
-                )),
-            );
+        if !runbook.params.iter().any(|p| p.name == key.name) {
+            let loc = Loc::new(id, key.line, key.column);
+            diags.0.push(unknown_param(runbook, &key.name, loc, &name));
         }
     }
     diags
@@ -167,10 +143,7 @@ fn unknown_params_in(program: &Program, params_file: &Path) -> Diagnostics {
 
 /// A run's state that cannot be read, is damaged, or does not exist.
 pub fn state_error(error: &runbook_engine::journal::StateError, output: OutputFormat) -> i32 {
-    let code = match error {
-        runbook_engine::journal::StateError::NoSuchRun { .. } => exit::INVALID,
-        _ => exit::STATE,
-    };
+    let code = error.exit_code();
     match output {
         OutputFormat::Human => eprintln!("error: {error}"),
         OutputFormat::Json => {

@@ -45,6 +45,14 @@ pub enum StateError {
 }
 
 impl StateError {
+    /// No such run is a mistake in the input; anything else is the state itself.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StateError::NoSuchRun { .. } => crate::exit::INVALID,
+            _ => crate::exit::STATE,
+        }
+    }
+
     pub(crate) fn io(
         action: &'static str,
         path: impl Into<PathBuf>,
