@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use runbook_engine::exec::{ExecOptions, Execution, Silent};
+use runbook_engine::execute::{ExecOptions, Execution, Silent};
 use runbook_engine::interaction::AssumeYes;
 use runbook_engine::journal::{Event, JournalWriter, RunDir, RunState, StateDir};
 use runbook_engine::kind::{Registry, StepContext, StepError, StepKind};
@@ -21,7 +21,7 @@ use runbook_engine::redact::Redactor;
 use runbook_engine::scope::{Inputs, RunInfo, resolve_frames};
 use runbook_engine::source::Sources;
 use runbook_engine::template::Templates;
-use runbook_engine::validate::{KnownInputs, validate_file};
+use runbook_engine::validate::KnownInputs;
 use serde_json::{Value, json};
 
 struct Noop;
@@ -77,7 +77,13 @@ fn runbook(shape: &str, n: usize) -> String {
 }
 
 fn load(path: &Path, registry: &Registry) -> Program {
-    validate_file(path, registry, &KnownInputs::default(), &Sources::new())
+    let sources = Sources::new();
+    let runbook =
+        runbook_engine::load::load_file(path, &sources).unwrap_or_else(|d| panic!("{d:?}"));
+    let program =
+        runbook_engine::expand::expand(runbook, &sources).unwrap_or_else(|d| panic!("{d:?}"));
+    runbook_engine::validate::validate_program(&program, registry, &KnownInputs::default())
+        .into_result(program)
         .unwrap_or_else(|d| panic!("{d:?}"))
 }
 
@@ -174,7 +180,7 @@ fn main() {
         let sources = Sources::new();
         let runbook = runbook_engine::load::load_file(&path, &sources).unwrap();
         let parsed = start.elapsed() - read - replay;
-        let program = runbook_engine::program::build(runbook, &sources).unwrap();
+        let program = runbook_engine::expand::expand(runbook, &sources).unwrap();
         let diags = runbook_engine::validate::validate_program(
             &program,
             &registry,

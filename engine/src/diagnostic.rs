@@ -103,6 +103,14 @@ impl Diagnostics {
     pub fn push(&mut self, d: Diagnostic) {
         self.0.push(d);
     }
+    /// `Ok(value)` when there is no problem, else these problems.
+    pub fn into_result<T>(self, value: T) -> Result<T, Diagnostics> {
+        if self.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
+    }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -7,11 +7,10 @@ use serde_json::Value;
 use crate::connection::CONNECTION_KINDS;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::kind::Registry;
-use crate::load::load_file;
 use crate::model::{ForEach, INCLUDE_KIND, Runbook};
-use crate::program::{Program, build};
+use crate::program::Program;
 use crate::schema_check::SchemaChecker;
-use crate::source::{Loc, Sources};
+use crate::source::Loc;
 use crate::suggest::did_you_mean;
 use crate::template::{Templates, expression_text};
 use crate::yaml::Node;
@@ -54,23 +53,7 @@ impl Drop for KnownInputs {
     }
 }
 
-/// Load, expand and validate a runbook file.
-pub fn validate_file(
-    path: &std::path::Path,
-    registry: &Registry,
-    known: &KnownInputs,
-    sources: &Sources,
-) -> Result<Program, Diagnostics> {
-    let runbook = load_file(path, sources)?;
-    let program = build(runbook, sources)?;
-    let diags = validate_program(&program, registry, known);
-    if diags.is_empty() {
-        Ok(program)
-    } else {
-        Err(diags)
-    }
-}
-
+/// Validate an expanded program against the registered kinds and what is known of the inputs.
 pub fn validate_program(
     program: &Program,
     registry: &Registry,

@@ -1,7 +1,6 @@
 use std::path::Path;
 
 use runbook_engine::graph_render::{to_dot, to_mermaid};
-use runbook_engine::session::is_destructive;
 use runbook_engine::validate::KnownInputs;
 
 use super::load_program;
@@ -13,7 +12,7 @@ pub fn run(file: &Path, format: GraphFormat, output: OutputFormat) -> i32 {
         return exit::INVALID;
     };
     let registry = runbook_steps::registry();
-    let destructive = |step: usize| is_destructive(&program, &registry, step);
+    let destructive = |step: usize| program.is_destructive(&registry, step);
     if output == OutputFormat::Json {
         // The machine form: every step with what it needs, in the order the DAG runs them.
         let steps: Vec<serde_json::Value> = program

@@ -13,9 +13,11 @@ mod validate;
 use std::path::Path;
 
 use runbook_engine::diagnostic::Diagnostics;
+use runbook_engine::kind::Registry;
 use runbook_engine::program::Program;
 use runbook_engine::source::Sources;
-use runbook_engine::validate::{KnownInputs, validate_file};
+use runbook_engine::validate::{KnownInputs, validate_program};
+use runbook_engine::{expand, load};
 use serde_json::json;
 
 use crate::args::{Cli, Command, ConfigCommand, OutputFormat};
@@ -72,10 +74,22 @@ pub fn dispatch(cli: Cli) -> i32 {
     }
 }
 
+/// The pipeline up to a program that can be planned and run: load, expand, validate.
+pub fn checked_program(
+    file: &Path,
+    registry: &Registry,
+    known: &KnownInputs,
+    sources: &Sources,
+) -> Result<Program, Diagnostics> {
+    let runbook = load::load_file(file, sources)?;
+    let program = expand::expand(runbook, sources)?;
+    validate_program(&program, registry, known).into_result(program)
+}
+
 /// Load and validate, printing every problem. `None` means the caller exits with code 2.
 pub fn load_program(file: &Path, known: &KnownInputs, output: OutputFormat) -> Option<Program> {
     let sources = Sources::new();
-    match validate_file(file, &runbook_steps::registry(), known, &sources) {
+    match checked_program(file, &runbook_steps::registry(), known, &sources) {
         Ok(program) => Some(program),
         Err(diags) => {
             print_diagnostics(&diags, &sources, output);

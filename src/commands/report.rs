@@ -1,9 +1,4 @@
-use std::path::PathBuf;
-
 use runbook_engine::journal::{StateDir, StoredRun};
-use runbook_engine::report::Report;
-use runbook_engine::source::Sources;
-use runbook_engine::validate::KnownInputs;
 
 use super::{input_error, state_error};
 use crate::args::{OutputFormat, ReportFormat};
@@ -14,27 +9,13 @@ pub fn run(run_id: &str, format: ReportFormat, state_dir: &StateDir, output: Out
         Ok(found) => found,
         Err(e) => return state_error(&e, output),
     };
-    let meta = &stored.meta;
-    let sources = Sources::new();
-    let program = match runbook_engine::validate::validate_file(
-        &PathBuf::from(&meta.runbook_path),
-        &runbook_steps::registry(),
-        &KnownInputs::default(),
-        &sources,
-    ) {
-        Ok(p) => p,
-        Err(diags) => {
-            eprintln!("{}", diags.render(&sources));
-            return input_error(
-                &format!(
-                    "the runbook {} no longer loads; the report needs it for the step graph",
-                    meta.runbook_path
-                ),
-                output,
-            );
+    let report = match stored.report(&runbook_steps::registry()) {
+        Ok(report) => report,
+        Err(gone) => {
+            eprintln!("{}", gone.diagnostics.render(&gone.sources));
+            return input_error(&gone.to_string(), output);
         }
     };
-    let report = Report::of(&program, &stored);
     match format {
         ReportFormat::Md => print!("{}", report.to_markdown()),
         ReportFormat::Json => println!(

@@ -1,5 +1,8 @@
+use std::time::Duration;
+
 use runbook_engine::duration::format_duration;
-use runbook_engine::journal::{RunStatus, StateDir, StoredRun};
+use runbook_engine::journal::{RunStatus, StateDir, StepState, StoredRun};
+use runbook_engine::report::StepReport;
 use serde_json::json;
 
 use super::state_error;
@@ -46,16 +49,18 @@ fn list(state_dir: &StateDir, output: OutputFormat) -> i32 {
             }
         };
         let meta = &run.meta;
-        let done = meta
-            .step_keys()
-            .filter(|k| {
-                run.state
-                    .step(k)
-                    .is_some_and(|s| s.succeeded() || s.skipped.is_some())
+        let status = run.status();
+        let steps = run.steps(status);
+        let done = steps
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s.state,
+                    StepState::Succeeded | StepState::DoneByHand | StepState::Skipped
+                )
             })
             .count();
-        let total = meta.step_keys().count();
-        let status = run.status();
+        let total = steps.len();
         match output {
             OutputFormat::Human => println!(
                 "{:<22} {:<12} {:<28} {:<24} {done}/{total}",
@@ -76,20 +81,19 @@ fn one(run_id: &str, state_dir: &StateDir, output: OutputFormat) -> i32 {
     };
     let holder = run.holder();
     let status = run.status();
-    let mut state = run.state.clone();
-    if status != RunStatus::Running {
-        state.mark_started_as_interrupted();
-    }
+    let steps = run.steps(status);
     let meta = &run.meta;
-    let keys: Vec<&str> = meta.step_keys().collect();
+    let duration = |step: &StepReport| {
+        step.duration_ms
+            .map(|ms| format_duration(Duration::from_millis(ms)))
+            .unwrap_or_default()
+    };
     if output == OutputFormat::Json {
         emit(
             &json!({"run_id": meta.run_id, "state": status, "runbook": meta.runbook, "runbook_path": meta.runbook_path,
-            "started_at": meta.started_at, "holder": holder, "torn_tail": run.journal.torn.map(|t| t.to_string()), "steps": keys.iter().map(|k| {
-                let record = state.step(k);
-                json!({"step": k, "state": record.map_or("pending", |r| r.state()), "attempts": record.map_or(0, |r| r.attempts()),
-                    "started": record.and_then(|r| r.first_started()), "ended": record.and_then(|r| r.last_ended()),
-                    "error": record.and_then(|r| r.units.values().find_map(|u| u.error.clone()))})
+            "started_at": meta.started_at, "holder": holder, "torn_tail": run.journal.torn.map(|t| t.to_string()), "steps": steps.iter().map(|s| {
+                json!({"step": s.id, "state": s.state, "attempts": s.attempts,
+                    "started": s.started, "ended": s.ended, "duration_ms": s.duration_ms, "error": s.error})
             }).collect::<Vec<_>>()}),
         );
         return exit::OK;
@@ -108,20 +112,15 @@ fn one(run_id: &str, state_dir: &StateDir, output: OutputFormat) -> i32 {
         "\n{:<36} {:<13} {:>8} {:>10}  ERROR",
         "STEP", "STATE", "ATTEMPTS", "DURATION"
     );
-    for key in keys {
-        let record = state.step(key);
-        let duration = record
-            .and_then(|r| state.active_between(r.first_started()?, r.last_ended()?))
-            .map(format_duration)
-            .unwrap_or_default();
-        let error = record
-            .and_then(|r| r.units.values().find_map(|u| u.error.clone()))
-            .unwrap_or_default();
-        let error = error.lines().next().unwrap_or_default();
+    for step in &steps {
+        let error = step.error.as_deref().unwrap_or_default();
         println!(
-            "{key:<36} {:<13} {:>8} {duration:>10}  {error}",
-            record.map_or("pending", |r| r.state()),
-            record.map_or(0, |r| r.attempts())
+            "{:<36} {:<13} {:>8} {:>10}  {}",
+            step.id,
+            step.state.as_str(),
+            step.attempts,
+            duration(step),
+            error.lines().next().unwrap_or_default()
         );
     }
     if !matches!(status, RunStatus::Succeeded | RunStatus::Running) {

@@ -1,10 +1,9 @@
 use std::path::PathBuf;
 
 use runbook_engine::source::Sources;
-use runbook_engine::validate::validate_file;
 use serde_json::json;
 
-use super::{input_error, print_diagnostics};
+use super::{checked_program, input_error, print_diagnostics};
 use crate::args::{InputArgs, OutputFormat};
 use crate::exit;
 use crate::ui::json::emit;
@@ -18,7 +17,7 @@ pub fn run(files: &[PathBuf], args: &InputArgs, output: OutputFormat) -> i32 {
     let mut code = exit::OK;
     for file in files {
         let sources = Sources::new();
-        match validate_file(file, &registry, &loaded.known, &sources) {
+        match checked_program(file, &registry, &loaded.known, &sources) {
             Ok(program) => match output {
                 OutputFormat::Human => {
                     println!("ok: {} ({} steps)", file.display(), program.steps.len())

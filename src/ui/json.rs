@@ -1,6 +1,6 @@
 use std::io::Write;
 
-use runbook_engine::exec::Observer;
+use runbook_engine::execute::Observer;
 use runbook_engine::journal::Record;
 use runbook_engine::progress::ProgressUpdate;
 use serde_json::json;

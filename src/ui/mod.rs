@@ -9,7 +9,7 @@ mod terminal;
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use runbook_engine::exec::Observer;
+use runbook_engine::execute::Observer;
 use runbook_engine::interaction::{AssumeYes, Interaction, NoTerminal};
 
 pub use json::JsonObserver;

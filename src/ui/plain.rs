@@ -4,7 +4,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use runbook_engine::duration::format_duration;
-use runbook_engine::exec::Observer;
+use runbook_engine::execute::Observer;
 use runbook_engine::journal::{Event, Record};
 
 use super::unit_name;

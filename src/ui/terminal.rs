@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use runbook_engine::duration::format_duration;
-use runbook_engine::exec::Observer;
+use runbook_engine::execute::Observer;
 use runbook_engine::journal::{Event, Record};
 use runbook_engine::progress::ProgressUpdate;
 

@@ -3,15 +3,11 @@
 //! path), kept in the run's outputs and, when asked, written to a file. `runbook report` gives the
 //! same report at any time afterwards.
 
-use std::path::PathBuf;
-
 use async_trait::async_trait;
 use runbook_engine::duration::format_duration;
 use runbook_engine::journal::{RunDir, StoredRun};
 use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
 use runbook_engine::report::Report as RunReport;
-use runbook_engine::source::Sources;
-use runbook_engine::validate::{KnownInputs, validate_file};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -41,24 +37,19 @@ fn ms(d: Option<u64>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-/// What a step reads of the run it belongs to: the journal replayed and the runbook reloaded for
-/// the step graph.
+/// What a step reads of the run it belongs to: the same report `runbook report` gives.
 fn build(ctx: &StepContext) -> Result<RunReport, StepError> {
     let dir = ctx.run_dir.clone().ok_or_else(|| {
         StepError::permanent("a report needs a recorded run (this step ran outside one)")
     })?;
     let run = StoredRun::read(RunDir { path: dir })
         .map_err(|e| StepError::permanent(format!("reading the run: {e}")))?;
-    let meta = &run.meta;
-    let sources = Sources::new();
-    let program = validate_file(
-        &PathBuf::from(&meta.runbook_path),
-        &crate::registry(),
-        &KnownInputs::default(),
-        &sources,
-    )
-    .map_err(|d| StepError::permanent(format!("reloading the runbook: {}", d.render(&sources))))?;
-    Ok(RunReport::of(&program, &run))
+    run.report(&crate::registry()).map_err(|gone| {
+        StepError::permanent(format!(
+            "reloading the runbook: {}",
+            gone.diagnostics.render(&gone.sources)
+        ))
+    })
 }
 
 #[async_trait]

@@ -29,8 +29,47 @@ pub struct RunMeta {
 }
 
 /// The suffix of the fingerprint keys that stand for a runbook's params, vars and connections
-/// rather than for a step.
-pub const HEADER_SUFFIX: &str = "(params, vars, connections)";
+/// rather than for a step. Only [`FingerprintKey`] writes and reads it.
+const HEADER_SUFFIX: &str = "(params, vars, connections)";
+
+/// What a key of run.json's `steps` stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FingerprintKey<'k> {
+    /// A step, by its full key.
+    Step(&'k str),
+    /// A runbook's params, vars and connections: the root's, or those of the runbook an include
+    /// step includes.
+    Header { include: Option<&'k str> },
+}
+
+impl<'k> FingerprintKey<'k> {
+    pub fn parse(key: &'k str) -> FingerprintKey<'k> {
+        match key.strip_suffix(HEADER_SUFFIX) {
+            None => FingerprintKey::Step(key),
+            Some("") => FingerprintKey::Header { include: None },
+            Some(prefix) => FingerprintKey::Header {
+                include: Some(prefix.trim_end_matches('.')),
+            },
+        }
+    }
+
+    /// The key of a frame's header, from the frame's step prefix (`""` or `"restore-influx."`).
+    fn header(prefix: &str) -> String {
+        format!("{prefix}{HEADER_SUFFIX}")
+    }
+}
+
+impl std::fmt::Display for FingerprintKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FingerprintKey::Step(key) => write!(f, "step `{key}`"),
+            FingerprintKey::Header { include: None } => f.write_str("the runbook"),
+            FingerprintKey::Header {
+                include: Some(include),
+            } => write!(f, "the runbook included by `{include}`"),
+        }
+    }
+}
 
 impl RunMeta {
     /// The run's steps, in the runbook's order.
@@ -38,7 +77,7 @@ impl RunMeta {
         self.steps
             .keys()
             .map(String::as_str)
-            .filter(|k| !k.ends_with(HEADER_SUFFIX))
+            .filter(|k| matches!(FingerprintKey::parse(k), FingerprintKey::Step(_)))
     }
 }
 
@@ -66,10 +105,7 @@ pub fn step_fingerprints(program: &Program) -> IndexMap<String, String> {
             "connections": runbook.connections.iter().map(|c| (c.name.clone(), serde_json::json!({"kind": c.kind, "fields": c.fields.to_json()}))).collect::<Map<_, _>>(),
             "include_params": frame.params.as_ref().map(|p| p.to_json()),
         });
-        out.insert(
-            format!("{}{HEADER_SUFFIX}", frame.prefix),
-            fingerprint(&header),
-        );
+        out.insert(FingerprintKey::header(&frame.prefix), fingerprint(&header));
     }
     out
 }

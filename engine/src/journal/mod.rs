@@ -7,13 +7,15 @@ mod lock;
 mod meta;
 mod record;
 mod replay;
+mod step_state;
 mod store;
 mod stored;
 
 pub use error::StateError;
 pub use lock::{LockError, LockHolder, RunLock, current_user, hostname};
-pub use meta::{HEADER_SUFFIX, RunMeta, fingerprint, step_fingerprints};
+pub use meta::{FingerprintKey, RunMeta, fingerprint, step_fingerprints};
 pub use record::{Event, Record, SessionEnd};
 pub use replay::{RunState, RunStatus, StepRecord, UnitRecord, UnitStatus};
+pub use step_state::StepState;
 pub use store::{JournalRead, JournalWriter, RunDir, StateDir, TornTail, new_run_id, now_rfc3339};
 pub use stored::StoredRun;

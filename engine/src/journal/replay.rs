@@ -110,33 +110,9 @@ impl StepRecord {
             ),
         }
     }
-    /// A one-word state for tables.
-    pub fn state(&self) -> &'static str {
-        if self.skipped.is_some() {
-            "skipped"
-        } else if self.succeeded() {
-            if self
-                .units
-                .values()
-                .any(|u| u.status == UnitStatus::SkippedByOperator)
-            {
-                "done-by-hand"
-            } else {
-                "succeeded"
-            }
-        } else if self.failed() {
-            "failed"
-        } else if self
-            .units
-            .values()
-            .any(|u| u.status == UnitStatus::Interrupted)
-        {
-            "interrupted"
-        } else if self.units.values().any(|u| u.status == UnitStatus::Started) {
-            "started"
-        } else {
-            "pending"
-        }
+    /// The step's state in the one vocabulary.
+    pub fn state(&self) -> super::StepState {
+        super::StepState::of(Some(self))
     }
 }
 

@@ -6,21 +6,12 @@ use std::collections::HashSet;
 use super::timing::{between, display, earlier, later, millis, not_before};
 use super::{
     CriticalPath, CriticalStep, Report, RunStatus, SessionReport, SessionStatus, StepReport,
+    StepState,
 };
-use crate::journal::{
-    RunMeta, RunState, SessionEnd, StepRecord, StoredRun, UnitRecord, UnitStatus,
-};
+use crate::journal::{RunMeta, RunState, SessionEnd, StepRecord, UnitRecord, UnitStatus};
 use crate::program::Program;
 
-/// The state of a step the journal never mentions.
-pub const NOT_RUN: &str = "not run";
-
 impl Report {
-    /// The report of a stored run, its status read the way `status` and `resume` read it.
-    pub fn of(program: &Program, run: &StoredRun) -> Report {
-        Report::build(program, &run.meta, &run.state, run.status())
-    }
-
     pub fn build(program: &Program, meta: &RunMeta, state: &RunState, status: RunStatus) -> Report {
         let started = state
             .first_at
@@ -119,11 +110,22 @@ fn step_report(program: &Program, state: &RunState, index: usize) -> StepReport 
     let kind = Some(step.def.uses.clone());
     let mut report = match state.step(&step.key) {
         Some(record) => recorded_step(state, step.key.clone(), title, kind, record),
-        None => StepReport {
-            id: step.key.clone(),
+        None => StepReport::not_run(step.key.clone(), title, kind),
+    };
+    if program.is_include(index) {
+        include_span(program, state, index, &mut report);
+    }
+    report
+}
+
+impl StepReport {
+    /// A step the journal never mentions.
+    pub(super) fn not_run(id: String, title: String, kind: Option<String>) -> StepReport {
+        StepReport {
+            id,
             title,
             kind,
-            state: NOT_RUN.into(),
+            state: StepState::NotRun,
             include: false,
             started: None,
             ended: None,
@@ -132,15 +134,12 @@ fn step_report(program: &Program, state: &RunState, index: usize) -> StepReport 
             items: None,
             error: None,
             skip_reason: None,
-        },
-    };
-    if program.is_include(index) {
-        include_span(program, state, index, &mut report);
+        }
     }
-    report
 }
 
-fn recorded_step(
+/// A step as its record in the journal tells it; the runbook is not needed.
+pub(super) fn recorded_step(
     state_of_run: &RunState,
     id: String,
     title: String,
@@ -150,7 +149,7 @@ fn recorded_step(
     let state = record.state();
     // A skipped step did nothing; a step reset by `--from` has not run again yet, and its
     // earlier attempts no longer count.
-    let timed = !matches!(state, "skipped" | "pending");
+    let timed = !matches!(state, StepState::Skipped | StepState::Pending);
     let started = timed
         .then(|| {
             record
@@ -173,7 +172,7 @@ fn recorded_step(
         id,
         title,
         kind,
-        state: state.into(),
+        state,
         include: false,
         duration_ms: span(state_of_run, started, ended),
         started: started.map(display),
@@ -249,7 +248,7 @@ fn include_span(program: &Program, state: &RunState, include: usize, report: &mu
         .chain(report.started.as_deref())
         .reduce(earlier)
         .map(display);
-    if report.state == "succeeded" {
+    if report.state == StepState::Succeeded {
         report.ended = inner_reports
             .iter()
             .filter_map(|r| r.ended.as_deref())
@@ -257,21 +256,24 @@ fn include_span(program: &Program, state: &RunState, include: usize, report: &mu
             .reduce(later)
             .map(display);
     }
-    if report.state == NOT_RUN && !inner_reports.is_empty() {
-        let ids_in = |state: &str| -> Vec<&str> {
+    if report.state == StepState::NotRun && !inner_reports.is_empty() {
+        let ids_in = |state: StepState| -> Vec<&str> {
             inner_reports
                 .iter()
                 .filter(|r| r.state == state)
                 .map(|r| r.id.as_str())
                 .collect()
         };
-        report.state = ["failed", "interrupted", "started"]
-            .into_iter()
-            .find(|state| !ids_in(state).is_empty())
-            // Some of its steps ran, the rest are still to run.
-            .unwrap_or("pending")
-            .into();
-        let failed = ids_in("failed");
+        report.state = [
+            StepState::Failed,
+            StepState::Interrupted,
+            StepState::Started,
+        ]
+        .into_iter()
+        .find(|&state| !ids_in(state).is_empty())
+        // Some of its steps ran, the rest are still to run.
+        .unwrap_or(StepState::Pending);
+        let failed = ids_in(StepState::Failed);
         if !failed.is_empty() {
             report.error = Some(format!(
                 "steps of the included runbook failed: {}",
@@ -373,12 +375,8 @@ mod tests {
         );
         let notify = report.step("notify").unwrap();
         assert_eq!(
-            (
-                notify.state.as_str(),
-                notify.started.as_deref(),
-                notify.attempts
-            ),
-            (NOT_RUN, None, 0)
+            (notify.state, notify.started.as_deref(), notify.attempts),
+            (StepState::NotRun, None, 0)
         );
         assert_eq!(
             report.step("fetch").unwrap().title,
@@ -411,9 +409,9 @@ mod tests {
         // Interrupted by the end of session 1, finished in session 2.
         let wait = step("restore-influx.wait");
         assert_eq!(
-            (wait.state.as_str(), wait.duration_ms, wait.attempts),
+            (wait.state, wait.duration_ms, wait.attempts),
             // 115.2 s from first start to end, less the 80 s between the sessions.
-            ("succeeded", Some(35_200), 2)
+            (StepState::Succeeded, Some(35_200), 2)
         );
         // The include step spans the steps it includes.
         let include = step("restore-influx");
@@ -425,12 +423,12 @@ mod tests {
         assert_eq!(include.duration_ms, Some(45_400));
         let verify = step("verify");
         assert_eq!(
-            (verify.state.as_str(), verify.duration_ms),
-            ("failed", Some(1000))
+            (verify.state, verify.duration_ms),
+            (StepState::Failed, Some(1000))
         );
         assert_eq!(verify.error.as_deref(), Some(fixture::VERIFY_ERROR));
         let skipped = step("dashboards");
-        assert_eq!(skipped.state, "skipped");
+        assert_eq!(skipped.state, StepState::Skipped);
         assert_eq!(
             skipped.skip_reason.as_deref(),
             Some("`when: params.dashboards` is false")
@@ -577,7 +575,7 @@ mod tests {
         let durations: Vec<u64> = report.sessions.iter().map(|s| s.duration_ms).collect();
         assert_eq!(durations, [3000, 2000]);
         let fetch = report.step("fetch").unwrap();
-        assert_eq!((fetch.state.as_str(), fetch.attempts), ("started", 3));
+        assert_eq!((fetch.state, fetch.attempts), (StepState::Started, 3));
         // Its `ended` belongs to attempt 1, not to the attempt still under way.
         assert_eq!(
             (
@@ -590,8 +588,8 @@ mod tests {
         // The include step has no record of its own: its state comes from its steps.
         let include = report.step("restore-influx").unwrap();
         assert_eq!(
-            (include.state.as_str(), include.started.as_deref()),
-            ("started", Some(shown(3.0).as_str()))
+            (include.state, include.started.as_deref()),
+            (StepState::Started, Some(shown(3.0).as_str()))
         );
         assert_eq!(
             (include.ended.as_deref(), include.error.as_deref()),
@@ -649,8 +647,8 @@ mod tests {
         );
         let gone = report.steps.last().unwrap();
         assert_eq!(
-            (gone.id.as_str(), gone.kind.as_deref(), gone.state.as_str()),
-            ("renamed-away", None, "skipped")
+            (gone.id.as_str(), gone.kind.as_deref(), gone.state),
+            ("renamed-away", None, StepState::Skipped)
         );
         assert_eq!(report.steps.len(), fixture::program().steps.len() + 1);
     }

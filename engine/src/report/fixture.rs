@@ -83,7 +83,7 @@ pub fn build(text: &str, path: &Path) -> Program {
     let sources = Sources::new();
     let file = sources.add(path, text);
     let runbook = crate::load::load_str(text, path, file).expect("the fixture runbook loads");
-    crate::program::build(runbook, &sources).expect("the fixture program builds")
+    crate::expand::expand(runbook, &sources).expect("the fixture program builds")
 }
 
 pub fn meta() -> RunMeta {

@@ -7,8 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::build::NOT_RUN;
-use super::{Report, StepReport};
+use super::{Report, StepReport, StepState};
 
 enum Outcome {
     Passed,
@@ -18,11 +17,11 @@ enum Outcome {
 }
 
 fn outcome(step: &StepReport) -> Outcome {
-    match step.state.as_str() {
-        "succeeded" | "done-by-hand" => Outcome::Passed,
-        "failed" => Outcome::Failure,
-        "interrupted" | "started" => Outcome::Error,
-        _ => Outcome::Skipped,
+    match step.state {
+        StepState::Succeeded | StepState::DoneByHand => Outcome::Passed,
+        StepState::Failed => Outcome::Failure,
+        StepState::Interrupted | StepState::Started => Outcome::Error,
+        StepState::Skipped | StepState::Pending | StepState::NotRun => Outcome::Skipped,
     }
 }
 
@@ -77,7 +76,7 @@ fn test_case(out: &mut String, suite: &str, step: &StepReport) {
         seconds(step.duration_ms.unwrap_or(0))
     );
     match outcome(step) {
-        Outcome::Passed if step.state == "done-by-hand" => {
+        Outcome::Passed if step.state == StepState::DoneByHand => {
             out.push_str(
                 ">\n      <system-out>done by hand (resume --skip)</system-out>\n    </testcase>\n",
             );
@@ -104,11 +103,10 @@ fn test_case(out: &mut String, suite: &str, step: &StepReport) {
             );
         }
         Outcome::Skipped => {
-            let message = match (&step.skip_reason, step.state.as_str()) {
+            let message = match (&step.skip_reason, step.state) {
                 (Some(reason), _) => reason.clone(),
-                (None, NOT_RUN) => "not run".into(),
-                (None, "pending") => "pending: to run again".into(),
-                (None, other) => other.into(),
+                (None, StepState::Pending) => "pending: to run again".into(),
+                (None, other) => other.to_string(),
             };
             let _ = write!(
                 out,
@@ -229,7 +227,7 @@ mod tests {
     #[test]
     fn unfinished_steps_are_errors() {
         let mut report = fixture::failed_report();
-        report.steps[0].state = "interrupted".into();
+        report.steps[0].state = StepState::Interrupted;
         let xml = report.to_junit();
         assert!(xml.contains(r#"errors="1""#), "{xml}");
         assert!(test_case_of(&xml, "fetch").contains(r#"<error message="interrupted: the step&apos;s last attempt did not finish" type="interrupted"/>"#));

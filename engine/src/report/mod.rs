@@ -10,11 +10,13 @@ mod build;
 pub(crate) mod fixture;
 mod junit;
 mod markdown;
+mod of_run;
 pub mod timing;
 
 use serde::Serialize;
 
-pub use crate::journal::RunStatus;
+pub use crate::journal::{RunStatus, StepState};
+pub use of_run::RunbookGone;
 
 /// How one session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -64,9 +66,7 @@ pub struct StepReport {
     pub title: String,
     /// `uses`; `None` for a step the journal has but the runbook no longer does.
     pub kind: Option<String>,
-    /// `succeeded`, `failed`, `skipped`, `done-by-hand`, `interrupted`, `started`, `pending`
-    /// (reset by `resume --from`), or `not run`.
-    pub state: String,
+    pub state: StepState,
     /// Whether this step runs another runbook; its timings span the steps it includes.
     pub include: bool,
     pub started: Option<String>,

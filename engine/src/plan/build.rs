@@ -1,11 +1,9 @@
-//! Plan: the steps rendered as far as they can be before running, in waves of steps that can run
-//! in parallel, destructive steps marked, secrets masked. Nothing is contacted. Values only known
-//! at run time (a step's outputs) show as `⟨steps.x.outputs.y⟩`.
+//! From a validated program and its inputs to a [`Plan`]: each step's inputs rendered with what
+//! is known before the run, run-time values shown as placeholders, connections with their TLS
+//! choices.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::connection::Connection;
@@ -15,62 +13,9 @@ use crate::model::ForEach;
 use crate::program::Program;
 use crate::redact::Redactor;
 use crate::scope::{FrameScope, Inputs, RunInfo, resolve_frames};
-use crate::session::{is_destructive, is_idempotent};
 use crate::template::{Templates, expression_text, map_strings};
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Plan {
-    pub runbook: String,
-    pub path: String,
-    pub params: Map<String, Value>,
-    pub connections: Vec<PlannedConnection>,
-    pub waves: Vec<Vec<PlannedStep>>,
-    pub destructive: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PlannedConnection {
-    pub name: String,
-    pub kind: String,
-    pub endpoint: Option<String>,
-    /// TLS verification is off for this endpoint (`insecure: true`).
-    pub insecure: bool,
-    /// The endpoint is plain `http://`: nothing it carries (passwords included) is encrypted.
-    pub plain_http: bool,
-    pub ca_file: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PlannedStep {
-    pub id: String,
-    pub title: String,
-    pub uses: String,
-    pub needs: Vec<String>,
-    pub destructive: bool,
-    pub idempotent: bool,
-    pub always: bool,
-    pub continue_on_error: bool,
-    /// After a failure of this step, `resume` runs again from this step.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resume_from: Option<String>,
-    /// The condition, when it can only be decided at run time.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub when: Option<String>,
-    /// Why it will be skipped, when that is already known.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<String>,
-    /// The items, when known before the run; the expression otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub for_each: Option<Value>,
-    /// What each unit will do, as its kind describes it.
-    pub actions: Vec<String>,
-    /// The rendered inputs (one per item for `for_each` steps), secrets masked.
-    pub with: Vec<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<String>,
-}
+use super::{Plan, PlannedConnection, PlannedStep};
 
 pub fn build_plan(
     program: &Program,
@@ -205,8 +150,8 @@ fn plan_step(
             .needs(step)
             .map(|n| program.steps[n].key.clone())
             .collect(),
-        destructive: is_destructive(program, registry, step),
-        idempotent: is_idempotent(program, registry, step),
+        destructive: program.is_destructive(registry, step),
+        idempotent: program.is_idempotent(registry, step),
         always: def.always,
         continue_on_error: def.continue_on_error,
         resume_from: def
@@ -337,148 +282,4 @@ fn plan_step(
         }
     }
     planned
-}
-
-impl Plan {
-    pub fn step_count(&self) -> usize {
-        self.waves.iter().map(Vec::len).sum()
-    }
-
-    /// The human rendering. `color` adds ANSI emphasis for destructive steps and insecure endpoints.
-    pub fn to_text(&self, color: bool) -> String {
-        let (red, bold, dim, reset) = if color {
-            ("\x1b[31;1m", "\x1b[1m", "\x1b[2m", "\x1b[0m")
-        } else {
-            ("", "", "", "")
-        };
-        let mut out = format!("Plan for {bold}{}{reset} ({})\n", self.runbook, self.path);
-        if !self.params.is_empty() {
-            let params: Vec<String> = self
-                .params
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            let _ = writeln!(out, "Params: {}", params.join(", "));
-        }
-        if !self.connections.is_empty() {
-            let _ = writeln!(out, "Connections:");
-            for c in &self.connections {
-                let tls = if c.plain_http {
-                    format!("{red}PLAIN HTTP, NOT ENCRYPTED{reset}")
-                } else if c.insecure {
-                    format!("{red}TLS NOT VERIFIED (insecure: true){reset}")
-                } else if let Some(ca) = &c.ca_file {
-                    format!("TLS verified with {ca}")
-                } else {
-                    "TLS verified".to_string()
-                };
-                let _ = writeln!(
-                    out,
-                    "  {:<14} {:<10} {}  {tls}",
-                    c.name,
-                    c.kind,
-                    c.endpoint.as_deref().unwrap_or("-")
-                );
-            }
-        }
-        for (number, wave) in self.waves.iter().enumerate() {
-            let parallel = if wave.len() > 1 {
-                format!(" ({} steps in parallel)", wave.len())
-            } else {
-                String::new()
-            };
-            let _ = writeln!(out, "\nWave {}{parallel}", number + 1);
-            for step in wave {
-                let mut tags = Vec::new();
-                if step.destructive {
-                    tags.push(format!("{red}DESTRUCTIVE{reset}"));
-                }
-                if step.always {
-                    tags.push("always".into());
-                }
-                if step.continue_on_error {
-                    tags.push("continue on error".into());
-                }
-                if let Some(from) = &step.resume_from {
-                    tags.push(format!("if it fails, resume from {from}"));
-                }
-                let tags = if tags.is_empty() {
-                    String::new()
-                } else {
-                    format!("  [{}]", tags.join(", "))
-                };
-                let title = if step.title != step.id {
-                    format!(" {dim}{}{reset}", step.title)
-                } else {
-                    String::new()
-                };
-                let _ = writeln!(
-                    out,
-                    "  {bold}{}{reset} ({}){title}{tags}",
-                    step.id, step.uses
-                );
-                if !step.needs.is_empty() {
-                    let _ = writeln!(out, "      needs: {}", step.needs.join(", "));
-                }
-                if let Some(reason) = &step.skipped {
-                    let _ = writeln!(out, "      skipped: {reason}");
-                    continue;
-                }
-                if let Some(when) = &step.when {
-                    let _ = writeln!(out, "      if: {when} (decided at run time)");
-                }
-                if let Some(items) = &step.for_each {
-                    match items {
-                        Value::Array(list) => {
-                            let _ = writeln!(
-                                out,
-                                "      for each of {} item{}",
-                                list.len(),
-                                if list.len() == 1 { "" } else { "s" }
-                            );
-                        }
-                        other => {
-                            let _ = writeln!(
-                                out,
-                                "      for each item of {} (known at run time)",
-                                other.as_str().unwrap_or_default()
-                            );
-                        }
-                    }
-                }
-                for action in &step.actions {
-                    let _ = writeln!(out, "      -> {action}");
-                }
-                if let Some(retry) = &step.retry {
-                    let _ = writeln!(out, "      retry: {retry}");
-                }
-                if let Some(timeout) = &step.timeout {
-                    let _ = writeln!(out, "      timeout: {timeout}");
-                }
-            }
-        }
-        let _ = write!(
-            out,
-            "\n{} step{} in {} wave{}",
-            self.step_count(),
-            plural(self.step_count()),
-            self.waves.len(),
-            plural(self.waves.len())
-        );
-        if self.destructive.is_empty() {
-            out.push_str("; nothing destructive.\n");
-        } else {
-            let _ = writeln!(
-                out,
-                "; {red}{} destructive{reset}: {}. `runbook run` asks for confirmation (or pass --yes).",
-                self.destructive.len(),
-                self.destructive.join(", ")
-            );
-        }
-        out
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
