@@ -32,7 +32,7 @@ pub fn load(
         paths.insert("params".into(), absolute(file));
     }
     for assignment in &args.set {
-        let (key, value) = parse_set(assignment)?;
+        let (key, value) = parse_set(assignment).map_err(|e| e.to_string())?;
         inputs.params.insert(key, value);
     }
     if let Some(file) = &args.vars {

@@ -1,5 +1,7 @@
 //! Asking the operator: confirmations of destructive steps and `approve` steps.
 
+use crate::error::Declined;
+
 /// How an approval was given, recorded in the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Approval {
@@ -20,7 +22,7 @@ impl Approval {
 
 pub trait Interaction: Send + Sync {
     /// Ask a yes/no question. `Err` carries why no answer could be had (no terminal, refused).
-    fn confirm(&self, question: &str) -> Result<Approval, String>;
+    fn confirm(&self, question: &str) -> Result<Approval, Declined>;
     /// Whether a question can be answered at all (a terminal, or `--yes`).
     fn can_ask(&self) -> bool {
         true
@@ -31,7 +33,7 @@ pub trait Interaction: Send + Sync {
 pub struct AssumeYes;
 
 impl Interaction for AssumeYes {
-    fn confirm(&self, _question: &str) -> Result<Approval, String> {
+    fn confirm(&self, _question: &str) -> Result<Approval, Declined> {
         Ok(Approval::AssumeYes)
     }
 }
@@ -44,9 +46,9 @@ impl Interaction for NoTerminal {
         false
     }
 
-    fn confirm(&self, question: &str) -> Result<Approval, String> {
-        Err(format!(
+    fn confirm(&self, question: &str) -> Result<Approval, Declined> {
+        Err(Declined(format!(
             "`{question}` needs confirmation, but there is no terminal to ask on; pass --yes to confirm in scripts"
-        ))
+        )))
     }
 }

@@ -9,6 +9,7 @@ pub mod config_dir;
 pub mod connection;
 pub mod diagnostic;
 pub mod duration;
+pub mod error;
 pub mod execute;
 pub mod exit;
 pub mod expand;

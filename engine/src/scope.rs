@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::connection::{Connection, Connections};
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::error::SetError;
 use crate::program::Program;
 use crate::redact::Redactor;
 use crate::source::Loc;
@@ -354,21 +355,19 @@ pub fn unknown_param(
 }
 
 /// `--set key=value`: the value is read as YAML, so `--set n=3` is a number and `--set dbs=[a,b]` a list.
-pub fn parse_set(assignment: &str) -> Result<(String, Value), String> {
+pub fn parse_set(assignment: &str) -> Result<(String, Value), SetError> {
     let (key, raw) = assignment
         .split_once('=')
-        .ok_or_else(|| format!("`--set {assignment}` has no `=`; write `--set name=value`"))?;
+        .ok_or_else(|| SetError::NoEquals(assignment.to_string()))?;
     let value = if raw.is_empty() {
         Value::String(String::new())
     } else {
         // A value that is not YAML is an error, not silently a string: `dbs=[a, b` meant a list.
-        serde_saphyr::from_str::<Value>(raw).map_err(|e| {
-            let reason = e.to_string();
-            let reason = reason.lines().next().unwrap_or_default();
-            format!(
-                "`--set {assignment}`: the value is not valid YAML ({reason}); fix it, or quote it to pass it as a string: --set '{key}=\"{}\"'",
-                raw.replace('"', "\\\"")
-            )
+        serde_saphyr::from_str::<Value>(raw).map_err(|e| SetError::NotYaml {
+            assignment: assignment.to_string(),
+            reason: e.to_string().lines().next().unwrap_or_default().to_string(),
+            key: key.to_string(),
+            quoted: raw.replace('"', "\\\""),
         })?
     };
     Ok((key.trim().to_string(), value))
@@ -381,8 +380,11 @@ mod tests {
     #[test]
     fn a_set_value_that_is_not_yaml_is_an_error_that_says_how_to_quote() {
         let error = parse_set("dbs=[a, b").unwrap_err();
-        assert!(error.contains("not valid YAML"), "{error}");
-        assert!(error.contains(r#"--set 'dbs="[a, b"'"#), "{error}");
+        assert!(error.to_string().contains("not valid YAML"), "{error}");
+        assert!(
+            error.to_string().contains(r#"--set 'dbs="[a, b"'"#),
+            "{error}"
+        );
         assert_eq!(parse_set(r#"dbs="[a, b""#).unwrap().1, Value::from("[a, b"));
     }
 

@@ -14,6 +14,7 @@ use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value as MjVal
 use serde_json::Value;
 
 use crate::duration::format_duration;
+use crate::error::TemplateError;
 
 pub fn is_template(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")
@@ -62,18 +63,18 @@ impl Templates {
     }
 
     /// Compile a template and list the variables it reads (`params.x`, `steps.y.outputs.z`).
-    pub fn template_references(&self, text: &str) -> Result<BTreeSet<String>, String> {
+    pub fn template_references(&self, text: &str) -> Result<BTreeSet<String>, TemplateError> {
         let template = self.env.template_from_str(text).map_err(describe)?;
         Ok(template.undeclared_variables(true).into_iter().collect())
     }
 
     /// Compile an expression and list the variables it reads.
-    pub fn expression_references(&self, text: &str) -> Result<BTreeSet<String>, String> {
+    pub fn expression_references(&self, text: &str) -> Result<BTreeSet<String>, TemplateError> {
         let expr = self.env.compile_expression(text).map_err(describe)?;
         Ok(expr.undeclared_variables(true).into_iter().collect())
     }
 
-    pub fn eval(&self, expression: &str, scope: &MjValue) -> Result<MjValue, String> {
+    pub fn eval(&self, expression: &str, scope: &MjValue) -> Result<MjValue, TemplateError> {
         let expr = self.env.compile_expression(expression).map_err(describe)?;
         let refs = || self.expression_references(expression);
         match expr.eval(scope) {
@@ -85,13 +86,13 @@ impl Templates {
         }
     }
 
-    pub fn eval_bool(&self, expression: &str, scope: &MjValue) -> Result<bool, String> {
+    pub fn eval_bool(&self, expression: &str, scope: &MjValue) -> Result<bool, TemplateError> {
         self.eval(expression_text(expression), scope)
             .map(|v| v.is_true())
     }
 
     /// Render one string: native value for a lone expression, text otherwise.
-    pub fn render_str(&self, text: &str, scope: &MjValue) -> Result<Value, String> {
+    pub fn render_str(&self, text: &str, scope: &MjValue) -> Result<Value, TemplateError> {
         if !is_template(text) {
             return Ok(Value::String(text.to_string()));
         }
@@ -105,7 +106,7 @@ impl Templates {
     }
 
     /// Render every string in a value.
-    pub fn render_value(&self, value: &Value, scope: &MjValue) -> Result<Value, String> {
+    pub fn render_value(&self, value: &Value, scope: &MjValue) -> Result<Value, TemplateError> {
         map_strings(value, &|s| self.render_str(s, scope))
     }
 
@@ -113,15 +114,15 @@ impl Templates {
     fn explain(
         &self,
         error: Error,
-        references: &Result<BTreeSet<String>, String>,
+        references: &Result<BTreeSet<String>, TemplateError>,
         scope: &MjValue,
-    ) -> String {
+    ) -> TemplateError {
         if error.kind() == ErrorKind::UndefinedError
             && let Ok(refs) = references
         {
             for reference in refs {
                 if let Some(message) = undefined_message(reference, scope) {
-                    return message;
+                    return TemplateError { message };
                 }
             }
         }
@@ -162,19 +163,19 @@ fn undefined_message(reference: &str, scope: &MjValue) -> Option<String> {
     None
 }
 
-fn describe(error: Error) -> String {
+fn describe(error: Error) -> TemplateError {
     let mut text = error.kind().to_string();
     if let Some(detail) = error.detail() {
         text = format!("{text}: {detail}");
     }
-    text
+    TemplateError { message: text }
 }
 
 /// `value` with every string in it (not keys) replaced by what `render` makes of it.
-pub fn map_strings(
+pub fn map_strings<E>(
     value: &Value,
-    render: &impl Fn(&str) -> Result<Value, String>,
-) -> Result<Value, String> {
+    render: &impl Fn(&str) -> Result<Value, E>,
+) -> Result<Value, E> {
     Ok(match value {
         Value::String(s) => render(s)?,
         Value::Array(items) => Value::Array(
@@ -186,7 +187,7 @@ pub fn map_strings(
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| Ok((k.clone(), map_strings(v, render)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, E>>()?,
         ),
         other => other.clone(),
     })
@@ -321,13 +322,16 @@ mod tests {
             .render_str("{{ steps.x.outputs.nam }}", &scope())
             .unwrap_err();
         assert_eq!(
-            err,
+            err.message,
             "`steps.x.outputs.nam` is undefined (`steps.x.outputs` has: name)"
         );
         let err = t
             .render_str("job {{ params.missing }}", &scope())
             .unwrap_err();
-        assert!(err.starts_with("`params.missing` is undefined"), "{err}");
+        assert!(
+            err.message.starts_with("`params.missing` is undefined"),
+            "{err}"
+        );
     }
 
     #[test]

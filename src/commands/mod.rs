@@ -156,7 +156,7 @@ fn unknown_params_in(program: &Program, params_file: &Path) -> Diagnostics {
 }
 
 /// A run's state that cannot be read, is damaged, or does not exist.
-pub fn state_error(error: &runbook_engine::journal::StateError, output: OutputFormat) -> i32 {
+pub fn state_error(error: &runbook_engine::error::StateError, output: OutputFormat) -> i32 {
     let code = error.exit_code();
     match output {
         OutputFormat::Human => eprintln!("error: {error}"),

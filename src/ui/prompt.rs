@@ -3,6 +3,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use indicatif::MultiProgress;
+use runbook_engine::error::Declined;
 use runbook_engine::interaction::{Approval, Interaction};
 
 /// Asks on the terminal, pausing the progress display while it does.
@@ -59,10 +60,11 @@ impl TerminalPrompt {
 }
 
 impl Interaction for TerminalPrompt {
-    fn confirm(&self, question: &str) -> Result<Approval, String> {
+    fn confirm(&self, question: &str) -> Result<Approval, Declined> {
         match &self.bars {
             Some(bars) => bars.suspend(|| Self::ask(question)),
             None => Self::ask(question),
         }
+        .map_err(Declined)
     }
 }

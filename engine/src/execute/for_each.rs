@@ -5,7 +5,9 @@ use serde_json::Value;
 
 use super::Execution;
 use super::state::{StepStatus, Unit, UnitState};
-use crate::journal::{Event, StateError, UnitStatus};
+use crate::error::StateError;
+use crate::error::TemplateError;
+use crate::journal::{Event, UnitStatus};
 use crate::model::ForEach;
 use crate::template::{expression_text, to_json_value};
 
@@ -57,7 +59,11 @@ impl Execution<'_> {
     }
 
     /// The items of a `for_each`: a list, or a map as `{key, value}` pairs.
-    pub(super) fn expand(&self, step: usize, for_each: &ForEach) -> Result<Vec<Value>, String> {
+    pub(super) fn expand(
+        &self,
+        step: usize,
+        for_each: &ForEach,
+    ) -> Result<Vec<Value>, TemplateError> {
         let scope = self.scope(step, None);
         let value = match for_each {
             ForEach::Expr(expr) => {
@@ -72,7 +78,7 @@ impl Execution<'_> {
                 .into_iter()
                 .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
                 .collect()),
-            other => Err(format!("expected a list, got {other}")),
+            other => Err(format!("expected a list, got {other}").into()),
         }
     }
 }

@@ -3,7 +3,8 @@
 
 use super::Execution;
 use super::state::StepStatus;
-use crate::journal::{Event, StateError};
+use crate::error::StateError;
+use crate::journal::Event;
 use crate::template::expression_text;
 
 /// What a ready step's gates say.

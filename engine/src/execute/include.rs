@@ -5,7 +5,8 @@ use serde_json::{Map, Value};
 
 use super::Execution;
 use super::state::StepStatus;
-use crate::journal::{Event, StateError, StepRecord};
+use crate::error::StateError;
+use crate::journal::{Event, StepRecord};
 
 impl Execution<'_> {
     /// An included runbook's steps have all finished: the include step collects their outputs.

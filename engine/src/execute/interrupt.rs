@@ -5,7 +5,8 @@ use tokio::task::JoinSet;
 
 use super::Execution;
 use super::state::{TaskDone, UnitState};
-use crate::journal::{Event, StateError};
+use crate::error::StateError;
+use crate::journal::Event;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Drain {

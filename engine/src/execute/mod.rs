@@ -34,8 +34,9 @@ use tokio::task::{AbortHandle, JoinSet};
 pub use observer::{Observer, Silent};
 pub use outcome::Outcome;
 
+use crate::error::StateError;
 use crate::interaction::Interaction;
-use crate::journal::{Event, JournalWriter, Record, RunState, StateError, StepRecord};
+use crate::journal::{Event, JournalWriter, Record, RunState, StepRecord};
 use crate::kind::Registry;
 use crate::program::Program;
 use crate::progress::ProgressUpdate;

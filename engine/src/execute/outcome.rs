@@ -4,7 +4,8 @@
 use super::Execution;
 use super::interrupt::Drain;
 use super::state::{StepStatus, UnitState};
-use crate::journal::{Event, SessionEnd, StateError};
+use crate::error::StateError;
+use crate::journal::{Event, SessionEnd};
 
 /// How a session of a run ended.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,7 +7,7 @@ use super::Execution;
 use super::gates::Gate;
 use super::interrupt::Drain;
 use super::state::{StepStatus, TaskDone, UnitState};
-use crate::journal::StateError;
+use crate::error::StateError;
 
 impl Execution<'_> {
     /// Decide what can start, and start it.

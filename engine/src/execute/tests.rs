@@ -256,8 +256,15 @@ async fn a_failure_stops_new_steps_but_always_steps_still_run() {
     assert_eq!(outcome.not_run, ["after-a", "other"]);
     let mut starts = w.probe.starts();
     starts.sort();
-    assert_eq!(starts, ["a", "cleanup", "slow"], "what ran when `a` failed finished");
-    assert_eq!(w.state().step("slow").unwrap().state(), StepState::Succeeded);
+    assert_eq!(
+        starts,
+        ["a", "cleanup", "slow"],
+        "what ran when `a` failed finished"
+    );
+    assert_eq!(
+        w.state().step("slow").unwrap().state(),
+        StepState::Succeeded
+    );
     let state = w.state();
     assert_eq!(state.step("cleanup").unwrap().state(), StepState::Succeeded);
     assert_eq!(StepState::of(state.step("other")), StepState::NotRun);

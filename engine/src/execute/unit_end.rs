@@ -7,7 +7,8 @@ use super::Execution;
 use super::interrupt::Drain;
 use super::retry;
 use super::state::{StepStatus, TaskDone, UnitState};
-use crate::journal::{Event, StateError};
+use crate::error::StateError;
+use crate::journal::Event;
 use crate::kind::StepError;
 
 impl Execution<'_> {

@@ -10,7 +10,8 @@ use tokio::task::JoinSet;
 use super::Execution;
 use super::state::{StepStatus, TaskDone, Unit, UnitState};
 use crate::duration::format_duration;
-use crate::journal::{Event, StateError, StepRecord};
+use crate::error::StateError;
+use crate::journal::{Event, StepRecord};
 use crate::kind::{StepContext, StepError, StepKind};
 use crate::progress::ProgressSink;
 

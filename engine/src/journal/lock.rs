@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::store::{RunDir, now_rfc3339};
+use crate::error::LockError;
 
 /// Who drives a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,13 +73,6 @@ pub struct RunLock {
     path: PathBuf,
     // Holding the open file holds the lock.
     _file: File,
-}
-
-#[derive(Debug)]
-pub enum LockError {
-    /// Another live process holds the lock; its name, if it has written it yet.
-    Held(Option<Box<LockHolder>>),
-    Io(std::io::Error),
 }
 
 impl RunLock {

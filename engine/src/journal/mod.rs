@@ -2,7 +2,6 @@
 //! the truth for `resume`, `status` and `report`. It never holds a secret: every record passes
 //! through the redactor before it is written.
 
-mod error;
 mod lock;
 mod meta;
 mod record;
@@ -11,8 +10,7 @@ mod step_state;
 mod store;
 mod stored;
 
-pub use error::StateError;
-pub use lock::{LockError, LockHolder, RunLock, current_user, hostname};
+pub use lock::{LockHolder, RunLock, current_user, hostname};
 pub use meta::{FingerprintKey, RunMeta, fingerprint, step_fingerprints};
 pub use record::{Event, Record, SessionEnd};
 pub use replay::{RunState, RunStatus, StepRecord, UnitRecord, UnitStatus};

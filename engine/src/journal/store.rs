@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
-use super::error::StateError;
 use super::meta::RunMeta;
 use super::record::{Event, Record};
+use crate::error::StateError;
 use crate::redact::Redactor;
 
 /// RFC 3339 in UTC with exactly three fraction digits, so that timestamps sort and align as text.

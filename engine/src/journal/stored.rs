@@ -1,11 +1,11 @@
 //! A run as its state directory holds it, read and checked: where `status`, `report`, the
 //! `report` step and `resume` all start, so they can never disagree about what happened.
 
-use super::error::StateError;
 use super::lock::{LockHolder, RunLock};
 use super::meta::RunMeta;
 use super::replay::{RunState, RunStatus};
 use super::store::{JournalRead, RunDir, StateDir};
+use crate::error::StateError;
 
 #[derive(Debug, Clone)]
 pub struct StoredRun {

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::connection::Connection;
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::error::TemplateError;
 use crate::kind::Registry;
 use crate::model::ForEach;
 use crate::program::Program;
@@ -104,7 +105,7 @@ fn render_planned(
     value: &Value,
     scope: &minijinja::Value,
     item_is_placeholder: bool,
-) -> Result<Value, String> {
+) -> Result<Value, TemplateError> {
     map_strings(value, &|s| {
         let run_time = || reads_run_time_values(templates, s, item_is_placeholder);
         match templates.render_str(s, scope) {

@@ -16,7 +16,6 @@ pub mod timing;
 use serde::Serialize;
 
 pub use crate::journal::{RunStatus, StepState};
-pub use of_run::RunbookGone;
 
 /// How one session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

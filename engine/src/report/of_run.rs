@@ -6,31 +6,13 @@ use std::path::Path;
 
 use super::build::recorded_step;
 use super::{Report, StepReport};
-use crate::diagnostic::Diagnostics;
+use crate::error::RunbookGone;
 use crate::journal::{RunState, RunStatus, StoredRun};
 use crate::kind::Registry;
 use crate::program::Program;
 use crate::source::Sources;
 use crate::validate::{KnownInputs, validate_program};
 use crate::{expand, load};
-
-/// The runbook of a run no longer loads, so what needs its step graph cannot be had.
-#[derive(Debug)]
-pub struct RunbookGone {
-    pub runbook_path: String,
-    pub diagnostics: Diagnostics,
-    pub sources: Sources,
-}
-
-impl std::fmt::Display for RunbookGone {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the runbook {} no longer loads; the report needs it for the step graph",
-            self.runbook_path
-        )
-    }
-}
 
 impl StoredRun {
     /// The replayed state as a reader should see it: while no process drives the run, a step

@@ -3,7 +3,6 @@
 //! ([`confirm`]) and hand over to the executor.
 
 mod confirm;
-mod error;
 mod resume;
 mod resume_policy;
 mod start;
@@ -13,18 +12,19 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::error::StateError;
 use crate::execute::{ExecOptions, Execution, Observer, Outcome};
 use crate::exit;
 use crate::interaction::Interaction;
 use crate::journal::{
-    Event, JournalWriter, LockHolder, Record, RunDir, RunState, SessionEnd, StateDir, StateError,
+    Event, JournalWriter, LockHolder, Record, RunDir, RunState, SessionEnd, StateDir,
 };
 use crate::kind::Registry;
 use crate::program::Program;
 use crate::redact::Redactor;
 use crate::scope::FrameScope;
 
-pub use error::SessionError;
+pub use crate::error::SessionError;
 pub use resume::resume;
 pub use resume_policy::{Refusal, ResumeChoices, ResumeDecision, decide};
 pub use start::start;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::confirm::confirm_destructive;
-use super::error::lock_error;
 use super::resume_policy::{Refusal, ResumeChoices, decide};
 use super::unchanged::check_unchanged;
 use super::{Drive, Finished, SessionError, SessionOptions, session_started};
@@ -31,8 +30,8 @@ pub async fn resume(
     interrupts: mpsc::UnboundedReceiver<()>,
 ) -> Result<Finished, SessionError> {
     let run_id = run_dir.id();
-    let (_lock, previous) =
-        RunLock::acquire(run_dir, &options.command).map_err(|e| lock_error(e, run_dir))?;
+    let (_lock, previous) = RunLock::acquire(run_dir, &options.command)
+        .map_err(|e| SessionError::from_lock(e, run_dir))?;
     // Read again under the lock: what was read before it may be out of date.
     let stored = StoredRun::read(run_dir.clone())?;
     check_unchanged(program, &stored.meta)?;

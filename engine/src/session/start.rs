@@ -7,7 +7,6 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::confirm::confirm_destructive;
-use super::error::lock_error;
 use super::{Drive, Finished, SessionError, SessionOptions, session_started};
 use crate::journal::{
     JournalRead, JournalWriter, LockHolder, RunLock, RunMeta, RunState, new_run_id, now_rfc3339,
@@ -71,8 +70,8 @@ pub async fn start(
     };
     let run_dir = options.state_dir.run(&run_id);
     run_dir.create()?;
-    let (_lock, _) =
-        RunLock::acquire(&run_dir, &options.command).map_err(|e| lock_error(e, &run_dir))?;
+    let (_lock, _) = RunLock::acquire(&run_dir, &options.command)
+        .map_err(|e| SessionError::from_lock(e, &run_dir))?;
     // The journal's first record comes before run.json: run.json without a journal is damage.
     let mut journal = JournalWriter::open(&run_dir, &JournalRead::default(), redactor.clone())?;
     let record = session_started(&mut journal, 1, &options.command)?;
