@@ -1,9 +1,13 @@
+//! Confirmation on the terminal: a yes/no question that Ctrl-C interrupts.
+
 use std::io::{BufRead, Write};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use indicatif::MultiProgress;
 use runbook_engine::interaction::{Approval, Interaction};
+
+use crate::error::PromptError;
 
 /// Asks on the terminal, pausing the progress display while it does.
 pub struct TerminalPrompt {
@@ -18,7 +22,7 @@ impl TerminalPrompt {
     /// Ask and wait for a line, or for Ctrl-C (SIGTERM, SIGHUP): the signal handlers only count
     /// interruptions ([`super::INTERRUPTIONS`]), so the answer is read on a thread of its own
     /// while this one watches the count.
-    fn ask(question: &str) -> Result<Approval, String> {
+    fn ask(question: &str) -> Result<Approval, PromptError> {
         let before = super::INTERRUPTIONS.load(Ordering::SeqCst);
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "{question} [y/N] ");
@@ -38,19 +42,17 @@ impl TerminalPrompt {
                 Ok(Ok(answer)) => {
                     return match answer.trim().to_ascii_lowercase().as_str() {
                         "y" | "yes" => Ok(Approval::Operator),
-                        _ => Err("the operator answered no".into()),
+                        _ => Err(PromptError::Declined),
                     };
                 }
-                Ok(Err(e)) => return Err(format!("could not read the answer: {e}")),
+                Ok(Err(e)) => return Err(PromptError::Read(e)),
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err("could not read the answer".into());
+                    return Err(PromptError::Closed);
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                     if super::INTERRUPTIONS.load(Ordering::SeqCst) != before {
                         eprintln!();
-                        return Err(
-                            "interrupted at the prompt (Ctrl-C): no answer was taken".into()
-                        );
+                        return Err(PromptError::Interrupted);
                     }
                 }
             }
@@ -60,9 +62,11 @@ impl TerminalPrompt {
 
 impl Interaction for TerminalPrompt {
     fn confirm(&self, question: &str) -> Result<Approval, String> {
-        match &self.bars {
+        let answer = match &self.bars {
             Some(bars) => bars.suspend(|| Self::ask(question)),
             None => Self::ask(question),
-        }
+        };
+        // The engine's interaction trait takes the reason as text.
+        answer.map_err(|error| error.to_string())
     }
 }
