@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::error::ParallelError;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "runbook",
@@ -195,10 +197,9 @@ pub struct ExecArgs {
     pub parallel: usize,
 }
 
-fn at_least_one(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(0) => Err("must be at least 1 (1 runs one step at a time)".into()),
-        Ok(n) => Ok(n),
-        Err(e) => Err(format!("{e}")),
+fn at_least_one(text: &str) -> Result<usize, ParallelError> {
+    match text.parse::<usize>()? {
+        0 => Err(ParallelError::Zero),
+        n => Ok(n),
     }
 }

@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 
 use runbook_engine::scope::{Inputs, parse_set};
 use runbook_engine::validate::KnownInputs;
+use runbook_inputs::{Cluster, ClusterInputs, load_secrets_file};
 use serde_json::{Map, Value};
 
 use crate::args::InputArgs;
+use crate::error::InputError;
 
 /// The inputs, what validation may check references against, and where each came from (for `run.json`).
 pub struct LoadedInputs {
@@ -19,7 +21,7 @@ pub struct LoadedInputs {
 pub fn load(
     args: &InputArgs,
     saved_params: Option<&Map<String, Value>>,
-) -> Result<LoadedInputs, String> {
+) -> Result<LoadedInputs, InputError> {
     let mut inputs = Inputs::default();
     inputs.env = std::env::vars().collect();
     let mut known = KnownInputs::default();
@@ -32,7 +34,7 @@ pub fn load(
         paths.insert("params".into(), absolute(file));
     }
     for assignment in &args.set {
-        let (key, value) = parse_set(assignment).map_err(|e| e.to_string())?;
+        let (key, value) = parse_set(assignment).map_err(InputError::Set)?;
         inputs.params.insert(key, value);
     }
     if let Some(file) = &args.vars {
@@ -40,18 +42,24 @@ pub fn load(
         paths.insert("vars".into(), absolute(file));
     }
     if let Some(dir) = &args.config_dir {
-        crate::config::load_config_dir(
-            dir,
-            args.cluster.as_deref(),
-            &mut inputs,
-            &mut known,
-            &mut paths,
-        )?;
+        let cluster = parse_cluster(dir, args.cluster.as_deref())?;
+        let from_dir = ClusterInputs::load(dir, cluster)?;
+        known.config_files = from_dir.config.relative_files_looked_in().to_vec();
+        known.config = Some(from_dir.config.value().clone());
+        inputs.config = Some(from_dir.config.value().clone());
+        paths.insert("config_dir".into(), absolute(dir));
+        paths.insert("cluster".into(), cluster.as_str().into());
+        inputs.default_kubeconfig = from_dir.kubeconfig.map(|path| path.display().to_string());
+        if let Some(secrets) = from_dir.secrets {
+            known.secrets = Some(secrets.value.clone());
+            known.secrets_source = Some(secrets.path.display().to_string());
+            inputs.secrets = Some(secrets.value);
+        }
     } else if args.cluster.is_some() {
-        return Err("--cluster needs --config-dir (or CK8S_CONFIG_PATH)".into());
+        return Err(InputError::ClusterWithoutConfigDir);
     }
     if let Some(file) = &args.secrets {
-        let secrets = crate::config::load_secrets_file(file)?;
+        let secrets = load_secrets_file(file)?;
         known.secrets_source = Some(file.display().to_string());
         known.secrets = Some(secrets.clone());
         inputs.secrets = Some(secrets);
@@ -64,12 +72,22 @@ pub fn load(
     })
 }
 
+/// `--cluster` is required with a config directory: the two clusters' configs differ.
+fn parse_cluster(dir: &Path, cluster: Option<&str>) -> Result<Cluster, InputError> {
+    match cluster {
+        Some(cluster) => cluster.parse().map_err(InputError::Cluster),
+        None => Err(InputError::ConfigDirWithoutCluster {
+            dir: dir.to_path_buf(),
+        }),
+    }
+}
+
 /// The inputs a run was started with, from its `run.json`, with any flags given to `resume` on top.
 pub fn for_resume(
     saved: &BTreeMap<String, String>,
     params: &Map<String, Value>,
     overrides: &InputArgs,
-) -> Result<LoadedInputs, String> {
+) -> Result<LoadedInputs, InputError> {
     let mut args = overrides.clone();
     let path = |key: &str| saved.get(key).map(PathBuf::from);
     if args.config_dir.is_none() {
@@ -89,31 +107,26 @@ pub fn for_resume(
     load(&args, Some(params))
 }
 
-pub fn read_mapping(file: &Path, what: &str) -> Result<Map<String, Value>, String> {
-    let text =
-        runbook_engine::input_file::read_text(file).map_err(|e| format!("the {what} file: {e}"))?;
+fn read_mapping(file: &Path, what: &'static str) -> Result<Map<String, Value>, InputError> {
+    let text = runbook_engine::input_file::read_text(file)
+        .map_err(|source| InputError::Read { what, source })?;
     match serde_saphyr::from_str::<Value>(&text) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(Value::Null) => Ok(Map::new()),
-        Ok(_) => Err(format!(
-            "{}: the {what} file must be a YAML mapping of names to values",
-            file.display()
-        )),
-        Err(e) => {
-            let at = e
-                .location()
-                .map(|l| format!(":{}:{}", l.line(), l.column()))
-                .unwrap_or_default();
-            Err(format!(
-                "{}{at}: invalid YAML in the {what} file: {}",
-                file.display(),
-                e.to_string().lines().next().unwrap_or_default()
-            ))
-        }
+        Ok(_) => Err(InputError::NotAMapping {
+            file: file.to_path_buf(),
+            what,
+        }),
+        Err(e) => Err(InputError::Yaml {
+            file: file.to_path_buf(),
+            what,
+            location: e.location().map(|l| (l.line(), l.column())),
+            message: e.to_string().lines().next().unwrap_or_default().to_string(),
+        }),
     }
 }
 
-pub fn absolute(path: &Path) -> String {
+fn absolute(path: &Path) -> String {
     std::fs::canonicalize(path)
         .unwrap_or_else(|_| path.to_path_buf())
         .display()

@@ -2,7 +2,7 @@
 
 mod args;
 mod commands;
-mod config;
+mod error;
 mod inputs;
 mod ui;
 

@@ -5,7 +5,6 @@
 //! can be rendered before running, [`exec`] runs the DAG with checkpoints in the [`journal`], and
 //! [`report`] reads the journal back.
 
-pub mod config_dir;
 pub mod connection;
 pub mod diagnostic;
 pub mod duration;
@@ -30,7 +29,6 @@ pub mod schema;
 pub mod schema_check;
 pub mod scope;
 pub mod session;
-pub mod sops;
 pub mod source;
 pub mod suggest;
 pub mod template;

@@ -1,7 +1,7 @@
 //! `runbook config show`: what an operator runs when a restore reads the wrong bucket.
 
-use runbook_engine::config_dir::{Cluster, ClusterConfig};
 use runbook_engine::redact::MASK;
+use runbook_inputs::{Cluster, ClusterConfig};
 use serde_json::{Value, json};
 
 use super::input_error;
@@ -22,7 +22,7 @@ pub fn run(args: &InputArgs, output: OutputFormat) -> i32 {
     };
     let config = match ClusterConfig::load(dir, cluster) {
         Ok(c) => c,
-        Err(e) => return input_error(&e.to_string(), output),
+        Err(e) => return input_error(&e, output),
     };
     let loaded = match crate::inputs::load(args, None) {
         Ok(l) => l,

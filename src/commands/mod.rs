@@ -168,10 +168,10 @@ pub fn state_error(error: &runbook_engine::error::StateError, output: OutputForm
 }
 
 /// An input error that is not tied to a runbook position (unreadable file, bad flag).
-pub fn input_error(message: &str, output: OutputFormat) -> i32 {
+pub fn input_error(message: &(impl std::fmt::Display + ?Sized), output: OutputFormat) -> i32 {
     match output {
         OutputFormat::Human => eprintln!("error: {message}"),
-        OutputFormat::Json => emit(&json!({"event": "problem", "message": message})),
+        OutputFormat::Json => emit(&json!({"event": "problem", "message": message.to_string()})),
     }
     exit::INVALID
 }

@@ -1,3 +1,5 @@
+//! Confirmation on the terminal: a yes/no question that Ctrl-C interrupts.
+
 use std::io::{BufRead, Write};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -5,6 +7,8 @@ use std::time::Duration;
 use indicatif::MultiProgress;
 use runbook_engine::error::Declined;
 use runbook_engine::interaction::{Approval, Interaction};
+
+use crate::error::PromptError;
 
 /// Asks on the terminal, pausing the progress display while it does.
 pub struct TerminalPrompt {
@@ -19,7 +23,7 @@ impl TerminalPrompt {
     /// Ask and wait for a line, or for Ctrl-C (SIGTERM, SIGHUP): the signal handlers only count
     /// interruptions ([`super::INTERRUPTIONS`]), so the answer is read on a thread of its own
     /// while this one watches the count.
-    fn ask(question: &str) -> Result<Approval, String> {
+    fn ask(question: &str) -> Result<Approval, PromptError> {
         let before = super::INTERRUPTIONS.load(Ordering::SeqCst);
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "{question} [y/N] ");
@@ -39,19 +43,17 @@ impl TerminalPrompt {
                 Ok(Ok(answer)) => {
                     return match answer.trim().to_ascii_lowercase().as_str() {
                         "y" | "yes" => Ok(Approval::Operator),
-                        _ => Err("the operator answered no".into()),
+                        _ => Err(PromptError::Declined),
                     };
                 }
-                Ok(Err(e)) => return Err(format!("could not read the answer: {e}")),
+                Ok(Err(e)) => return Err(PromptError::Read(e)),
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err("could not read the answer".into());
+                    return Err(PromptError::Closed);
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                     if super::INTERRUPTIONS.load(Ordering::SeqCst) != before {
                         eprintln!();
-                        return Err(
-                            "interrupted at the prompt (Ctrl-C): no answer was taken".into()
-                        );
+                        return Err(PromptError::Interrupted);
                     }
                 }
             }
@@ -65,6 +67,6 @@ impl Interaction for TerminalPrompt {
             Some(bars) => bars.suspend(|| Self::ask(question)),
             None => Self::ask(question),
         }
-        .map_err(Declined)
+        .map_err(|error| Declined(error.to_string()))
     }
 }

@@ -11,7 +11,7 @@ use std::sync::{Mutex, OnceLock};
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use runbook_engine::kind::{StepContext, StepError};
-use runbook_engine::sops::{self, Format, KeySources};
+use runbook_inputs::sops::{self, Format, KeySources};
 
 /// A connected client and the namespace steps use when they name none.
 #[derive(Clone)]

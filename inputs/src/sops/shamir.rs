@@ -5,22 +5,24 @@
 
 use zeroize::Zeroizing;
 
+use super::error::DataKeyProblem;
+
 /// Rebuilds the secret from at least two shares by Lagrange interpolation at x = 0.
-pub(crate) fn combine(shares: &[Zeroizing<Vec<u8>>]) -> Result<Zeroizing<Vec<u8>>, String> {
+pub(crate) fn combine(shares: &[Zeroizing<Vec<u8>>]) -> Result<Zeroizing<Vec<u8>>, DataKeyProblem> {
     if shares.len() < 2 {
-        return Err("fewer than two Shamir parts".to_string());
+        return Err(DataKeyProblem::TooFewShamirParts);
     }
     let share_len = shares[0].len();
     if share_len < 2 {
-        return Err("a Shamir part is shorter than two bytes".to_string());
+        return Err(DataKeyProblem::ShamirPartTooShort);
     }
     if shares.iter().any(|share| share.len() != share_len) {
-        return Err("the Shamir parts have different lengths".to_string());
+        return Err(DataKeyProblem::ShamirPartLengthsDiffer);
     }
     let xs: Vec<u8> = shares.iter().map(|share| share[share_len - 1]).collect();
     for (index, x) in xs.iter().enumerate() {
         if xs[..index].contains(x) {
-            return Err("two Shamir parts have the same x coordinate".to_string());
+            return Err(DataKeyProblem::DuplicateShamirCoordinate);
         }
     }
 

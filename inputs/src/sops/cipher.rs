@@ -16,6 +16,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use regex::Regex;
 use zeroize::Zeroizing;
 
+use super::error::DataKeyProblem;
+
 /// sops' Go regex, kept as is so that the same strings parse the same way.
 static ENCRYPTED_VALUE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]").expect("valid regex")
@@ -34,11 +36,11 @@ pub(crate) fn looks_encrypted(text: &str) -> bool {
 pub(crate) struct DataKey(Zeroizing<Vec<u8>>);
 
 impl DataKey {
-    pub fn new(bytes: Zeroizing<Vec<u8>>) -> Result<DataKey, String> {
+    pub fn new(bytes: Zeroizing<Vec<u8>>) -> Result<DataKey, DataKeyProblem> {
         if bytes.len() == 32 {
             Ok(DataKey(bytes))
         } else {
-            Err(format!("it is {} bytes long instead of 32", bytes.len()))
+            Err(DataKeyProblem::WrongLength(bytes.len()))
         }
     }
 }

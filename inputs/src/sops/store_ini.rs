@@ -14,18 +14,18 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::error::SopsError;
+use super::error::{IniSyntax, SopsError};
 use super::store::{NumberModel, StoreDocument};
 
 const DEFAULT_SECTION: &str = "DEFAULT";
 const METADATA_SECTION: &str = "sops";
 
 pub(crate) fn parse(text: &str, origin: &Path) -> Result<StoreDocument, SopsError> {
-    let mut sections = parse_sections(text).map_err(|(line, message)| SopsError::Malformed {
+    let mut sections = parse_sections(text).map_err(|(line, syntax)| SopsError::Malformed {
         path: origin.to_path_buf(),
         format: "INI",
         location: Some((line as u64, 1)),
-        message,
+        message: syntax.to_string(),
     })?;
 
     let metadata = sections
@@ -49,7 +49,7 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<StoreDocument, SopsErro
 }
 
 /// `{section: {key: "value"}}` in file order, DEFAULT first. Errors carry a 1-based line.
-fn parse_sections(text: &str) -> Result<Map<String, Value>, (usize, String)> {
+fn parse_sections(text: &str) -> Result<Map<String, Value>, (usize, IniSyntax)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let mut sections = Map::new();
@@ -67,10 +67,10 @@ fn parse_sections(text: &str) -> Result<Map<String, Value>, (usize, String)> {
         if line.starts_with('[') {
             let close = line
                 .rfind(']')
-                .ok_or_else(|| (line_number, "unclosed section header".to_string()))?;
+                .ok_or((line_number, IniSyntax::UnclosedSectionHeader))?;
             let name = &line[1..close];
             if name.is_empty() {
-                return Err((line_number, "empty section name".to_string()));
+                return Err((line_number, IniSyntax::EmptySectionName));
             }
             sections
                 .entry(name.to_string())
@@ -91,7 +91,7 @@ fn parse_sections(text: &str) -> Result<Map<String, Value>, (usize, String)> {
 }
 
 /// The key name and the byte offset where its value starts.
-fn read_key_name(line: &str) -> Result<(String, usize), String> {
+fn read_key_name(line: &str) -> Result<(String, usize), IniSyntax> {
     const DELIMITERS: &[char] = &['=', ':'];
     let quote = if line.starts_with("\"\"\"") && line.len() > 6 {
         Some("\"\"\"")
@@ -106,26 +106,26 @@ fn read_key_name(line: &str) -> Result<(String, usize), String> {
         let start = quote.len();
         let close = line[start..]
             .find(quote)
-            .ok_or_else(|| "missing closing quote of a key name".to_string())?
+            .ok_or(IniSyntax::UnclosedKeyQuote)?
             + start;
         let delimiter = line[close + start..]
             .find(DELIMITERS)
-            .ok_or_else(|| "key-value delimiter (= or :) not found".to_string())?;
+            .ok_or(IniSyntax::NoDelimiter)?;
         return Ok((
             line[start..close].trim().to_string(),
             close + delimiter + start + 1,
         ));
     }
     match line.find(DELIMITERS) {
-        None => Err("key-value delimiter (= or :) not found".to_string()),
-        Some(0) => Err("empty key name".to_string()),
+        None => Err(IniSyntax::NoDelimiter),
+        Some(0) => Err(IniSyntax::EmptyKeyName),
         Some(end) => Ok((line[..end].trim().to_string(), end + 1)),
     }
 }
 
 /// ini.v1's `readValue` at default options. `next_line` is the index of the line after the
 /// current one; multi-line values advance it.
-fn read_value(raw: &str, lines: &[&str], next_line: &mut usize) -> Result<String, String> {
+fn read_value(raw: &str, lines: &[&str], next_line: &mut usize) -> Result<String, IniSyntax> {
     let line = raw.trim_start();
     if line.is_empty() {
         return Ok(String::new());
@@ -154,7 +154,7 @@ fn read_value(raw: &str, lines: &[&str], next_line: &mut usize) -> Result<String
             }
             value.push_str(next);
         }
-        return Err(format!("missing closing {quote} of a multi-line value"));
+        return Err(IniSyntax::UnclosedValueQuote { quote });
     }
 
     let mut line = line.trim().to_string();
@@ -339,7 +339,9 @@ mod tests {
     #[test]
     fn a_line_without_delimiter_is_an_error_with_its_line() {
         assert_eq!(
-            parse_sections("[s]\nok = 1\nbroken\n").unwrap_err(),
+            parse_sections("[s]\nok = 1\nbroken\n")
+                .map_err(|(line, syntax)| (line, syntax.to_string()))
+                .unwrap_err(),
             (3, "key-value delimiter (= or :) not found".to_string())
         );
     }

@@ -7,6 +7,8 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use crate::error::location_suffix;
+
 /// Why a sops file could not be decrypted.
 #[derive(Debug, thiserror::Error)]
 pub enum SopsError {
@@ -19,7 +21,7 @@ pub enum SopsError {
     },
 
     #[error(transparent)]
-    Input(crate::input_file::InputFileError),
+    Input(runbook_engine::input_file::InputFileError),
 
     /// The extension does not say which store to use.
     #[error(
@@ -103,7 +105,10 @@ pub enum SopsError {
          stanzas in the sops metadata are corrupt, restore the file from version control",
         path.display()
     )]
-    InvalidDataKey { path: PathBuf, reason: String },
+    InvalidDataKey {
+        path: PathBuf,
+        reason: DataKeyProblem,
+    },
 
     /// The file needs a key type only the `sops` binary can use, and it is not installed.
     #[error(
@@ -119,11 +124,62 @@ pub enum SopsError {
     SopsBinaryFailed { path: PathBuf, message: String },
 }
 
-fn location_suffix(location: Option<(u64, u64)>) -> String {
-    match location {
-        Some((line, column)) => format!(":{line}:{column}"),
-        None => String::new(),
-    }
+/// Why a recovered data key cannot be used (the reason of [`SopsError::InvalidDataKey`]).
+#[derive(Debug, thiserror::Error)]
+pub enum DataKeyProblem {
+    #[error("it is {0} bytes long instead of 32")]
+    WrongLength(usize),
+    #[error("fewer than two Shamir parts")]
+    TooFewShamirParts,
+    #[error("a Shamir part is shorter than two bytes")]
+    ShamirPartTooShort,
+    #[error("the Shamir parts have different lengths")]
+    ShamirPartLengthsDiffer,
+    #[error("two Shamir parts have the same x coordinate")]
+    DuplicateShamirCoordinate,
+}
+
+/// A line gopkg.in/ini.v1 would refuse (the message of [`SopsError::Malformed`] for INI).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum IniSyntax {
+    #[error("unclosed section header")]
+    UnclosedSectionHeader,
+    #[error("empty section name")]
+    EmptySectionName,
+    #[error("missing closing quote of a key name")]
+    UnclosedKeyQuote,
+    #[error("key-value delimiter (= or :) not found")]
+    NoDelimiter,
+    #[error("empty key name")]
+    EmptyKeyName,
+    #[error("missing closing {quote} of a multi-line value")]
+    UnclosedValueQuote { quote: &'static str },
+}
+
+/// A rule regex of the metadata that does not compile (a [`SopsError::MalformedMetadata`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{name} is not a valid regex: {source}")]
+pub(crate) struct InvalidRuleRegex {
+    pub name: &'static str,
+    pub source: regex::Error,
+}
+
+/// Why gpg did not decrypt a PGP stanza: one line starting with `gpg:`, for the list of what
+/// was tried.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum GpgError {
+    #[error("gpg: `{}` was not found on PATH; install GnuPG to use PGP keys", program.display())]
+    NotFound { program: PathBuf },
+    #[error("gpg: cannot run `{}`: {source}", program.display())]
+    CannotRun {
+        program: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("gpg: waiting for gpg failed: {0}")]
+    Wait(std::io::Error),
+    /// gpg's own first line of error output, or its exit status.
+    #[error("{0}")]
+    Refused(String),
 }
 
 fn render_no_key(

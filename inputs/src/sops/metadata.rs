@@ -145,7 +145,7 @@ impl Metadata {
             rule_texts.unencrypted_comment_regex.is_some(),
             rule_texts.encrypted_comment_regex.is_some(),
         )
-        .map_err(malformed)?;
+        .map_err(|error| malformed(error.to_string()))?;
 
         let key_groups = key_groups(map);
         if key_groups.iter().all(|group| group.keys.is_empty()) {

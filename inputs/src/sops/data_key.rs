@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use zeroize::Zeroizing;
 
 use super::age_keys::{self, AgeFailure};
+use super::error::DataKeyProblem;
 use super::key_sources::KeySources;
 use super::metadata::{KeyGroup, MasterKey, Metadata};
 use super::{pgp, shamir};
@@ -25,7 +26,7 @@ pub(crate) enum Recovery {
     /// The data key (not yet checked for length).
     Recovered(Zeroizing<Vec<u8>>),
     /// Enough groups were decrypted but their Shamir parts do not combine.
-    InconsistentParts(String),
+    InconsistentParts(DataKeyProblem),
     /// Not enough key groups could be decrypted with the keys at hand.
     Failed(FailedAttempts),
 }
@@ -81,10 +82,7 @@ fn decrypt_group(
                     continue;
                 }
                 match age_keys::decrypt_stanza(enc, &keys.age) {
-                    Ok(part) => {
-                        tracing::debug!(recipient = %recipient, "sops data key decrypted with age");
-                        return Some(part);
-                    }
+                    Ok(part) => return Some(part),
                     // Which identities were tried is reported once, after all groups.
                     Err(AgeFailure::NoMatchingIdentity) => {}
                     Err(AgeFailure::Malformed(reason)) => {
@@ -97,10 +95,7 @@ fn decrypt_group(
                     .tried
                     .push(format!("pgp {fingerprint}: not tried, PGP is disabled")),
                 Some(gpg) => match pgp::decrypt_stanza(gpg, enc) {
-                    Ok(part) => {
-                        tracing::debug!(fingerprint = %fingerprint, "sops data key decrypted with gpg");
-                        return Some(part);
-                    }
+                    Ok(part) => return Some(part),
                     Err(reason) => attempts.tried.push(format!("pgp {fingerprint}: {reason}")),
                 },
             },

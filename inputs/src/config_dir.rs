@@ -20,6 +20,8 @@ use std::str::FromStr;
 use serde_json::{Map, Value};
 use serde_saphyr::{NonFiniteFloatPolicy, Options};
 
+use crate::error::ConfigDirError;
+
 /// Which cluster's config to build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Cluster {
@@ -56,40 +58,6 @@ impl FromStr for Cluster {
             }),
         }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigDirError {
-    #[error("unknown cluster {given:?}: use sc (service cluster) or wc (workload cluster)")]
-    UnknownCluster { given: String },
-
-    #[error(
-        "config directory {} does not exist: pass --config-dir or set CK8S_CONFIG_PATH",
-        dir.display()
-    )]
-    DirNotFound { dir: PathBuf },
-
-    #[error(transparent)]
-    Input(#[from] crate::input_file::InputFileError),
-
-    #[error("{}{}: malformed YAML: {message}", path.display(), location_suffix(*location))]
-    Yaml {
-        path: PathBuf,
-        /// 1-based line and column.
-        location: Option<(u64, u64)>,
-        message: String,
-    },
-
-    #[error("{}: the top level must be a mapping of config keys", path.display())]
-    NotAMapping { path: PathBuf },
-
-    /// Its text is exactly [`ClusterConfig::missing_key_message`].
-    #[error("{message}")]
-    MissingKey { key: String, message: String },
-}
-
-fn location_suffix(location: Option<(u64, u64)>) -> String {
-    location.map_or_else(String::new, |(line, column)| format!(":{line}:{column}"))
 }
 
 /// Where each value of the merged config came from, mirroring its shape: mappings have
@@ -164,7 +132,7 @@ impl ClusterConfig {
         };
         for relative in merge_order(cluster) {
             let path = dir.join(&relative);
-            let text = match crate::input_file::read_text(&path) {
+            let text = match runbook_engine::input_file::read_text(&path) {
                 Ok(text) => text,
                 Err(error) if error.is_not_found() => continue,
                 Err(error) => return Err(ConfigDirError::Input(error)),
@@ -222,6 +190,11 @@ impl ClusterConfig {
         &self.files
     }
 
+    /// [`Self::files_looked_in`] relative to the directory, as messages name them.
+    pub fn relative_files_looked_in(&self) -> &[String] {
+        &self.relative_files
+    }
+
     /// Every leaf in document order: its dotted path, value and file.
     pub fn leaves(&self) -> impl Iterator<Item = (String, &Value, &Path)> {
         let mut leaves = Vec::new();
@@ -261,6 +234,12 @@ impl ClusterConfig {
 /// The secrets file of a config directory (sops-encrypted in a real environment).
 pub fn secrets_path(dir: &Path) -> PathBuf {
     dir.join("secrets.yaml")
+}
+
+/// The kubeconfig ck8s keeps for a cluster in its config directory.
+pub fn kubeconfig_path(dir: &Path, cluster: Cluster) -> PathBuf {
+    dir.join(".state")
+        .join(format!("kube_config_{}.yaml", cluster.as_str()))
 }
 
 /// The four files, lowest precedence first, relative to the config directory.

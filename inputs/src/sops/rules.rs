@@ -14,6 +14,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::cipher::looks_encrypted;
+use super::error::InvalidRuleRegex;
 
 #[derive(Debug)]
 pub(crate) struct EncryptionRules {
@@ -33,7 +34,6 @@ enum CommentRule {
 }
 
 impl EncryptionRules {
-    /// Errors are messages for [`super::SopsError::MalformedMetadata`].
     pub fn new(
         unencrypted_suffix: Option<String>,
         encrypted_suffix: Option<String>,
@@ -41,12 +41,11 @@ impl EncryptionRules {
         encrypted_regex: Option<&str>,
         unencrypted_comment_regex: bool,
         encrypted_comment_regex: bool,
-    ) -> Result<EncryptionRules, String> {
-        let compile = |name: &str, pattern: Option<&str>| {
+    ) -> Result<EncryptionRules, InvalidRuleRegex> {
+        let compile = |name: &'static str, pattern: Option<&str>| {
             pattern
                 .map(|pattern| {
-                    Regex::new(pattern)
-                        .map_err(|error| format!("{name} is not a valid regex: {error}"))
+                    Regex::new(pattern).map_err(|source| InvalidRuleRegex { name, source })
                 })
                 .transpose()
         };

@@ -6,14 +6,14 @@ use std::process::{Command, Stdio};
 
 use zeroize::Zeroizing;
 
+use super::error::GpgError;
 use super::key_sources::GpgProgram;
 
-/// Runs `gpg --batch --quiet --decrypt` with the armored stanza on stdin. The error is a
-/// one-line reason starting with `gpg:`.
+/// Runs `gpg --batch --quiet --decrypt` with the armored stanza on stdin.
 pub(crate) fn decrypt_stanza(
     gpg: &GpgProgram,
     armored: &str,
-) -> Result<Zeroizing<Vec<u8>>, String> {
+) -> Result<Zeroizing<Vec<u8>>, GpgError> {
     let mut command = Command::new(&gpg.program);
     command
         .args(["--batch", "--quiet", "--decrypt"])
@@ -23,14 +23,12 @@ pub(crate) fn decrypt_stanza(
     if let Some(home) = &gpg.gnupg_home {
         command.env("GNUPGHOME", home);
     }
-    let mut child = command.spawn().map_err(|error| {
-        if error.kind() == std::io::ErrorKind::NotFound {
-            format!(
-                "gpg: `{}` was not found on PATH; install GnuPG to use PGP keys",
-                gpg.program.display()
-            )
+    let mut child = command.spawn().map_err(|source| {
+        let program = gpg.program.clone();
+        if source.kind() == std::io::ErrorKind::NotFound {
+            GpgError::NotFound { program }
         } else {
-            format!("gpg: cannot run `{}`: {error}", gpg.program.display())
+            GpgError::CannotRun { program, source }
         }
     })?;
     if let Some(mut stdin) = child.stdin.take() {
@@ -38,9 +36,7 @@ pub(crate) fn decrypt_stanza(
         // gpg may exit early (e.g. no secret key) and close the pipe; its stderr says why.
         let _ = stdin.write_all(armored.as_bytes());
     }
-    let output = child
-        .wait_with_output()
-        .map_err(|error| format!("gpg: waiting for gpg failed: {error}"))?;
+    let output = child.wait_with_output().map_err(GpgError::Wait)?;
     let data_key = Zeroizing::new(output.stdout);
     if output.status.success() && !data_key.is_empty() {
         return Ok(data_key);
@@ -52,9 +48,9 @@ pub(crate) fn decrypt_stanza(
         .find(|line| !line.is_empty())
         .map(str::to_string)
         .unwrap_or_else(|| format!("gpg exited with {}", output.status));
-    Err(if reason.starts_with("gpg:") {
+    Err(GpgError::Refused(if reason.starts_with("gpg:") {
         reason
     } else {
         format!("gpg: {reason}")
-    })
+    }))
 }

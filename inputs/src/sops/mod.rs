@@ -62,7 +62,8 @@ pub fn decrypt_file(path: &Path, keys: &KeySources) -> Result<Value, SopsError> 
 /// [`decrypt_file`] with an explicit store, whatever the extension.
 pub fn decrypt_file_as(path: &Path, format: Format, keys: &KeySources) -> Result<Value, SopsError> {
     // A plain secrets file is itself secret.
-    let text = Zeroizing::new(crate::input_file::read_text(path).map_err(SopsError::Input)?);
+    let text =
+        Zeroizing::new(runbook_engine::input_file::read_text(path).map_err(SopsError::Input)?);
     decrypt_str(&text, format, path, keys)
 }
 
