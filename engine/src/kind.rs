@@ -20,7 +20,8 @@
 //!
 //! An input written as `null` reads as not given, for these questions as for `run`.
 //!
-//! `run` parses the rendered inputs strictly: a bad input fails the step with serde's message.
+//! `run` parses the rendered inputs strictly: a bad input fails the step with serde's message, and
+//! a `Templated` input still text after rendering fails it when the kind reads it.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -398,7 +399,59 @@ impl Registry {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Input {
+        name: String,
+        replicas: Templated<u32>,
+        #[serde(default = "yes")]
+        wait: bool,
+        limit: Option<u64>,
+    }
+
+    fn yes() -> bool {
+        true
+    }
+
+    #[test]
+    fn templated_fields_keep_their_text_and_other_text_reads_as_not_given() {
+        let input: Input = unrendered(&json!({
+            "name": "{{ params.name }}",
+            "replicas": "{{ params.n }}",
+            "wait": "{{ params.wait }}",
+            "limit": "⟨steps.a.outputs.limit⟩",
+        }))
+        .expect("parses");
+        assert_eq!(input.name, "{{ params.name }}");
+        assert_eq!(input.replicas, Templated::Text("{{ params.n }}".into()));
+        assert!(input.wait, "a templated bool reads as its default");
+        assert_eq!(input.limit, None);
+    }
+
+    #[test]
+    fn rendered_inputs_parse_as_they_are() {
+        let input: Input =
+            unrendered(&json!({"name": "web", "replicas": 3, "wait": false, "limit": 7}))
+                .expect("parses");
+        assert_eq!(input.replicas, Templated::Value(3));
+        assert_eq!(input.replicas.rendered("replicas"), Ok(&3));
+        assert!(!input.wait);
+        assert_eq!(input.limit, Some(7));
+    }
+
+    #[test]
+    fn invalid_inputs_do_not_parse_and_text_fails_a_run() {
+        assert!(unrendered::<Input>(&json!({"replicas": 3})).is_none());
+        assert!(unrendered::<Input>(&json!({"name": "a", "replicas": 3, "other": 1})).is_none());
+        assert!(unrendered::<Input>(&json!({"name": "a", "replicas": [1]})).is_none());
+        let text: Templated<u32> = Templated::Text("abc".into());
+        assert!(!text.rendered("replicas").unwrap_err().retryable);
+    }
 
     #[test]
     fn object_names_are_valid_and_distinct() {
