@@ -1,12 +1,29 @@
-//! Durations as runbooks write them: `500ms`, `30s`, `10m`, `2h`, `1h30m`.
+//! Durations as runbooks write them: `500ms`, `30s`, `10m`, `2h`, `1h30m`, and the input type
+//! step kinds take them in.
 
+use std::borrow::Cow;
 use std::time::Duration;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Deserialize;
+
+use crate::kind::StepError;
+use crate::schema_check::DURATION_FORMAT;
 
 /// The longest duration a runbook may write: a year is beyond any wait, timeout or retry delay a
 /// recovery has, and keeps every sum of durations far from overflowing.
 pub const MAX: Duration = Duration::from_secs(366 * 86400);
 
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+/// Why a text is not a duration; the message says what the text is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DurationError(String);
+
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    parse(text).map_err(DurationError)
+}
+
+fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("empty duration".into());
@@ -65,6 +82,43 @@ pub fn format_duration(d: Duration) -> String {
 
 pub const EXPECTED: &str = "a duration such as `30s`, `10m`, `2h` or `1h30m`";
 
+/// A duration input of a step kind (`timeout: 10m`), as written. Its schema is a string of format
+/// [`DURATION_FORMAT`], so `validate` checks a literal one at its line; one written as a template
+/// is parsed when the step runs, once rendered.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DurationInput(String);
+
+impl DurationInput {
+    /// The text as written (or rendered), for `describe`.
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+
+    /// The duration of the input named `input`; a bad one fails the step at once.
+    pub fn duration(&self, input: &str) -> Result<Duration, StepError> {
+        parse_duration(&self.0)
+            .map_err(|e| StepError::permanent(format!("invalid `{input}` {:?}: {e}", self.0)))
+    }
+
+    /// The duration of an optional `timeout` input, or `default` without one.
+    pub fn timeout_or(timeout: Option<&Self>, default: Duration) -> Result<Duration, StepError> {
+        timeout.map_or(Ok(default), |t| t.duration("timeout"))
+    }
+}
+
+impl JsonSchema for DurationInput {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "string", "format": DURATION_FORMAT})
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +138,7 @@ mod tests {
     fn out_of_range_durations_are_errors_not_panics() {
         for text in ["99999999999999999999h", "367d", "1e400s", "366d1ms"] {
             let error = parse_duration(text).unwrap_err();
+            let error = error.to_string();
             assert!(
                 error.contains("366d") || error.contains("not a duration"),
                 "{text}: {error}"

@@ -1,7 +1,7 @@
 //! `approve`: a person confirms before the run goes on; with `--yes` it passes and says so.
 
 use async_trait::async_trait;
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -16,32 +16,27 @@ pub struct ApproveInput {
 }
 
 #[async_trait]
-impl StepKind for Approve {
+impl Kind for Approve {
+    type Input = ApproveInput;
     fn name(&self) -> &'static str {
         "approve"
     }
     fn about(&self) -> &'static str {
         "Ask the operator to confirm before going on (`--yes` approves, and the journal records that it did)."
     }
-    fn input_schema(&self) -> Value {
-        schema_of::<ApproveInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["approved", "approved_by"]
     }
     fn asks_operator(&self) -> bool {
         true
     }
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &ApproveInput) -> bool {
         true
     }
-    fn describe(&self, with: &Value) -> String {
-        format!(
-            "ask: {}",
-            with.get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("continue?")
-        )
+    fn describe(&self, input: &ApproveInput) -> String {
+        format!("ask: {}", input.message)
     }
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: ApproveInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: ApproveInput) -> Result<Value, StepError> {
         let interaction = ctx.interaction.clone();
         let answer = tokio::task::spawn_blocking(move || interaction.confirm(&input.message))
             .await

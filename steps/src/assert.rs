@@ -1,7 +1,7 @@
 //! `assert`: fail the run unless a condition holds (e.g. a restore brought back what it should).
 
 use async_trait::async_trait;
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -25,32 +25,28 @@ pub enum Condition {
 }
 
 #[async_trait]
-impl StepKind for Assert {
+impl Kind for Assert {
+    type Input = AssertInput;
     fn name(&self) -> &'static str {
         "assert"
     }
     fn about(&self) -> &'static str {
         "Fail unless a condition holds: `that: \"{{ expression }}\"`, with an optional `message`."
     }
-    fn input_schema(&self) -> Value {
-        schema_of::<AssertInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["held"]
     }
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &AssertInput) -> bool {
         true
     }
-    fn describe(&self, with: &Value) -> String {
-        let that = with
-            .get("that")
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string())
-            })
-            .unwrap_or_default();
+    fn describe(&self, input: &AssertInput) -> String {
+        let that = match &input.that {
+            Condition::Bool(b) => b.to_string(),
+            Condition::Text(t) => t.clone(),
+        };
         format!("check that {that}")
     }
-    async fn run(&self, _ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: AssertInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, _ctx: &StepContext, input: AssertInput) -> Result<Value, StepError> {
         let holds = match &input.that {
             Condition::Bool(b) => *b,
             Condition::Text(t) => match t.trim().to_ascii_lowercase().as_str() {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::process::Stdio;
 
 use async_trait::async_trait;
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError, Templated};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,7 +19,7 @@ const MAX_CAPTURE: usize = 1 << 20;
 #[serde(deny_unknown_fields)]
 pub struct CommandInput {
     /// Program and arguments, run directly without a shell.
-    pub argv: Option<Vec<Arg>>,
+    pub argv: Option<Templated<Vec<Arg>>>,
     /// A shell command line, run by `sh -c`.
     pub shell: Option<String>,
     /// Environment variables added to the command's environment.
@@ -53,7 +53,9 @@ impl std::fmt::Display for Arg {
 }
 
 #[async_trait]
-impl StepKind for Command {
+impl Kind for Command {
+    type Input = CommandInput;
+
     fn name(&self) -> &'static str {
         "command"
     }
@@ -62,38 +64,42 @@ impl StepKind for Command {
         "Run a program (`argv`, no shell) or a shell line (`shell`); a non-zero exit fails the step. Outputs stdout, stderr, exit_code, and json when stdout is JSON."
     }
 
-    fn input_schema(&self) -> Value {
-        schema_of::<CommandInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["stdout", "stderr", "exit_code", "json"]
     }
 
-    fn check(&self, with: &Value) -> Vec<String> {
-        match (with.get("argv"), with.get("shell")) {
+    fn check(&self, input: &CommandInput) -> Vec<String> {
+        match (&input.argv, &input.shell) {
             (Some(_), Some(_)) => vec!["`command` takes either `argv` or `shell`, not both".into()],
             (None, None) => {
                 vec!["`command` needs `argv: [program, args...]` or `shell: \"a | b\"`".into()]
             }
-            (Some(Value::Array(a)), None) if a.is_empty() => {
+            (Some(Templated::Value(a)), None) if a.is_empty() => {
                 vec!["`argv` is empty; the first item is the program to run".into()]
             }
             _ => Vec::new(),
         }
     }
 
-    fn describe(&self, with: &Value) -> String {
-        match (with.get("argv"), with.get("shell")) {
-            (Some(Value::Array(argv)), _) => argv
+    fn describe(&self, input: &CommandInput) -> String {
+        match (&input.argv, &input.shell) {
+            (Some(Templated::Value(argv)), _) => argv
                 .iter()
-                .map(|a| quote(&scalar_text(a)))
+                .map(|a| quote(&a.to_string()))
                 .collect::<Vec<_>>()
                 .join(" "),
-            (_, Some(Value::String(shell))) => format!("sh -c {}", quote(shell)),
+            (_, Some(shell)) => format!("sh -c {}", quote(shell)),
             _ => "run a command".into(),
         }
     }
 
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: CommandInput = parse_inputs(self.name(), with)?;
-        let mut command = match (&input.argv, &input.shell) {
+    async fn run(&self, ctx: &StepContext, input: CommandInput) -> Result<Value, StepError> {
+        let argv = input
+            .argv
+            .as_ref()
+            .map(|a| a.rendered("argv"))
+            .transpose()?;
+        let mut command = match (argv, &input.shell) {
             (Some(argv), None) if !argv.is_empty() => {
                 let mut c = tokio::process::Command::new(argv[0].to_string());
                 c.args(argv[1..].iter().map(ToString::to_string));
@@ -125,7 +131,7 @@ impl StepKind for Command {
         // command, and an abort can kill the whole group (a shell and what it started).
         command.process_group(0);
         command.kill_on_drop(true);
-        let program = self.describe_program(&input);
+        let program = describe_program(argv, input.shell.as_deref());
         let mut child = command
             .spawn()
             .map_err(|e| StepError::permanent(format!("cannot start `{program}`: {e}")))?;
@@ -170,13 +176,11 @@ impl StepKind for Command {
     }
 }
 
-impl Command {
-    fn describe_program(&self, input: &CommandInput) -> String {
-        match (&input.argv, &input.shell) {
-            (Some(argv), _) => argv.first().map(ToString::to_string).unwrap_or_default(),
-            (_, Some(shell)) => format!("sh -c {}", quote(&first_line(shell, 60))),
-            _ => String::new(),
-        }
+fn describe_program(argv: Option<&Vec<Arg>>, shell: Option<&str>) -> String {
+    match (argv, shell) {
+        (Some(argv), _) => argv.first().map(ToString::to_string).unwrap_or_default(),
+        (_, Some(shell)) => format!("sh -c {}", quote(&first_line(shell, 60))),
+        _ => String::new(),
     }
 }
 
@@ -254,13 +258,6 @@ async fn capture(mut stream: impl AsyncRead + Unpin, progress: Option<&StepConte
 fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.trim_end().lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-fn scalar_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 fn quote(s: &str) -> String {

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use runbook_engine::duration::format_duration;
 use runbook_engine::journal::{RunDir, StoredRun};
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use runbook_engine::report::Report as RunReport;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -53,27 +53,35 @@ fn build(ctx: &StepContext) -> Result<RunReport, StepError> {
 }
 
 #[async_trait]
-impl StepKind for Report {
+impl Kind for Report {
+    type Input = ReportInput;
     fn name(&self) -> &'static str {
         "report"
     }
     fn about(&self) -> &'static str {
         "The recovery report of the run so far: time to recovery, each step's duration, the critical path; optionally written to a file (`to`)."
     }
-    fn input_schema(&self) -> Value {
-        schema_of::<ReportInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &[
+            "recovery_time",
+            "recovery_ms",
+            "active_time",
+            "sessions",
+            "critical_path",
+            "steps",
+            "path",
+        ]
     }
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &ReportInput) -> bool {
         true
     }
-    fn describe(&self, with: &Value) -> String {
-        match with.get("to").and_then(Value::as_str) {
+    fn describe(&self, input: &ReportInput) -> String {
+        match &input.to {
             Some(to) => format!("report the recovery so far, written to {to}"),
             None => "report the recovery so far".into(),
         }
     }
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: ReportInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: ReportInput) -> Result<Value, StepError> {
         let report = build(ctx)?;
         let own = ctx.step_id.as_str();
         let steps: Vec<Value> = report

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use reqwest::Method;
 use runbook_engine::connection::Connection;
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -39,64 +39,51 @@ fn get() -> String {
 }
 
 #[async_trait]
-impl StepKind for Request {
+impl Kind for Request {
+    type Input = RequestInput;
     fn name(&self) -> &'static str {
         "http.request"
     }
     fn about(&self) -> &'static str {
         "Send one HTTP request (method, path or url, JSON body) through an `http` connection; an unexpected status fails the step. Outputs status, json, body."
     }
-    fn input_schema(&self) -> Value {
-        schema_of::<RequestInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["status", "json", "body"]
     }
-    fn check(&self, with: &Value) -> Vec<String> {
+    fn check(&self, input: &RequestInput) -> Vec<String> {
         let mut problems = Vec::new();
-        match (with.get("path"), with.get("url")) {
+        match (&input.path, &input.url) {
             (Some(_), Some(_)) => problems.push("`http.request` takes either `path` (with a connection) or `url`, not both".into()),
             (None, None) => problems.push("`http.request` needs `path` (under the connection's URL) or `url`".into()),
-            (Some(_), None) if with.get("connection").is_none() => problems.push("`path` is relative to a connection's URL; add `connection: NAME` or give a full `url`".into()),
+            (Some(_), None) if input.connection.is_none() => problems.push("`path` is relative to a connection's URL; add `connection: NAME` or give a full `url`".into()),
             _ => {}
         }
-        if let Some(Value::String(m)) = with.get("method")
-            && !m.contains("{{")
-            && Method::from_bytes(m.to_uppercase().as_bytes()).is_err()
-        {
+        let m = &input.method;
+        if !m.contains("{{") && Method::from_bytes(m.to_uppercase().as_bytes()).is_err() {
             problems.push(format!("`method: {m}` is not an HTTP method"));
         }
         problems
     }
-    fn destructive(&self, with: &Value) -> bool {
-        with.get("method")
-            .and_then(Value::as_str)
-            .is_some_and(|m| m.eq_ignore_ascii_case("DELETE"))
+    fn destructive(&self, input: &RequestInput) -> bool {
+        input.method.eq_ignore_ascii_case("DELETE")
     }
-    fn idempotent(&self, with: &Value) -> bool {
+    fn idempotent(&self, input: &RequestInput) -> bool {
         // POST and PATCH may create or change something each time; the others are idempotent by HTTP's rules.
-        let method = with
-            .get("method")
-            .and_then(Value::as_str)
-            .unwrap_or("GET")
-            .to_uppercase();
-        !matches!(method.as_str(), "POST" | "PATCH")
+        !matches!(input.method.to_uppercase().as_str(), "POST" | "PATCH")
     }
-    fn describe(&self, with: &Value) -> String {
-        let method = with
-            .get("method")
-            .and_then(Value::as_str)
-            .unwrap_or("GET")
-            .to_uppercase();
-        let target = with
-            .get("url")
-            .or(with.get("path"))
-            .and_then(Value::as_str)
+    fn describe(&self, input: &RequestInput) -> String {
+        let method = input.method.to_uppercase();
+        let target = input
+            .url
+            .as_deref()
+            .or(input.path.as_deref())
             .unwrap_or("?");
-        match with.get("connection").and_then(Value::as_str) {
+        match &input.connection {
             Some(c) => format!("{method} {target} ({c})"),
             None => format!("{method} {target}"),
         }
     }
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: RequestInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: RequestInput) -> Result<Value, StepError> {
         let method = Method::from_bytes(input.method.to_uppercase().as_bytes()).map_err(|_| {
             StepError::permanent(format!("`method: {}` is not an HTTP method", input.method))
         })?;

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use reqwest::Method;
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -46,45 +46,35 @@ fn drops_data(query: &str) -> bool {
 }
 
 #[async_trait]
-impl StepKind for Query {
+impl Kind for Query {
+    type Input = QueryInput;
     fn name(&self) -> &'static str {
         "influxdb.query"
     }
     fn about(&self) -> &'static str {
         "Run InfluxQL statements on InfluxDB 1.x (SHOW DATABASES, DROP/CREATE DATABASE, GRANT, SELECT); an error from the server fails the step. Outputs results (the server's array) and series."
     }
-    fn input_schema(&self) -> Value {
-        schema_of::<QueryInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["results", "series"]
     }
-    fn destructive(&self, with: &Value) -> bool {
+    fn destructive(&self, input: &QueryInput) -> bool {
         // A templated query may become anything; treat it as destructive unless it plainly is not.
-        match with.get("query").and_then(Value::as_str) {
-            Some(q) => {
-                drops_data(q)
-                    || (q.contains("{{")
-                        && !read_only(q)
-                        && !q.trim_start().to_uppercase().starts_with("GRANT")
-                        && !q.trim_start().to_uppercase().starts_with("CREATE"))
-            }
-            None => true,
-        }
+        let q = &input.query;
+        drops_data(q)
+            || (q.contains("{{")
+                && !read_only(q)
+                && !q.trim_start().to_uppercase().starts_with("GRANT")
+                && !q.trim_start().to_uppercase().starts_with("CREATE"))
     }
-    fn idempotent(&self, with: &Value) -> bool {
+    fn idempotent(&self, input: &QueryInput) -> bool {
         // InfluxQL's DDL is idempotent (CREATE of an existing database, DROP of a missing one and a
         // repeated GRANT all succeed); only SELECT ... INTO writes points again.
-        with.get("query")
-            .and_then(Value::as_str)
-            .is_some_and(|q| !q.to_uppercase().contains(" INTO "))
+        !input.query.to_uppercase().contains(" INTO ")
     }
-    fn describe(&self, with: &Value) -> String {
-        let query = with.get("query").and_then(Value::as_str).unwrap_or("?");
-        match with.get("connection").and_then(Value::as_str) {
-            Some(c) => format!("InfluxQL on {c}: {query}"),
-            None => format!("InfluxQL: {query}"),
-        }
+    fn describe(&self, input: &QueryInput) -> String {
+        format!("InfluxQL on {}: {}", input.connection, input.query)
     }
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: QueryInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: QueryInput) -> Result<Value, StepError> {
         let endpoint = connect(ctx, &input.connection)?;
         let method = if read_only(&input.query) {
             Method::GET
@@ -157,12 +147,21 @@ mod tests {
         assert!(!read_only("SHOW DATABASES; GRANT WRITE ON x TO y"));
     }
 
+    fn query(query: &str) -> QueryInput {
+        QueryInput {
+            connection: "influxdb".into(),
+            query: query.into(),
+            database: None,
+            epoch: None,
+        }
+    }
+
     #[test]
     fn drops_are_destructive() {
         let kind = Query;
-        assert!(kind.destructive(&json!({"query": "DROP DATABASE service_cluster"})));
-        assert!(kind.destructive(&json!({"query": "drop database {{ item }}"})));
-        assert!(!kind.destructive(&json!({"query": "SHOW DATABASES"})));
-        assert!(!kind.destructive(&json!({"query": "GRANT WRITE ON {{ item }} TO w"})));
+        assert!(kind.destructive(&query("DROP DATABASE service_cluster")));
+        assert!(kind.destructive(&query("drop database {{ item }}")));
+        assert!(!kind.destructive(&query("SHOW DATABASES")));
+        assert!(!kind.destructive(&query("GRANT WRITE ON {{ item }} TO w")));
     }
 }

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use kube::api::{DynamicObject, Patch, PatchParams};
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError, Templated};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -22,7 +22,7 @@ pub struct ApplyInput {
     /// A manifest file relative to the runbook (one or more YAML documents), or YAML text.
     pub manifest: Option<String>,
     /// Objects written inline in the runbook (or YAML texts).
-    pub manifests: Option<Vec<Value>>,
+    pub manifests: Option<Templated<Vec<Value>>>,
     /// What a manifest file's templates read as `values.NAME`.
     #[serde(default)]
     pub values: Value,
@@ -40,7 +40,9 @@ fn yes() -> bool {
 }
 
 #[async_trait]
-impl StepKind for Apply {
+impl Kind for Apply {
+    type Input = ApplyInput;
+
     fn name(&self) -> &'static str {
         "k8s.apply"
     }
@@ -49,38 +51,37 @@ impl StepKind for Apply {
         "Server-side apply Kubernetes manifests (inline or from a file, templated), NetworkPolicies and RBAC before workloads. Outputs `objects: [{kind, namespace, name, uid}]`."
     }
 
-    fn input_schema(&self) -> Value {
-        schema_of::<ApplyInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["objects", "name"]
     }
 
-    fn check(&self, with: &Value) -> Vec<String> {
-        if with.get("manifest").is_none() && with.get("manifests").is_none() {
+    fn check(&self, input: &ApplyInput) -> Vec<String> {
+        if input.manifest.is_none() && input.manifests.is_none() {
             return vec!["give `manifest` (a file next to the runbook, or YAML text) or `manifests` (objects)".into()];
         }
         Vec::new()
     }
 
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &ApplyInput) -> bool {
         true
     }
 
-    fn describe(&self, with: &Value) -> String {
+    fn describe(&self, input: &ApplyInput) -> String {
         let mut parts = Vec::new();
-        if let Some(m) = with.get("manifest").and_then(Value::as_str) {
+        if let Some(m) = &input.manifest {
             parts.push(if manifests::is_inline(m) {
                 describe_objects(&manifests::parse(m, "inline").unwrap_or_default())
             } else {
                 format!("the manifests in {m}")
             });
         }
-        if let Some(list) = with.get("manifests").and_then(Value::as_array) {
+        if let Some(Templated::Value(list)) = &input.manifests {
             parts.push(describe_objects(list));
         }
         format!("server-side apply {}", parts.join(" and "))
     }
 
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: ApplyInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: ApplyInput) -> Result<Value, StepError> {
         let mut objects = load(ctx, &input)?;
         if input.policies_first {
             manifests::order_by_dependencies(&mut objects);
@@ -142,7 +143,11 @@ fn load(ctx: &StepContext, input: &ApplyInput) -> Result<Vec<Value>, StepError> 
             objects.extend(manifests::parse(&text, manifest)?);
         }
     }
-    for (i, item) in input.manifests.iter().flatten().enumerate() {
+    let inline = match &input.manifests {
+        Some(manifests) => manifests.rendered("manifests")?.as_slice(),
+        None => &[],
+    };
+    for (i, item) in inline.iter().enumerate() {
         let origin = format!("`manifests[{i}]`");
         match item {
             Value::String(text) => objects.extend(manifests::parse(text, &origin)?),

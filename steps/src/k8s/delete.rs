@@ -6,16 +6,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kube::api::{DeleteParams, PropagationPolicy};
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::duration::DurationInput;
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::client::{self, Cluster};
+use super::object_label;
 use super::resources::{self, Resource};
 use super::target::{self, Selector};
 use super::waiting::{Verdict, watch_until};
-use super::{literal, object_label, timeout_or};
 
 pub struct Delete;
 
@@ -40,8 +41,7 @@ pub struct DeleteInput {
     #[serde(default = "yes")]
     pub wait: bool,
     /// How long to wait (default 5m).
-    #[schemars(extend("format" = "duration"))]
-    pub timeout: Option<String>,
+    pub timeout: Option<DurationInput>,
     /// For PersistentVolumeClaims: also delete the PersistentVolume each was bound to.
     #[serde(default)]
     pub delete_volumes: bool,
@@ -69,7 +69,9 @@ impl From<Propagation> for PropagationPolicy {
 }
 
 #[async_trait]
-impl StepKind for Delete {
+impl Kind for Delete {
+    type Input = DeleteInput;
+
     fn name(&self) -> &'static str {
         "k8s.delete"
     }
@@ -78,48 +80,46 @@ impl StepKind for Delete {
         "Delete Kubernetes objects by name or label selector and wait until they are gone (a missing object is success); optionally the PVs of deleted PVCs. Outputs `deleted` and `volumes`."
     }
 
-    fn input_schema(&self) -> Value {
-        schema_of::<DeleteInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["deleted", "volumes"]
     }
 
-    fn check(&self, with: &Value) -> Vec<String> {
-        target::name_xor_selector(with)
+    fn check(&self, input: &DeleteInput) -> Vec<String> {
+        target::name_xor_selector(input.name.as_deref(), input.selector.as_ref())
     }
 
-    fn destructive(&self, _with: &Value) -> bool {
+    fn destructive(&self, _input: &DeleteInput) -> bool {
         true
     }
 
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &DeleteInput) -> bool {
         true
     }
 
-    fn describe(&self, with: &Value) -> String {
-        let kind = literal(with, "kind", "?");
+    fn describe(&self, input: &DeleteInput) -> String {
         let mut text = format!(
             "delete {}",
             object_label(
-                kind,
-                with.get("namespace").and_then(Value::as_str),
-                &target::describe_target(with)
+                &input.kind,
+                input.namespace.as_deref(),
+                &target::describe_target(input.name.as_deref(), input.selector.as_ref())
             )
         );
-        if with.get("delete_volumes") == Some(&Value::Bool(true)) {
+        if input.delete_volumes {
             text.push_str(" and its PersistentVolume");
         }
-        if with.get("wait") != Some(&Value::Bool(false)) {
+        if input.wait {
             text.push_str(", waiting until gone");
         }
         text
     }
 
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: DeleteInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: DeleteInput) -> Result<Value, StepError> {
         let cluster = client::connect(ctx, input.connection.as_deref()).await?;
         let namespace = cluster.namespace(input.namespace.as_deref());
         let resource =
             resources::resolve(&cluster.client, input.api_version.as_deref(), &input.kind).await?;
-        let timeout = timeout_or(input.timeout.as_deref(), Duration::from_secs(300))?;
+        let timeout = DurationInput::timeout_or(input.timeout.as_ref(), Duration::from_secs(300))?;
         let objects = target::find(
             &cluster,
             &resource,

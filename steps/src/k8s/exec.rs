@@ -4,13 +4,13 @@
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, AttachParams};
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError, Templated};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{client, literal};
+use super::client;
 
 pub struct Exec;
 
@@ -25,13 +25,15 @@ pub struct ExecInput {
     /// Default: the pod's only container.
     pub container: Option<String>,
     /// Program and arguments (no shell; write `[sh, -c, "..."]` for one).
-    pub command: Vec<String>,
+    pub command: Templated<Vec<String>>,
     /// Text written to the command's standard input.
     pub stdin: Option<String>,
 }
 
 #[async_trait]
-impl StepKind for Exec {
+impl Kind for Exec {
+    type Input = ExecInput;
+
     fn name(&self) -> &'static str {
         "k8s.exec"
     }
@@ -40,40 +42,32 @@ impl StepKind for Exec {
         "Run a command in a pod's container; a non-zero exit fails the step. Outputs `stdout`, `stderr`, `exit_code`."
     }
 
-    fn input_schema(&self) -> Value {
-        schema_of::<ExecInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["stdout", "stderr", "exit_code"]
     }
 
-    fn describe(&self, with: &Value) -> String {
-        let command = with
-            .get("command")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
+    fn describe(&self, input: &ExecInput) -> String {
+        let command = input
+            .command
+            .value()
+            .map(|a| a.join(" "))
             .unwrap_or_default();
-        let container = with
-            .get("container")
-            .and_then(Value::as_str)
+        let container = input
+            .container
+            .as_ref()
             .map(|c| format!(" container {c}"))
             .unwrap_or_default();
-        let ns = with
-            .get("namespace")
-            .and_then(Value::as_str)
+        let ns = input
+            .namespace
+            .as_ref()
             .map(|n| format!("{n}/"))
             .unwrap_or_default();
-        format!(
-            "exec in pod {ns}{}{container}: {command}",
-            literal(with, "pod", "?")
-        )
+        format!("exec in pod {ns}{}{container}: {command}", input.pod)
     }
 
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: ExecInput = parse_inputs(self.name(), with)?;
-        if input.command.is_empty() {
+    async fn run(&self, ctx: &StepContext, input: ExecInput) -> Result<Value, StepError> {
+        let command = input.command.rendered("command")?;
+        if command.is_empty() {
             return Err(StepError::permanent(
                 "`command` is empty; the first item is the program to run",
             ));
@@ -90,7 +84,7 @@ impl StepKind for Exec {
         }
         let where_ = format!("pod {namespace}/{}", input.pod);
         let mut process = pods
-            .exec(&input.pod, input.command.clone(), &params)
+            .exec(&input.pod, command.clone(), &params)
             .await
             .map_err(|e| super::api_error(&format!("exec in {where_}"), e))?;
         if let (Some(text), Some(mut stdin)) = (&input.stdin, process.stdin()) {
@@ -125,7 +119,7 @@ impl StepKind for Exec {
         if exit_code != 0 {
             return Err(StepError::new(format!(
                 "`{}` in {where_} exited {exit_code}{}",
-                input.command.join(" "),
+                command.join(" "),
                 if stderr.trim().is_empty() {
                     String::new()
                 } else {

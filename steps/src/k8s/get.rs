@@ -1,12 +1,12 @@
 //! `k8s.get`: read one object; outputs it whole (and `found: false` with `optional: true`).
 
 use async_trait::async_trait;
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{client, literal, object_label, resources};
+use super::{client, object_label, resources};
 
 pub struct Get;
 
@@ -28,7 +28,9 @@ pub struct GetInput {
 }
 
 #[async_trait]
-impl StepKind for Get {
+impl Kind for Get {
+    type Input = GetInput;
+
     fn name(&self) -> &'static str {
         "k8s.get"
     }
@@ -37,27 +39,22 @@ impl StepKind for Get {
         "Read one Kubernetes object. Outputs `object` (and `found`)."
     }
 
-    fn input_schema(&self) -> Value {
-        schema_of::<GetInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["object", "found"]
     }
 
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &GetInput) -> bool {
         true
     }
 
-    fn describe(&self, with: &Value) -> String {
+    fn describe(&self, input: &GetInput) -> String {
         format!(
             "read {}",
-            object_label(
-                literal(with, "kind", "?"),
-                with.get("namespace").and_then(Value::as_str),
-                literal(with, "name", "?")
-            )
+            object_label(&input.kind, input.namespace.as_deref(), &input.name)
         )
     }
 
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: GetInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: GetInput) -> Result<Value, StepError> {
         let cluster = client::connect(ctx, input.connection.as_deref()).await?;
         let namespace = cluster.namespace(input.namespace.as_deref());
         let resource =

@@ -10,13 +10,14 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
 use kube::api::{Api, PostParams};
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::duration::DurationInput;
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::waiting::{Verdict, watch_until};
-use super::{client, failure, literal, timeout_or};
+use super::{client, failure};
 
 pub struct JobFromCronJob;
 
@@ -35,8 +36,7 @@ pub struct JobFromCronJobInput {
     #[serde(default = "yes")]
     pub wait: bool,
     /// How long to wait (default 30m).
-    #[schemars(extend("format" = "duration"))]
-    pub timeout: Option<String>,
+    pub timeout: Option<DurationInput>,
 }
 
 fn yes() -> bool {
@@ -44,7 +44,9 @@ fn yes() -> bool {
 }
 
 #[async_trait]
-impl StepKind for JobFromCronJob {
+impl Kind for JobFromCronJob {
+    type Input = JobFromCronJobInput;
+
     fn name(&self) -> &'static str {
         "k8s.job-from-cronjob"
     }
@@ -53,41 +55,37 @@ impl StepKind for JobFromCronJob {
         "Run a Job from a CronJob's template (as `kubectl create job --from=cronjob/X`), named after the run and step, and wait for it; a failure reports its reason and the pod's last log lines. Outputs `job`."
     }
 
-    fn input_schema(&self) -> Value {
-        schema_of::<JobFromCronJobInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["job", "namespace", "succeeded"]
     }
 
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &JobFromCronJobInput) -> bool {
         true
     }
 
-    fn describe(&self, with: &Value) -> String {
-        let ns = with
-            .get("namespace")
-            .and_then(Value::as_str)
+    fn describe(&self, input: &JobFromCronJobInput) -> String {
+        let ns = input
+            .namespace
+            .as_ref()
             .map(|n| format!("{n}/"))
             .unwrap_or_default();
-        let job = with
-            .get("job")
-            .and_then(Value::as_str)
-            .unwrap_or("<run-id>-<step-id>");
-        let wait = if with.get("wait") == Some(&Value::Bool(false)) {
-            ""
-        } else {
+        let job = input.job.as_deref().unwrap_or("<run-id>-<step-id>");
+        let wait = if input.wait {
             " and wait for it to complete"
+        } else {
+            ""
         };
         format!(
             "create Job {ns}{job} from CronJob {ns}{}{wait}",
-            literal(with, "cronjob", "?")
+            input.cronjob
         )
     }
 
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: JobFromCronJobInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: JobFromCronJobInput) -> Result<Value, StepError> {
         let cluster = client::connect(ctx, input.connection.as_deref()).await?;
         let namespace = cluster.namespace(input.namespace.as_deref());
         let job_name = input.job.clone().unwrap_or_else(|| ctx.object_name());
-        let timeout = timeout_or(input.timeout.as_deref(), Duration::from_secs(1800))?;
+        let timeout = DurationInput::timeout_or(input.timeout.as_ref(), Duration::from_secs(1800))?;
         let cronjobs: Api<CronJob> = Api::namespaced(cluster.client.clone(), &namespace);
         let jobs: Api<Job> = Api::namespaced(cluster.client.clone(), &namespace);
 

@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, LogParams};
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{client, literal};
+use super::client;
 
 pub struct Logs;
 
@@ -30,7 +30,9 @@ pub struct LogsInput {
 }
 
 #[async_trait]
-impl StepKind for Logs {
+impl Kind for Logs {
+    type Input = LogsInput;
+
     fn name(&self) -> &'static str {
         "k8s.logs"
     }
@@ -39,25 +41,24 @@ impl StepKind for Logs {
         "Read a pod's log. Outputs `logs`."
     }
 
-    fn input_schema(&self) -> Value {
-        schema_of::<LogsInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["logs"]
     }
 
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &LogsInput) -> bool {
         true
     }
 
-    fn describe(&self, with: &Value) -> String {
-        let ns = with
-            .get("namespace")
-            .and_then(Value::as_str)
+    fn describe(&self, input: &LogsInput) -> String {
+        let ns = input
+            .namespace
+            .as_ref()
             .map(|n| format!("{n}/"))
             .unwrap_or_default();
-        format!("read the log of pod {ns}{}", literal(with, "pod", "?"))
+        format!("read the log of pod {ns}{}", input.pod)
     }
 
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: LogsInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: LogsInput) -> Result<Value, StepError> {
         let cluster = client::connect(ctx, input.connection.as_deref()).await?;
         let namespace = cluster.namespace(input.namespace.as_deref());
         let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &namespace);

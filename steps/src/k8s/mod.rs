@@ -19,23 +19,10 @@ pub mod target;
 pub mod wait;
 pub mod waiting;
 
-use std::time::Duration;
-
-use runbook_engine::duration::parse_duration;
 use runbook_engine::kind::StepError;
-use serde_json::Value;
 
 /// The field manager written on server-side applies, so `managedFields` show who applied what.
 pub const FIELD_MANAGER: &str = "runbook";
-
-/// Parses a `timeout` input (`30s`, `10m`), or returns the default.
-pub fn timeout_or(text: Option<&str>, default: Duration) -> Result<Duration, StepError> {
-    match text {
-        None => Ok(default),
-        Some(t) => parse_duration(t)
-            .map_err(|e| StepError::permanent(format!("invalid `timeout` {t:?}: {e}"))),
-    }
-}
 
 /// A Kubernetes API error as the operator should read it.
 pub fn api_error(action: &str, error: kube::Error) -> StepError {
@@ -62,11 +49,6 @@ pub fn is_not_found(error: &kube::Error) -> bool {
 /// Whether an API error is a 409 AlreadyExists.
 pub fn is_conflict(error: &kube::Error) -> bool {
     matches!(error, kube::Error::Api(s) if s.code == 409)
-}
-
-/// A string input of the literal `with:` for `describe`, or a placeholder.
-pub fn literal<'a>(with: &'a Value, key: &str, placeholder: &'a str) -> &'a str {
-    with.get(key).and_then(Value::as_str).unwrap_or(placeholder)
 }
 
 /// `kind namespace/name` (or `kind name` for cluster-scoped objects), as plans and errors show it.

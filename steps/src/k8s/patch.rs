@@ -3,12 +3,12 @@
 
 use async_trait::async_trait;
 use kube::api::{Patch as KubePatch, PatchParams};
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{client, literal, object_label, resources};
+use super::{client, object_label, resources};
 
 pub struct Patch;
 
@@ -41,7 +41,9 @@ pub enum PatchType {
 }
 
 #[async_trait]
-impl StepKind for Patch {
+impl Kind for Patch {
+    type Input = PatchInput;
+
     fn name(&self) -> &'static str {
         "k8s.patch"
     }
@@ -50,30 +52,25 @@ impl StepKind for Patch {
         "Patch a Kubernetes object (merge, strategic or JSON patch). Outputs the patched `object`."
     }
 
-    fn input_schema(&self) -> Value {
-        schema_of::<PatchInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["object"]
     }
 
     /// A merge patch sets values, so applying it twice is applying it once; a JSON patch may
     /// `add` to a list or `remove` what is gone the second time.
-    fn idempotent(&self, with: &Value) -> bool {
-        with.get("type").and_then(Value::as_str) != Some("json")
+    fn idempotent(&self, input: &PatchInput) -> bool {
+        input.patch_type != PatchType::Json
     }
 
-    fn describe(&self, with: &Value) -> String {
+    fn describe(&self, input: &PatchInput) -> String {
         format!(
             "patch {} with {}",
-            object_label(
-                literal(with, "kind", "?"),
-                with.get("namespace").and_then(Value::as_str),
-                literal(with, "name", "?")
-            ),
-            with.get("patch").map(Value::to_string).unwrap_or_default()
+            object_label(&input.kind, input.namespace.as_deref(), &input.name),
+            input.patch
         )
     }
 
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: PatchInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: PatchInput) -> Result<Value, StepError> {
         let cluster = client::connect(ctx, input.connection.as_deref()).await?;
         let namespace = cluster.namespace(input.namespace.as_deref());
         let resource =

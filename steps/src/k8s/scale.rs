@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use kube::api::{Patch, PatchParams};
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError, Templated};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -47,7 +47,7 @@ pub struct ScaleInput {
     /// Every object whose labels match; `""` selects all of the kind in the namespace.
     pub selector: Option<Selector>,
     /// The replica count to set.
-    pub replicas: u32,
+    pub replicas: Templated<u32>,
 }
 
 fn deployment() -> String {
@@ -55,7 +55,9 @@ fn deployment() -> String {
 }
 
 #[async_trait]
-impl StepKind for Scale {
+impl Kind for Scale {
+    type Input = ScaleInput;
+
     fn name(&self) -> &'static str {
         "k8s.scale"
     }
@@ -64,46 +66,38 @@ impl StepKind for Scale {
         "Set the replicas of Deployments/StatefulSets by name or selector. Outputs `previous: {NAME: replicas}` to restore them later."
     }
 
-    fn input_schema(&self) -> Value {
-        schema_of::<ScaleInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["previous", "replicas"]
     }
 
-    fn check(&self, with: &Value) -> Vec<String> {
-        target::name_xor_selector(with)
+    fn check(&self, input: &ScaleInput) -> Vec<String> {
+        target::name_xor_selector(input.name.as_deref(), input.selector.as_ref())
     }
 
     /// Scaling to zero stops a service; a template may render to zero, so only a literal
     /// positive count is known to be safe.
-    fn destructive(&self, with: &Value) -> bool {
-        !matches!(with.get("replicas").and_then(Value::as_u64), Some(n) if n > 0)
+    fn destructive(&self, input: &ScaleInput) -> bool {
+        !matches!(input.replicas.value(), Some(&n) if n > 0)
     }
 
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &ScaleInput) -> bool {
         true
     }
 
-    fn describe(&self, with: &Value) -> String {
-        let kind = with
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or("Deployment");
-        let replicas = match with.get("replicas") {
-            Some(Value::String(s)) => s.clone(),
-            Some(v) => v.to_string(),
-            None => "?".into(),
-        };
+    fn describe(&self, input: &ScaleInput) -> String {
         format!(
-            "scale {} to {replicas} replicas",
+            "scale {} to {} replicas",
             object_label(
-                kind,
-                with.get("namespace").and_then(Value::as_str),
-                &target::describe_target(with)
-            )
+                &input.kind,
+                input.namespace.as_deref(),
+                &target::describe_target(input.name.as_deref(), input.selector.as_ref())
+            ),
+            input.replicas.show(u32::to_string)
         )
     }
 
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: ScaleInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: ScaleInput) -> Result<Value, StepError> {
+        let replicas = *input.replicas.rendered("replicas")?;
         let cluster = client::connect(ctx, input.connection.as_deref()).await?;
         let namespace = cluster.namespace(input.namespace.as_deref());
         let resource =
@@ -144,13 +138,13 @@ impl StepKind for Scale {
             api.patch(&name, &PatchParams::default(), &Patch::Merge(&note))
                 .await
                 .map_err(|e| super::api_error(&format!("annotating {label}"), e))?;
-            let patch = json!({"spec": {"replicas": input.replicas}});
+            let patch = json!({"spec": {"replicas": replicas}});
             api.patch_scale(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
                 .map_err(|e| super::api_error(&format!("scaling {label}"), e))?;
             ctx.progress
-                .message(format!("{label}: {before} -> {} replicas", input.replicas));
+                .message(format!("{label}: {before} -> {replicas} replicas"));
         }
-        Ok(json!({"previous": previous, "replicas": input.replicas}))
+        Ok(json!({"previous": previous, "replicas": replicas}))
     }
 }

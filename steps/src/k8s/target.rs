@@ -103,8 +103,8 @@ pub async fn find(
 }
 
 /// `check` for kinds that take `name` xor `selector`.
-pub fn name_xor_selector(with: &serde_json::Value) -> Vec<String> {
-    match (with.get("name"), with.get("selector")) {
+pub fn name_xor_selector(name: Option<&str>, selector: Option<&Selector>) -> Vec<String> {
+    match (name, selector) {
         (Some(_), Some(_)) => vec!["give `name` or `selector`, not both".into()],
         (None, None) => {
             vec!["give `name` (one object) or `selector` (every object whose labels match)".into()]
@@ -114,20 +114,11 @@ pub fn name_xor_selector(with: &serde_json::Value) -> Vec<String> {
 }
 
 /// How a selector or name reads in `plan`.
-pub fn describe_target(with: &serde_json::Value) -> String {
-    match (
-        with.get("name").and_then(|v| v.as_str()),
-        with.get("selector"),
-    ) {
+pub fn describe_target(name: Option<&str>, selector: Option<&Selector>) -> String {
+    match (name, selector) {
         (Some(name), _) => name.to_string(),
-        (None, Some(serde_json::Value::String(s))) => format!("every object with labels {s}"),
-        (None, Some(serde_json::Value::Object(m))) => format!(
-            "every object with labels {}",
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(",")
-        ),
-        _ => "?".into(),
+        (None, Some(Selector::Text(s))) => format!("every object with labels {s}"),
+        (None, Some(selector)) => format!("every object with labels {}", selector.to_query()),
+        (None, None) => "?".into(),
     }
 }

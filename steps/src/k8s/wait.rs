@@ -8,16 +8,17 @@ use async_trait::async_trait;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::DynamicObject;
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::duration::DurationInput;
+use runbook_engine::kind::{Kind, StepContext, StepError, Templated};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::client::{self, Cluster};
 use super::failure;
+use super::object_label;
 use super::resources;
 use super::waiting::{Verdict, watch_until};
-use super::{literal, object_label, timeout_or};
 
 pub struct Wait;
 
@@ -42,16 +43,17 @@ pub struct WaitInput {
     pub equals: Option<Value>,
     /// Instead of `equals`: wait until `field` is absent, null or empty (e.g. a CronJob's
     /// `status.active` once no Job of it runs).
-    pub absent: Option<bool>,
+    pub absent: Option<Templated<bool>>,
     /// How long to wait (default 10m).
-    #[schemars(extend("format" = "duration"))]
-    pub timeout: Option<String>,
+    pub timeout: Option<DurationInput>,
 }
 
 const POD_PHASES: &[&str] = &["Pending", "Running", "Succeeded", "Failed", "Unknown"];
 
 #[async_trait]
-impl StepKind for Wait {
+impl Kind for Wait {
+    type Input = WaitInput;
+
     fn name(&self) -> &'static str {
         "k8s.wait"
     }
@@ -60,20 +62,18 @@ impl StepKind for Wait {
         "Wait until a Kubernetes object meets a condition (Job Complete, pod phase, Deleted) or a field equals a value; a failed Job or pod ends the wait with its reason and logs. Outputs `object`."
     }
 
-    fn input_schema(&self) -> Value {
-        schema_of::<WaitInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["object"]
     }
 
-    fn check(&self, with: &Value) -> Vec<String> {
-        if with.get("absent").is_some()
-            && (with.get("equals").is_some() || with.get("field").is_none())
-        {
+    fn check(&self, input: &WaitInput) -> Vec<String> {
+        if input.absent.is_some() && (input.equals.is_some() || input.field.is_none()) {
             return vec!["`absent: true` goes with `field` and without `equals`".into()];
         }
-        if with.get("absent").is_some() {
+        if input.absent.is_some() {
             return Vec::new();
         }
-        match (with.get("condition"), with.get("field"), with.get("equals")) {
+        match (&input.condition, &input.field, &input.equals) {
             (Some(_), None, None) | (None, Some(_), Some(_)) => Vec::new(),
             (Some(_), _, _) => vec!["give `condition`, or `field` with `equals`, not both".into()],
             (None, Some(_), None) => vec!["`field` needs `equals`: the value to wait for".into()],
@@ -81,41 +81,30 @@ impl StepKind for Wait {
         }
     }
 
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &WaitInput) -> bool {
         true
     }
 
-    fn describe(&self, with: &Value) -> String {
-        let what = object_label(
-            literal(with, "kind", "?"),
-            with.get("namespace").and_then(Value::as_str),
-            literal(with, "name", "?"),
-        );
-        let until = match (with.get("condition"), with.get("field")) {
-            (Some(c), _) => c.as_str().unwrap_or("?").to_string(),
-            (None, Some(f)) if with.get("absent").is_some() => {
-                format!("without {}", f.as_str().unwrap_or("?"))
-            }
-            (None, Some(f)) => format!(
-                "{} == {}",
-                f.as_str().unwrap_or("?"),
-                with.get("equals").unwrap_or(&Value::Null)
-            ),
+    fn describe(&self, input: &WaitInput) -> String {
+        let what = object_label(&input.kind, input.namespace.as_deref(), &input.name);
+        let until = match (&input.condition, &input.field) {
+            (Some(c), _) => c.clone(),
+            (None, Some(f)) if input.absent.is_some() => format!("without {f}"),
+            (None, Some(f)) => format!("{f} == {}", input.equals.as_ref().unwrap_or(&Value::Null)),
             _ => "?".into(),
         };
         format!(
             "wait until {what} is {until} (timeout {})",
-            literal(with, "timeout", "10m")
+            input.timeout.as_ref().map_or("10m", DurationInput::text)
         )
     }
 
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: WaitInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: WaitInput) -> Result<Value, StepError> {
         let cluster = client::connect(ctx, input.connection.as_deref()).await?;
         let namespace = cluster.namespace(input.namespace.as_deref());
         let resource =
             resources::resolve(&cluster.client, input.api_version.as_deref(), &input.kind).await?;
-        let timeout = timeout_or(input.timeout.as_deref(), Duration::from_secs(600))?;
+        let timeout = DurationInput::timeout_or(input.timeout.as_ref(), Duration::from_secs(600))?;
         let label = object_label(&resource.api.kind, resource.scope(&namespace), &input.name);
         let goal = Goal::from_input(&input, &resource.api.kind)?;
         ctx.progress
@@ -140,6 +129,14 @@ impl StepKind for Wait {
     }
 }
 
+/// Whether the rendered `absent` input asks for the field to be absent.
+fn absent(input: &WaitInput) -> Result<bool, StepError> {
+    match &input.absent {
+        Some(absent) => absent.rendered("absent").copied(),
+        None => Ok(false),
+    }
+}
+
 /// What the wait is for.
 enum Goal {
     Condition(String),
@@ -157,7 +154,7 @@ impl Goal {
                 Ok(Goal::Phase(c.clone()))
             }
             (Some(c), None, None) => Ok(Goal::Condition(c.clone())),
-            (None, Some(f), None) if input.absent == Some(true) => Ok(Goal::Absent(f.clone())),
+            (None, Some(f), None) if absent(input)? => Ok(Goal::Absent(f.clone())),
             (None, Some(f), Some(v)) => Ok(Goal::Field(f.clone(), v.clone())),
             _ => Err(StepError::permanent(
                 "give `condition`, or `field` with `equals`",

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use reqwest::Method;
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -23,26 +23,22 @@ pub struct DeleteIndexInput {
 }
 
 #[async_trait]
-impl StepKind for DeleteIndex {
+impl Kind for DeleteIndex {
+    type Input = DeleteIndexInput;
     fn name(&self) -> &'static str {
         "opensearch.delete-index"
     }
     fn about(&self) -> &'static str {
         "Delete one or more indices; one that does not exist counts as deleted. Outputs deleted and missing."
     }
-    fn input_schema(&self) -> Value {
-        schema_of::<DeleteIndexInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["deleted", "missing"]
     }
-    fn check(&self, with: &Value) -> Vec<String> {
+    fn check(&self, input: &DeleteIndexInput) -> Vec<String> {
         let wild = |s: &str| s.contains('*') || s == "_all";
-        let names: Vec<String> = match with.get("index") {
-            Some(Value::String(s)) => s.split(',').map(str::to_string).collect(),
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect(),
-            _ => Vec::new(),
+        let names: Vec<&str> = match &input.index {
+            Indices::Text(s) => s.split(',').collect(),
+            Indices::List(a) => a.iter().map(String::as_str).collect(),
         };
         names
             .iter()
@@ -50,26 +46,20 @@ impl StepKind for DeleteIndex {
             .map(|n| format!("`index: {n}` is a wildcard; name the indices to delete explicitly"))
             .collect()
     }
-    fn destructive(&self, _with: &Value) -> bool {
+    fn destructive(&self, _input: &DeleteIndexInput) -> bool {
         true
     }
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &DeleteIndexInput) -> bool {
         true
     }
-    fn describe(&self, with: &Value) -> String {
-        let index = match with.get("index") {
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| v.as_str().unwrap_or("?"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            Some(v) => v.as_str().unwrap_or("?").to_string(),
-            None => "?".into(),
+    fn describe(&self, input: &DeleteIndexInput) -> String {
+        let index = match &input.index {
+            Indices::List(a) => a.join(", "),
+            Indices::Text(s) => s.clone(),
         };
-        format!("delete index {index} ({})", super::text(with, "connection"))
+        format!("delete index {index} ({})", input.connection)
     }
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: DeleteIndexInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: DeleteIndexInput) -> Result<Value, StepError> {
         let endpoint = connect(ctx, &input.connection)?;
         let (mut deleted, mut missing) = (Vec::new(), Vec::new());
         for index in input.index.patterns() {

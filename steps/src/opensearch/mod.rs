@@ -6,8 +6,6 @@ pub mod repository;
 pub mod restore;
 pub mod snapshots;
 
-use serde_json::Value;
-
 /// `indices` may be written as a list or as one comma-separated string, as the API takes it.
 #[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
@@ -73,10 +71,6 @@ pub fn select<'a>(patterns: &[String], names: impl IntoIterator<Item = &'a str>)
         })
         .map(str::to_string)
         .collect()
-}
-
-pub(crate) fn text<'a>(with: &'a Value, key: &str) -> &'a str {
-    with.get(key).and_then(Value::as_str).unwrap_or("?")
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use reqwest::Method;
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -42,42 +42,37 @@ pub enum Action {
 }
 
 #[async_trait]
-impl StepKind for Repository {
+impl Kind for Repository {
+    type Input = RepositoryInput;
     fn name(&self) -> &'static str {
         "opensearch.repository"
     }
     fn about(&self) -> &'static str {
         "List snapshot repositories, or register one (type, settings, optionally read-only). Outputs repositories [{name, type, settings}] or {name, acknowledged}."
     }
-    fn input_schema(&self) -> Value {
-        schema_of::<RepositoryInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["repositories", "name", "acknowledged"]
     }
-    fn check(&self, with: &Value) -> Vec<String> {
-        if with.get("action").and_then(Value::as_str) == Some("register")
-            && with.get("name").is_none()
-        {
+    fn check(&self, input: &RepositoryInput) -> Vec<String> {
+        if input.action == Action::Register && input.name.is_none() {
             return vec!["`action: register` needs the repository's `name`".into()];
         }
         Vec::new()
     }
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &RepositoryInput) -> bool {
         true
     }
-    fn describe(&self, with: &Value) -> String {
-        match with.get("action").and_then(Value::as_str) {
-            Some("register") => format!(
+    fn describe(&self, input: &RepositoryInput) -> String {
+        match input.action {
+            Action::Register => format!(
                 "register snapshot repository {} ({})",
-                super::text(with, "name"),
-                super::text(with, "connection")
+                input.name.as_deref().unwrap_or("?"),
+                input.connection
             ),
-            _ => format!(
-                "list snapshot repositories ({})",
-                super::text(with, "connection")
-            ),
+            Action::List => format!("list snapshot repositories ({})", input.connection),
         }
     }
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: RepositoryInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: RepositoryInput) -> Result<Value, StepError> {
         let endpoint = connect(ctx, &input.connection)?;
         match input.action {
             Action::List => {

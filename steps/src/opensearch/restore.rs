@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use regex::Regex;
 use reqwest::Method;
-use runbook_engine::duration::parse_duration;
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::duration::DurationInput;
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -49,8 +49,7 @@ pub struct RestoreInput {
     #[serde(default = "yes")]
     pub wait: bool,
     /// How long to wait for recovery (default 30m).
-    #[schemars(extend("format" = "duration"))]
-    pub timeout: Option<String>,
+    pub timeout: Option<DurationInput>,
 }
 
 fn yes() -> bool {
@@ -58,57 +57,47 @@ fn yes() -> bool {
 }
 
 #[async_trait]
-impl StepKind for Restore {
+impl Kind for Restore {
+    type Input = RestoreInput;
     fn name(&self) -> &'static str {
         "opensearch.restore"
     }
     fn about(&self) -> &'static str {
         "Restore indices from a snapshot (patterns, rename, global state) and wait until every restored shard has recovered. Outputs indices and shards."
     }
-    fn input_schema(&self) -> Value {
-        schema_of::<RestoreInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["indices", "shards", "bytes_recovered", "snapshot"]
     }
-    fn check(&self, with: &Value) -> Vec<String> {
+    fn check(&self, input: &RestoreInput) -> Vec<String> {
         let mut problems = Vec::new();
-        if with.get("rename_pattern").is_some() != with.get("rename_replacement").is_some() {
+        if input.rename_pattern.is_some() != input.rename_replacement.is_some() {
             problems.push("`rename_pattern` and `rename_replacement` go together".into());
         }
         problems
     }
-    fn destructive(&self, _with: &Value) -> bool {
+    fn destructive(&self, _input: &RestoreInput) -> bool {
         // A closed index of the same name is replaced by the snapshot's copy.
         true
     }
     /// Run again after an interruption, it finds a restore the server already took (the indices
     /// recovering or recovered from this snapshot) and waits for it instead of asking again.
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &RestoreInput) -> bool {
         true
     }
-    fn describe(&self, with: &Value) -> String {
-        let indices = match with.get("indices") {
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| v.as_str().unwrap_or("?"))
-                .collect::<Vec<_>>()
-                .join(","),
-            Some(Value::String(s)) => s.clone(),
-            _ => "all indices".into(),
+    fn describe(&self, input: &RestoreInput) -> String {
+        let indices = match &input.indices {
+            Some(Indices::List(a)) => a.join(","),
+            Some(Indices::Text(s)) => s.clone(),
+            None => "all indices".into(),
         };
         format!(
             "restore {indices} from snapshot {}/{} ({})",
-            super::text(with, "repository"),
-            super::text(with, "snapshot"),
-            super::text(with, "connection")
+            input.repository, input.snapshot, input.connection
         )
     }
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: RestoreInput = parse_inputs(self.name(), with)?;
-        let timeout = match &input.timeout {
-            Some(t) => {
-                parse_duration(t).map_err(|e| StepError::permanent(format!("`timeout`: {e}")))?
-            }
-            None => Duration::from_secs(30 * 60),
-        };
+    async fn run(&self, ctx: &StepContext, input: RestoreInput) -> Result<Value, StepError> {
+        let timeout =
+            DurationInput::timeout_or(input.timeout.as_ref(), Duration::from_secs(30 * 60))?;
         let endpoint = connect(ctx, &input.connection)?;
         let patterns = input
             .indices

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use reqwest::Method;
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -37,28 +37,27 @@ fn yes() -> bool {
 }
 
 #[async_trait]
-impl StepKind for Snapshots {
+impl Kind for Snapshots {
+    type Input = SnapshotsInput;
     fn name(&self) -> &'static str {
         "opensearch.snapshots"
     }
     fn about(&self) -> &'static str {
         "List a repository's snapshots (state, start/end, indices, shards) and pick the latest in `state` (SUCCESS) that contains every given index pattern. Outputs snapshots and latest."
     }
-    fn input_schema(&self) -> Value {
-        schema_of::<SnapshotsInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["snapshots", "latest", "count"]
     }
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &SnapshotsInput) -> bool {
         true
     }
-    fn describe(&self, with: &Value) -> String {
+    fn describe(&self, input: &SnapshotsInput) -> String {
         format!(
             "list snapshots in repository {} ({})",
-            super::text(with, "repository"),
-            super::text(with, "connection")
+            input.repository, input.connection
         )
     }
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: SnapshotsInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: SnapshotsInput) -> Result<Value, StepError> {
         let endpoint = connect(ctx, &input.connection)?;
         let what = format!("listing snapshots in repository `{}`", input.repository);
         let reply = endpoint

@@ -94,7 +94,7 @@ fn http_client(
     ctx: &StepContext,
 ) -> Result<aws_sdk_s3::config::SharedHttpClient, StepError> {
     if conn.insecure() {
-        return super::insecure::unverified_http_client(&conn.name).map_err(StepError::permanent);
+        return super::insecure::unverified_http_client(&conn.name);
     }
     let mut trust = TrustStore::default();
     if let Some(ca_file) = conn.str("ca_file").filter(|s| !s.is_empty()) {

@@ -3,7 +3,7 @@
 //! and checksum, so an interrupted sync resumes where it stopped.
 
 use async_trait::async_trait;
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError, Templated};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -23,10 +23,10 @@ pub struct Copy {
 #[serde(deny_unknown_fields)]
 pub struct CopyInput {
     /// Where objects come from: `{connection, bucket, prefix?}` (or `key` for one object).
-    pub source: Location,
+    pub source: Templated<Location>,
     /// Where they go: `{connection, bucket, prefix?}` (or `key`); the source prefix is replaced by
     /// this one. A missing bucket is created.
-    pub destination: Location,
+    pub destination: Templated<Location>,
     /// Objects copied at once (default 16). Memory stays bounded whatever this is.
     pub concurrency: Option<usize>,
     /// Objects up to this size (MiB, default 256) are streamed from one GET into one PUT (or
@@ -39,7 +39,8 @@ pub struct CopyInput {
 }
 
 #[async_trait]
-impl StepKind for Copy {
+impl Kind for Copy {
+    type Input = CopyInput;
     fn name(&self) -> &'static str {
         if self.sync { "s3.sync" } else { "s3.copy" }
     }
@@ -50,48 +51,61 @@ impl StepKind for Copy {
             "Copy objects (everything under `source.prefix`, or `source.key`) to another bucket or connection, streaming, multipart and in parallel. Outputs objects_copied, objects_skipped, bytes_copied."
         }
     }
-    fn input_schema(&self) -> Value {
-        schema_of::<CopyInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &[
+            "objects_copied",
+            "objects_skipped",
+            "bytes_copied",
+            "objects_total",
+            "bytes_total",
+            "server_side",
+        ]
     }
-    fn check(&self, with: &Value) -> Vec<String> {
+    fn check(&self, input: &CopyInput) -> Vec<String> {
         let mut problems = Vec::new();
-        if self.sync && with.pointer("/source/key").is_some() {
+        if self.sync && input.source.value().is_some_and(|s| s.key.is_some()) {
             problems.push("`s3.sync` works on prefixes; use `s3.copy` for one `key`".into());
         }
-        for field in ["concurrency", "multipart_threshold_mib"] {
-            if with.get(field).and_then(Value::as_u64) == Some(0) {
+        for (field, value) in [
+            ("concurrency", input.concurrency.map(|c| c as u64)),
+            ("multipart_threshold_mib", input.multipart_threshold_mib),
+        ] {
+            if value == Some(0) {
                 problems.push(format!("`{field}` must be at least 1"));
             }
         }
         problems
     }
-    fn destructive(&self, with: &Value) -> bool {
-        with.get("overwrite").and_then(Value::as_bool) != Some(false)
+    fn destructive(&self, input: &CopyInput) -> bool {
+        input.overwrite != Some(false)
     }
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &CopyInput) -> bool {
         true
     }
-    fn describe(&self, with: &Value) -> String {
+    fn describe(&self, input: &CopyInput) -> String {
         format!(
             "{} {} -> {}",
             if self.sync { "sync" } else { "copy" },
-            super::describe_location(with.get("source")),
-            super::describe_location(with.get("destination"))
+            input.source.show(Location::describe),
+            input.destination.show(Location::describe)
         )
     }
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: CopyInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: CopyInput) -> Result<Value, StepError> {
+        let (from, to) = (
+            input.source.rendered("source")?,
+            input.destination.rendered("destination")?,
+        );
         let source = Side {
-            s3: connect(ctx, &input.source.connection)?,
-            bucket: input.source.bucket.clone(),
-            prefix: input.source.prefix.clone(),
+            s3: connect(ctx, &from.connection)?,
+            bucket: from.bucket.clone(),
+            prefix: from.prefix.clone(),
         };
         let dest = Side {
-            s3: connect(ctx, &input.destination.connection)?,
-            bucket: input.destination.bucket.clone(),
-            prefix: input.destination.prefix.clone(),
+            s3: connect(ctx, &to.connection)?,
+            bucket: to.bucket.clone(),
+            prefix: to.prefix.clone(),
         };
-        let objects = match &input.source.key {
+        let objects = match &from.key {
             Some(key) => {
                 let head = source
                     .s3
@@ -101,8 +115,7 @@ impl StepKind for Copy {
                     .key(key)
                     .send()
                     .await;
-                let head =
-                    head.map_err(|e| s3_error(&format!("reading {}", input.source.url()), e))?;
+                let head = head.map_err(|e| s3_error(&format!("reading {}", from.url()), e))?;
                 let object = ObjectInfo {
                     key: key.clone(),
                     size: head.content_length().unwrap_or(0).max(0) as u64,
@@ -110,7 +123,7 @@ impl StepKind for Copy {
                     modified_millis: 0,
                     etag: head.e_tag().unwrap_or_default().to_string(),
                 };
-                let dest_key = input.destination.key.clone().unwrap_or_else(|| {
+                let dest_key = to.key.clone().unwrap_or_else(|| {
                     format!("{}{}", dest.prefix, key.rsplit('/').next().unwrap_or(key))
                 });
                 vec![(object, dest_key)]

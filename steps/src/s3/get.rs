@@ -1,7 +1,7 @@
 //! `s3.get`: one object into a file (streamed), or its text as an output.
 
 use async_trait::async_trait;
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -28,33 +28,28 @@ pub struct GetInput {
 }
 
 #[async_trait]
-impl StepKind for Get {
+impl Kind for Get {
+    type Input = GetInput;
     fn name(&self) -> &'static str {
         "s3.get"
     }
     fn about(&self) -> &'static str {
         "Download one object to a file (`to`), or read it (up to 1 MiB of text) into the `content` output. Outputs size, etag, and path or content."
     }
-    fn input_schema(&self) -> Value {
-        schema_of::<GetInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["path", "size", "etag", "content"]
     }
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &GetInput) -> bool {
         true
     }
-    fn describe(&self, with: &Value) -> String {
-        let text = |k: &str| {
-            with.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_string()
-        };
-        match with.get("to").and_then(Value::as_str) {
-            Some(to) => format!("download s3://{}/{} to {to}", text("bucket"), text("key")),
-            None => format!("read s3://{}/{}", text("bucket"), text("key")),
+    fn describe(&self, input: &GetInput) -> String {
+        let (bucket, key) = (&input.bucket, &input.key);
+        match &input.to {
+            Some(to) => format!("download s3://{bucket}/{key} to {to}"),
+            None => format!("read s3://{bucket}/{key}"),
         }
     }
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: GetInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: GetInput) -> Result<Value, StepError> {
         let s3 = connect(ctx, &input.connection)?;
         let url = format!("s3://{}/{}", input.bucket, input.key);
         let got = s3

@@ -10,6 +10,7 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_types::body::SdkBody;
+use runbook_engine::kind::StepError;
 
 #[derive(Debug, Clone)]
 struct Unverified {
@@ -43,11 +44,13 @@ impl HttpConnector for Unverified {
 }
 
 /// An HTTP client for the SDK that does not verify the server's certificate.
-pub fn unverified_http_client(connection: &str) -> Result<SharedHttpClient, String> {
+pub fn unverified_http_client(connection: &str) -> Result<SharedHttpClient, StepError> {
     let client = reqwest::Client::builder()
         .danger_accept_invalid_certs(true)
         .build()
-        .map_err(|e| format!("connection `{connection}`: HTTP client: {e}"))?;
+        .map_err(|e| {
+            StepError::permanent(format!("connection `{connection}`: HTTP client: {e}"))
+        })?;
     let connector = SharedHttpConnector::new(Unverified { client });
     Ok(http_client_fn(move |_settings, _components| {
         connector.clone()

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use regex::Regex;
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -55,18 +55,19 @@ struct Candidate {
 }
 
 #[async_trait]
-impl StepKind for Latest {
+impl Kind for Latest {
+    type Input = LatestInput;
     fn name(&self) -> &'static str {
         "s3.latest"
     }
     fn about(&self) -> &'static str {
         "The newest object (or, with `prefixes: true`, folder) under a prefix, by time or by name, optionally matching a pattern. Outputs key, name, last_modified, size."
     }
-    fn input_schema(&self) -> Value {
-        schema_of::<LatestInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["key", "name", "last_modified", "size"]
     }
-    fn check(&self, with: &Value) -> Vec<String> {
-        match with.get("pattern").and_then(Value::as_str) {
+    fn check(&self, input: &LatestInput) -> Vec<String> {
+        match &input.pattern {
             Some(p) if !p.contains("{{") => match Regex::new(&format!("^(?:{p})$")) {
                 Err(e) => vec![format!("`pattern` is not a valid regular expression: {e}")],
                 Ok(_) => Vec::new(),
@@ -74,22 +75,17 @@ impl StepKind for Latest {
             _ => Vec::new(),
         }
     }
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &LatestInput) -> bool {
         true
     }
-    fn describe(&self, with: &Value) -> String {
-        let what = if with.get("prefixes").and_then(Value::as_bool) == Some(true) {
-            "folder"
-        } else {
-            "object"
-        };
+    fn describe(&self, input: &LatestInput) -> String {
+        let what = if input.prefixes { "folder" } else { "object" };
         format!(
             "find the newest {what} in {}",
-            super::describe_location(Some(with))
+            super::describe_place(&input.connection, &input.bucket, None, &input.prefix)
         )
     }
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: LatestInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: LatestInput) -> Result<Value, StepError> {
         let pattern = match &input.pattern {
             Some(p) => Some(Regex::new(&format!("^(?:{p})$")).map_err(|e| {
                 StepError::permanent(format!("`pattern` is not a valid regular expression: {e}"))

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::DateTimeFormat;
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -86,24 +86,27 @@ pub async fn list_all(
 }
 
 #[async_trait]
-impl StepKind for List {
+impl Kind for List {
+    type Input = ListInput;
     fn name(&self) -> &'static str {
         "s3.list"
     }
     fn about(&self) -> &'static str {
         "List the objects under a prefix of a bucket (with `delimiter`, also the common prefixes). Outputs objects [{key, size, last_modified, etag}] and prefixes."
     }
-    fn input_schema(&self) -> Value {
-        schema_of::<ListInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["objects", "prefixes", "count"]
     }
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &ListInput) -> bool {
         true
     }
-    fn describe(&self, with: &Value) -> String {
-        format!("list {}", super::describe_location(Some(with)))
+    fn describe(&self, input: &ListInput) -> String {
+        format!(
+            "list {}",
+            super::describe_place(&input.connection, &input.bucket, None, &input.prefix)
+        )
     }
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: ListInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: ListInput) -> Result<Value, StepError> {
         let s3 = connect(ctx, &input.connection)?;
         let (objects, prefixes) = list_all(
             &s3,

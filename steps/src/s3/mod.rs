@@ -37,16 +37,25 @@ impl Location {
             self.key.as_deref().unwrap_or(&self.prefix)
         )
     }
+
+    /// `s3://bucket/prefix (connection)`, for `plan`.
+    pub fn describe(&self) -> String {
+        describe_place(
+            &self.connection,
+            &self.bucket,
+            self.key.as_deref(),
+            &self.prefix,
+        )
+    }
 }
 
-/// `s3://bucket/prefix` from literal inputs, for `plan`.
-pub(crate) fn describe_location(value: Option<&serde_json::Value>) -> String {
-    let Some(v) = value else { return "?".into() };
-    let text = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("");
-    let key = if text("key").is_empty() {
-        text("prefix")
-    } else {
-        text("key")
-    };
-    format!("s3://{}/{} ({})", text("bucket"), key, text("connection"))
+/// `s3://bucket/key-or-prefix (connection)`, for `plan`.
+pub(crate) fn describe_place(
+    connection: &str,
+    bucket: &str,
+    key: Option<&str>,
+    prefix: &str,
+) -> String {
+    let key = key.filter(|k| !k.is_empty()).unwrap_or(prefix);
+    format!("s3://{bucket}/{key} ({connection})")
 }

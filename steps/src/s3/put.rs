@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -35,18 +35,19 @@ pub struct PutInput {
 }
 
 #[async_trait]
-impl StepKind for Put {
+impl Kind for Put {
+    type Input = PutInput;
     fn name(&self) -> &'static str {
         "s3.put"
     }
     fn about(&self) -> &'static str {
         "Upload a file (`from`, multipart when large) or text (`content`) as one object. Outputs key, size."
     }
-    fn input_schema(&self) -> Value {
-        schema_of::<PutInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["key", "size"]
     }
-    fn check(&self, with: &Value) -> Vec<String> {
-        match (with.get("from"), with.get("content")) {
+    fn check(&self, input: &PutInput) -> Vec<String> {
+        match (&input.from, &input.content) {
             (Some(_), Some(_)) => {
                 vec!["`s3.put` takes either `from` (a file) or `content` (text), not both".into()]
             }
@@ -54,24 +55,17 @@ impl StepKind for Put {
             _ => Vec::new(),
         }
     }
-    fn destructive(&self, with: &Value) -> bool {
-        with.get("overwrite").and_then(Value::as_bool) != Some(false)
+    fn destructive(&self, input: &PutInput) -> bool {
+        input.overwrite != Some(false)
     }
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &PutInput) -> bool {
         true
     }
-    fn describe(&self, with: &Value) -> String {
-        let text = |k: &str| {
-            with.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_string()
-        };
-        let what = with.get("from").and_then(Value::as_str).unwrap_or("text");
-        format!("upload {what} to s3://{}/{}", text("bucket"), text("key"))
+    fn describe(&self, input: &PutInput) -> String {
+        let what = input.from.as_deref().unwrap_or("text");
+        format!("upload {what} to s3://{}/{}", input.bucket, input.key)
     }
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: PutInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: PutInput) -> Result<Value, StepError> {
         let s3 = connect(ctx, &input.connection)?;
         if input.overwrite == Some(false)
             && s3

@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kube::api::{DynamicObject, PostParams};
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::duration::DurationInput;
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::k8s::client;
 use crate::k8s::target::Selector;
 use crate::k8s::waiting::{Verdict, watch_until};
-use crate::k8s::{client, timeout_or};
 
 pub struct Backup;
 
@@ -43,8 +44,7 @@ pub struct BackupInput {
     #[serde(default = "yes")]
     pub wait: bool,
     /// How long to wait (default 4h).
-    #[schemars(extend("format" = "duration"))]
-    pub timeout: Option<String>,
+    pub timeout: Option<DurationInput>,
 }
 
 fn yes() -> bool {
@@ -52,7 +52,9 @@ fn yes() -> bool {
 }
 
 #[async_trait]
-impl StepKind for Backup {
+impl Kind for Backup {
+    type Input = BackupInput;
+
     fn name(&self) -> &'static str {
         "velero.backup"
     }
@@ -61,36 +63,29 @@ impl StepKind for Backup {
         "Take an on-demand Velero backup (optionally from a schedule's template) and wait for it. Outputs `backup`, `phase`."
     }
 
-    fn input_schema(&self) -> Value {
-        schema_of::<BackupInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["backup", "phase", "items_backed_up"]
     }
 
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &BackupInput) -> bool {
         true
     }
 
-    fn describe(&self, with: &Value) -> String {
-        let name = with
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("<run-id>-<step-id>");
-        let from = with
-            .get("from_schedule")
-            .and_then(Value::as_str)
+    fn describe(&self, input: &BackupInput) -> String {
+        let name = input.name.as_deref().unwrap_or("<run-id>-<step-id>");
+        let from = input
+            .from_schedule
+            .as_ref()
             .map(|s| format!(" from schedule {s}'s template"))
             .unwrap_or_default();
-        let wait = if with.get("wait") == Some(&Value::Bool(false)) {
-            ""
-        } else {
-            " and wait for it"
-        };
+        let wait = if input.wait { " and wait for it" } else { "" };
         format!("create Velero Backup {name}{from}{wait}")
     }
 
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: BackupInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: BackupInput) -> Result<Value, StepError> {
         let cluster = client::connect(ctx, input.connection.as_deref()).await?;
-        let timeout = timeout_or(input.timeout.as_deref(), Duration::from_secs(4 * 3600))?;
+        let timeout =
+            DurationInput::timeout_or(input.timeout.as_ref(), Duration::from_secs(4 * 3600))?;
         let backups = super::api(&cluster.client, &input.namespace, "Backup").await?;
         let name = input.name.clone().unwrap_or_else(|| ctx.object_name());
         let label = format!("Backup {}/{name}", input.namespace);

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams};
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::duration::DurationInput;
+use runbook_engine::kind::{Kind, StepContext, StepError, Templated};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::k8s::waiting::{Verdict, watch_until};
-use crate::k8s::{FIELD_MANAGER, client, literal, timeout_or};
+use crate::k8s::{FIELD_MANAGER, client};
 
 pub struct BackupLocation;
 
@@ -26,7 +27,7 @@ pub struct BackupLocationInput {
     #[serde(default = "super::default_namespace")]
     pub namespace: String,
     /// `create` (and wait until Available), `wait-available` or `delete`.
-    pub action: Action,
+    pub action: Templated<Action>,
     /// The location's name, e.g. `default` or `backup`.
     pub name: String,
     /// The object store plugin's provider, e.g. `aws` (required to create).
@@ -47,12 +48,11 @@ pub struct BackupLocationInput {
     /// The Secret (in Velero's namespace) and key holding the provider credentials.
     pub credential: Option<Credential>,
     /// `ReadWrite` (Velero's default) or `ReadOnly` (restores only; no backups are written).
-    pub access_mode: Option<AccessMode>,
+    pub access_mode: Option<Templated<AccessMode>>,
     /// Make it Velero's default location.
     pub default: Option<bool>,
     /// How long to wait for Available or deletion (default 2m).
-    #[schemars(extend("format" = "duration"))]
-    pub timeout: Option<String>,
+    pub timeout: Option<DurationInput>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -76,8 +76,19 @@ pub enum AccessMode {
     ReadOnly,
 }
 
+impl AccessMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            AccessMode::ReadWrite => "ReadWrite",
+            AccessMode::ReadOnly => "ReadOnly",
+        }
+    }
+}
+
 #[async_trait]
-impl StepKind for BackupLocation {
+impl Kind for BackupLocation {
+    type Input = BackupLocationInput;
+
     fn name(&self) -> &'static str {
         "velero.backup-location"
     }
@@ -86,61 +97,63 @@ impl StepKind for BackupLocation {
         "Create a Velero BackupStorageLocation (provider, bucket, prefix, region, s3Url, path style, credential, ReadOnly) and wait until Available, wait for one, or delete one. Outputs `name`, `phase`, `access_mode`."
     }
 
-    fn input_schema(&self) -> Value {
-        schema_of::<BackupLocationInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["name", "phase", "access_mode", "bucket", "prefix"]
     }
 
-    fn check(&self, with: &Value) -> Vec<String> {
-        if with.get("action").and_then(Value::as_str) == Some("create") {
-            return ["provider", "bucket"]
+    fn check(&self, input: &BackupLocationInput) -> Vec<String> {
+        if input.action.value() == Some(&Action::Create) {
+            return [("provider", &input.provider), ("bucket", &input.bucket)]
                 .iter()
-                .filter(|k| with.get(**k).is_none())
-                .map(|k| format!("`action: create` needs `{k}`"))
+                .filter(|(_, value)| value.is_none())
+                .map(|(k, _)| format!("`action: create` needs `{k}`"))
                 .collect();
         }
         Vec::new()
     }
 
-    fn destructive(&self, with: &Value) -> bool {
-        with.get("action").and_then(Value::as_str) != Some("wait-available")
-            && with.get("action").and_then(Value::as_str) != Some("create")
+    fn destructive(&self, input: &BackupLocationInput) -> bool {
+        !matches!(
+            input.action.value(),
+            Some(Action::WaitAvailable | Action::Create)
+        )
     }
 
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &BackupLocationInput) -> bool {
         true
     }
 
-    fn describe(&self, with: &Value) -> String {
-        let ns = with
-            .get("namespace")
-            .and_then(Value::as_str)
-            .unwrap_or(super::DEFAULT_NAMESPACE);
-        let name = literal(with, "name", "?");
-        match with.get("action").and_then(Value::as_str) {
-            Some("create") => format!(
+    fn describe(&self, input: &BackupLocationInput) -> String {
+        let ns = &input.namespace;
+        let name = &input.name;
+        match input.action.value() {
+            Some(Action::Create) => format!(
                 "create BackupStorageLocation {ns}/{name} ({}, bucket {}{}, {}) and wait until Available",
-                literal(with, "provider", "?"),
-                literal(with, "bucket", "?"),
-                with.get("prefix")
-                    .and_then(Value::as_str)
+                input.provider.as_deref().unwrap_or("?"),
+                input.bucket.as_deref().unwrap_or("?"),
+                input
+                    .prefix
+                    .as_ref()
                     .map(|p| format!(", prefix {p}"))
                     .unwrap_or_default(),
-                literal(with, "access_mode", "ReadWrite"),
+                input
+                    .access_mode
+                    .as_ref()
+                    .map_or("ReadWrite".into(), |m| m.show(|m| m.as_str().into())),
             ),
-            Some("delete") => {
+            Some(Action::Delete) => {
                 format!("delete BackupStorageLocation {ns}/{name} (backups in its bucket are kept)")
             }
             _ => format!("wait until BackupStorageLocation {ns}/{name} is Available"),
         }
     }
 
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: BackupLocationInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: BackupLocationInput) -> Result<Value, StepError> {
         let cluster = client::connect(ctx, input.connection.as_deref()).await?;
-        let timeout = timeout_or(input.timeout.as_deref(), Duration::from_secs(120))?;
+        let timeout = DurationInput::timeout_or(input.timeout.as_ref(), Duration::from_secs(120))?;
         let api = super::api(&cluster.client, &input.namespace, "BackupStorageLocation").await?;
         let label = format!("BackupStorageLocation {}/{}", input.namespace, input.name);
-        match input.action {
+        match input.action.rendered("action")? {
             Action::Delete => {
                 match api.delete(&input.name, &DeleteParams::default()).await {
                     Ok(_) => {}
@@ -208,8 +221,8 @@ fn location(input: &BackupLocationInput) -> Result<Value, StepError> {
     if let Some(c) = &input.credential {
         spec["credential"] = json!({"name": c.secret, "key": c.key});
     }
-    if let Some(m) = input.access_mode {
-        spec["accessMode"] = json!(m);
+    if let Some(m) = &input.access_mode {
+        spec["accessMode"] = json!(m.rendered("access_mode")?.as_str());
     }
     if let Some(d) = input.default {
         spec["default"] = json!(d);

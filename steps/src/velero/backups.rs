@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kube::api::{DeleteParams, ListParams};
-use runbook_engine::kind::{StepContext, StepError, StepKind, parse_inputs, schema_of};
+use runbook_engine::kind::{Kind, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -46,7 +46,9 @@ pub enum Action {
 }
 
 #[async_trait]
-impl StepKind for Backups {
+impl Kind for Backups {
+    type Input = BackupsInput;
+
     fn name(&self) -> &'static str {
         "velero.backups"
     }
@@ -55,40 +57,36 @@ impl StepKind for Backups {
         "List Velero backups with phase and time and pick the latest completed (`latest`), or delete the Backup records only (`action: delete-records`). Outputs `backups`, `latest`."
     }
 
-    fn input_schema(&self) -> Value {
-        schema_of::<BackupsInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &["backups", "latest", "count", "deleted"]
     }
 
-    fn destructive(&self, with: &Value) -> bool {
-        with.get("action").and_then(Value::as_str) == Some("delete-records")
+    fn destructive(&self, input: &BackupsInput) -> bool {
+        input.action == Action::DeleteRecords
     }
 
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &BackupsInput) -> bool {
         true
     }
 
-    fn describe(&self, with: &Value) -> String {
+    fn describe(&self, input: &BackupsInput) -> String {
         let mut scope = String::new();
-        if let Some(s) = with.get("schedule").and_then(Value::as_str) {
+        if let Some(s) = &input.schedule {
             scope.push_str(&format!(" of schedule {s}"));
         }
-        if let Some(l) = with.get("location").and_then(Value::as_str) {
+        if let Some(l) = &input.location {
             scope.push_str(&format!(" in location {l}"));
         }
-        let ns = with
-            .get("namespace")
-            .and_then(Value::as_str)
-            .unwrap_or(super::DEFAULT_NAMESPACE);
-        match with.get("action").and_then(Value::as_str) {
-            Some("delete-records") => {
+        let ns = &input.namespace;
+        match input.action {
+            Action::DeleteRecords => {
                 format!("delete the Velero Backup records{scope} in {ns} (the bucket is untouched)")
             }
-            _ => format!("list Velero backups{scope} in {ns}"),
+            Action::List => format!("list Velero backups{scope} in {ns}"),
         }
     }
 
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: BackupsInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: BackupsInput) -> Result<Value, StepError> {
         let cluster = client::connect(ctx, input.connection.as_deref()).await?;
         let api = super::api(&cluster.client, &input.namespace, "Backup").await?;
         let mut labels = Vec::new();

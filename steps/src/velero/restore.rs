@@ -14,17 +14,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
-use runbook_engine::kind::{
-    StepContext, StepError, StepKind, object_name, parse_inputs, schema_of,
-};
+use runbook_engine::duration::DurationInput;
+use runbook_engine::kind::{Kind, StepContext, StepError, Templated, object_name};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::k8s::client;
 use crate::k8s::manifests::POLICY_RESOURCES;
 use crate::k8s::target::Selector;
 use crate::k8s::waiting::{Verdict, watch_until};
-use crate::k8s::{client, timeout_or};
 
 pub struct Restore;
 
@@ -48,7 +47,7 @@ pub struct RestoreInput {
     /// Only objects with these labels: `app=grafana` or `{app: grafana}`.
     pub label_selector: Option<Selector>,
     /// `none` (default: existing objects are left as they are, with a warning) or `update`.
-    pub existing_resource_policy: Option<ExistingResourcePolicy>,
+    pub existing_resource_policy: Option<Templated<ExistingResourcePolicy>>,
     /// Whether persistent volumes are restored (Velero's default: true).
     pub restore_pvs: Option<bool>,
     /// Succeed when the restore ends PartiallyFailed (its warnings and errors are in the outputs).
@@ -58,8 +57,7 @@ pub struct RestoreInput {
     #[serde(default)]
     pub policies_first: bool,
     /// How long to wait for the restore (default 4h, Velero's item operation timeout).
-    #[schemars(extend("format" = "duration"))]
-    pub timeout: Option<String>,
+    pub timeout: Option<DurationInput>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -69,8 +67,19 @@ pub enum ExistingResourcePolicy {
     Update,
 }
 
+impl ExistingResourcePolicy {
+    fn as_str(self) -> &'static str {
+        match self {
+            ExistingResourcePolicy::None => "none",
+            ExistingResourcePolicy::Update => "update",
+        }
+    }
+}
+
 #[async_trait]
-impl StepKind for Restore {
+impl Kind for Restore {
+    type Input = RestoreInput;
+
     fn name(&self) -> &'static str {
         "velero.restore"
     }
@@ -79,12 +88,22 @@ impl StepKind for Restore {
         "Restore from a Velero schedule's latest completed backup or a named backup and wait for it; PartiallyFailed fails listing warnings and errors unless allowed. Outputs `restore`, `backup`, `phase`, `warnings`, `errors`, `items_restored`."
     }
 
-    fn input_schema(&self) -> Value {
-        schema_of::<RestoreInput>()
+    fn outputs(&self) -> &'static [&'static str] {
+        &[
+            "restore",
+            "backup",
+            "phase",
+            "warnings",
+            "errors",
+            "warning_messages",
+            "error_messages",
+            "items_restored",
+            "total_items",
+        ]
     }
 
-    fn check(&self, with: &Value) -> Vec<String> {
-        match (with.get("schedule"), with.get("backup")) {
+    fn check(&self, input: &RestoreInput) -> Vec<String> {
+        match (&input.schedule, &input.backup) {
             (Some(_), Some(_)) => vec!["give `schedule` or `backup`, not both".into()],
             (None, None) => {
                 vec!["give `schedule` (its newest completed backup is restored) or `backup`".into()]
@@ -94,52 +113,41 @@ impl StepKind for Restore {
     }
 
     /// Restoring adds what is missing; only `existing_resource_policy: update` overwrites.
-    fn destructive(&self, with: &Value) -> bool {
-        matches!(with.get("existing_resource_policy").and_then(Value::as_str), Some(p) if p != "none")
+    fn destructive(&self, input: &RestoreInput) -> bool {
+        matches!(&input.existing_resource_policy, Some(p) if p.value() != Some(&ExistingResourcePolicy::None))
     }
 
-    fn idempotent(&self, _with: &Value) -> bool {
+    fn idempotent(&self, _input: &RestoreInput) -> bool {
         true
     }
 
-    fn describe(&self, with: &Value) -> String {
-        let source = match (
-            with.get("schedule").and_then(Value::as_str),
-            with.get("backup").and_then(Value::as_str),
-        ) {
+    fn describe(&self, input: &RestoreInput) -> String {
+        let source = match (&input.schedule, &input.backup) {
             (Some(s), _) => format!("the latest completed backup of schedule {s}"),
             (_, Some(b)) => format!("backup {b}"),
             _ => "?".into(),
         };
         let mut text = format!("create Velero Restore <run-id>-<step-id> from {source}");
-        let list = |key: &str| {
-            with.get(key).and_then(Value::as_array).map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-        };
-        for (key, label) in [
-            ("included_namespaces", "namespaces"),
-            ("excluded_namespaces", "except namespaces"),
-            ("included_resources", "resources"),
-            ("excluded_resources", "except resources"),
+        for (list, label) in [
+            (&input.included_namespaces, "namespaces"),
+            (&input.excluded_namespaces, "except namespaces"),
+            (&input.included_resources, "resources"),
+            (&input.excluded_resources, "except resources"),
         ] {
-            if let Some(v) = list(key) {
-                text.push_str(&format!(", {label} {v}"));
+            if let Some(v) = list {
+                text.push_str(&format!(", {label} {}", v.join(",")));
             }
         }
-        if let Some(s) = with.get("label_selector") {
-            text.push_str(&format!(
-                ", labels {}",
-                s.as_str().map_or_else(|| s.to_string(), str::to_string)
-            ));
+        match &input.label_selector {
+            Some(Selector::Text(s)) => text.push_str(&format!(", labels {s}")),
+            Some(Selector::Labels(m)) => text.push_str(&format!(", labels {}", json!(m))),
+            None => {}
         }
-        if let Some(p) = with.get("existing_resource_policy").and_then(Value::as_str) {
+        if let Some(p) = &input.existing_resource_policy {
+            let p = p.show(|p| p.as_str().to_string());
             text.push_str(&format!(", existing objects: {p}"));
         }
-        if with.get("policies_first") == Some(&Value::Bool(true)) {
+        if input.policies_first {
             text.push_str(
                 "; NetworkPolicies and RBAC first, in Restore <run-id>-<step-id>-policies",
             );
@@ -148,10 +156,10 @@ impl StepKind for Restore {
         text
     }
 
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input: RestoreInput = parse_inputs(self.name(), with)?;
+    async fn run(&self, ctx: &StepContext, input: RestoreInput) -> Result<Value, StepError> {
         let cluster = client::connect(ctx, input.connection.as_deref()).await?;
-        let timeout = timeout_or(input.timeout.as_deref(), Duration::from_secs(4 * 3600))?;
+        let timeout =
+            DurationInput::timeout_or(input.timeout.as_ref(), Duration::from_secs(4 * 3600))?;
         let restores = super::api(&cluster.client, &input.namespace, "Restore").await?;
         let mut plan = Vec::new();
         if input.policies_first {
@@ -323,8 +331,8 @@ fn spec(input: &RestoreInput, backup: &str, part: Part) -> Result<Option<Value>,
     if let Some(s) = &input.label_selector {
         spec["labelSelector"] = s.to_label_selector()?;
     }
-    if let Some(p) = input.existing_resource_policy {
-        spec["existingResourcePolicy"] = json!(p);
+    if let Some(p) = &input.existing_resource_policy {
+        spec["existingResourcePolicy"] = json!(p.rendered("existing_resource_policy")?.as_str());
     }
     if let Some(r) = input.restore_pvs {
         spec["restorePVs"] = json!(r);
