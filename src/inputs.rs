@@ -1,8 +1,8 @@
 //! Turning the input flags into what the engine reads: params, vars, config and secrets.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use runbook_engine::journal::RunInputs;
 use runbook_engine::scope::{Inputs, parse_set};
 use runbook_engine::validate::KnownInputs;
 use runbook_inputs::{Cluster, ClusterInputs, load_secrets_file};
@@ -15,7 +15,7 @@ use crate::error::InputError;
 pub struct LoadedInputs {
     pub inputs: Inputs,
     pub known: KnownInputs,
-    pub paths: BTreeMap<String, String>,
+    pub paths: RunInputs,
 }
 
 pub fn load(
@@ -25,13 +25,13 @@ pub fn load(
     let mut inputs = Inputs::default();
     inputs.env = std::env::vars().collect();
     let mut known = KnownInputs::default();
-    let mut paths = BTreeMap::new();
+    let mut paths = RunInputs::default();
     if let Some(saved) = saved_params {
         inputs.params = saved.clone();
     }
     if let Some(file) = &args.params {
         inputs.params.extend(read_mapping(file, "params")?);
-        paths.insert("params".into(), absolute(file));
+        paths.params = Some(absolute(file));
     }
     for assignment in &args.set {
         let (key, value) = parse_set(assignment).map_err(InputError::Set)?;
@@ -39,7 +39,7 @@ pub fn load(
     }
     if let Some(file) = &args.vars {
         inputs.vars = read_mapping(file, "vars")?;
-        paths.insert("vars".into(), absolute(file));
+        paths.vars = Some(absolute(file));
     }
     if let Some(dir) = &args.config_dir {
         let cluster = parse_cluster(dir, args.cluster.as_deref())?;
@@ -47,8 +47,8 @@ pub fn load(
         known.config_files = from_dir.config.relative_files_looked_in().to_vec();
         known.config = Some(from_dir.config.value().clone());
         inputs.config = Some(from_dir.config.value().clone());
-        paths.insert("config_dir".into(), absolute(dir));
-        paths.insert("cluster".into(), cluster.as_str().into());
+        paths.config_dir = Some(absolute(dir));
+        paths.cluster = Some(cluster.as_str().into());
         inputs.default_kubeconfig = from_dir.kubeconfig.map(|path| path.display().to_string());
         if let Some(secrets) = from_dir.secrets {
             known.secrets = Some(secrets.value.clone());
@@ -63,7 +63,7 @@ pub fn load(
         known.secrets_source = Some(file.display().to_string());
         known.secrets = Some(secrets.clone());
         inputs.secrets = Some(secrets);
-        paths.insert("secrets".into(), absolute(file));
+        paths.secrets = Some(absolute(file));
     }
     Ok(LoadedInputs {
         inputs,
@@ -84,24 +84,16 @@ fn parse_cluster(dir: &Path, cluster: Option<&str>) -> Result<Cluster, InputErro
 
 /// The inputs a run was started with, from its `run.json`, with any flags given to `resume` on top.
 pub fn for_resume(
-    saved: &BTreeMap<String, String>,
+    saved: &RunInputs,
     params: &Map<String, Value>,
     overrides: &InputArgs,
 ) -> Result<LoadedInputs, InputError> {
     let mut args = overrides.clone();
-    let path = |key: &str| saved.get(key).map(PathBuf::from);
-    if args.config_dir.is_none() {
-        args.config_dir = path("config_dir");
-    }
-    if args.cluster.is_none() {
-        args.cluster = saved.get("cluster").cloned();
-    }
-    if args.secrets.is_none() {
-        args.secrets = path("secrets");
-    }
-    if args.vars.is_none() {
-        args.vars = path("vars");
-    }
+    let path = |saved: &Option<String>| saved.as_ref().map(PathBuf::from);
+    args.config_dir = args.config_dir.or_else(|| path(&saved.config_dir));
+    args.cluster = args.cluster.or_else(|| saved.cluster.clone());
+    args.secrets = args.secrets.or_else(|| path(&saved.secrets));
+    args.vars = args.vars.or_else(|| path(&saved.vars));
     // Params were saved resolved; a params file is not read again.
     args.params = None;
     load(&args, Some(params))

@@ -7,17 +7,13 @@ use std::time::Duration;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 
+pub use crate::error::DurationError;
 use crate::kind::StepError;
 use crate::schema_check::DURATION_FORMAT;
 
 /// The longest duration a runbook may write: a year is beyond any wait, timeout or retry delay a
 /// recovery has, and keeps every sum of durations far from overflowing.
 pub const MAX: Duration = Duration::from_secs(366 * 86400);
-
-/// Why a text is not a duration; the message says what the text is.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct DurationError(String);
 
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     parse(text).map_err(DurationError)

@@ -183,3 +183,56 @@ pub enum SetError {
 #[derive(Debug, Clone, PartialEq, Error)]
 #[error("{0}")]
 pub struct Declined(pub String);
+
+/// A step's failure. `retryable: false` skips the remaining attempts (bad input, a refusal).
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error("{message}")]
+pub struct StepError {
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl StepError {
+    pub fn new(message: impl Into<String>) -> Self {
+        StepError {
+            message: message.into(),
+            retryable: true,
+        }
+    }
+    pub fn permanent(message: impl Into<String>) -> Self {
+        StepError {
+            message: message.into(),
+            retryable: false,
+        }
+    }
+}
+
+/// Why a text is not a duration; the message says what the text is.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{0}")]
+pub struct DurationError(pub(crate) String);
+
+/// An input file that cannot be read as text.
+#[derive(Debug, Error)]
+pub enum InputFileError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{} is larger than {} MiB, the most runbook reads from one input file; check that it is the file you meant",
+        path.display(), crate::input_file::MAX_BYTES / (1024 * 1024)
+    )]
+    TooLarge { path: PathBuf },
+    #[error(
+        "{}:{line}:{column}: not UTF-8 text (byte 0x{byte:02x}); save the file as UTF-8",
+        path.display()
+    )]
+    NotUtf8 {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        byte: u8,
+    },
+}

@@ -3,37 +3,13 @@
 //! out of memory, and text that is not UTF-8 refused at the line and column of its first bad byte.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use thiserror::Error;
+pub use crate::error::InputFileError;
 
 /// The largest input file read: far above any runbook, config or secrets file, far below what
 /// would hurt a laptop.
 pub const MAX_BYTES: u64 = 16 * 1024 * 1024;
-
-#[derive(Debug, Error)]
-pub enum InputFileError {
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "{} is larger than {} MiB, the most runbook reads from one input file; check that it is the file you meant",
-        path.display(), MAX_BYTES / (1024 * 1024)
-    )]
-    TooLarge { path: PathBuf },
-    #[error(
-        "{}:{line}:{column}: not UTF-8 text (byte 0x{byte:02x}); save the file as UTF-8",
-        path.display()
-    )]
-    NotUtf8 {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        byte: u8,
-    },
-}
 
 impl InputFileError {
     pub fn is_not_found(&self) -> bool {

@@ -25,7 +25,6 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -36,6 +35,7 @@ use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde_json::Value;
 
 use crate::connection::{Connection, Connections};
+pub use crate::error::StepError;
 use crate::interaction::Interaction;
 use crate::progress::ProgressSink;
 use crate::redact::Redactor;
@@ -330,36 +330,6 @@ pub fn object_name(key: &str) -> String {
     }
     name.trim_matches('-').to_string()
 }
-
-/// A step's failure. `retryable: false` skips the remaining attempts (bad input, a refusal).
-#[derive(Debug, Clone, PartialEq)]
-pub struct StepError {
-    pub message: String,
-    pub retryable: bool,
-}
-
-impl StepError {
-    pub fn new(message: impl Into<String>) -> Self {
-        StepError {
-            message: message.into(),
-            retryable: true,
-        }
-    }
-    pub fn permanent(message: impl Into<String>) -> Self {
-        StepError {
-            message: message.into(),
-            retryable: false,
-        }
-    }
-}
-
-impl fmt::Display for StepError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for StepError {}
 
 /// Deserialize a kind's rendered inputs into its typed struct.
 pub fn parse_inputs<T: DeserializeOwned>(kind: &str, with: Value) -> Result<T, StepError> {

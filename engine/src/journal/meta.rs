@@ -1,5 +1,3 @@
-use std::collections::BTreeMap;
-
 use indexmap::IndexMap;
 
 use serde::{Deserialize, Serialize};
@@ -21,11 +19,30 @@ pub struct RunMeta {
     pub engine_version: String,
     /// Params as given (secret params are left out: they must be given again on resume).
     pub params: Map<String, Value>,
-    /// Paths of the other inputs, re-read on resume (secrets are never stored, only where they came from).
-    pub inputs: BTreeMap<String, String>,
+    /// Where the other inputs came from, re-read on resume (secrets are never stored).
+    pub inputs: RunInputs,
     pub parallel: usize,
     /// Step id -> fingerprint of its definition, in the runbook's order.
     pub steps: IndexMap<String, String>,
+}
+
+/// Where a run's inputs came from, as `run.json` keeps them: absolute paths (and the cluster), so
+/// `resume` from any directory reads the same files again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunInputs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_dir: Option<String>,
+    /// `sc` or `wc`, with `config_dir`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// A secrets file given with `--secrets` (its path only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vars: Option<String>,
+    /// A `--params` file: recorded for people; its values are saved resolved in `params`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<String>,
 }
 
 /// The suffix of the fingerprint keys that stand for a runbook's params, vars and connections

@@ -11,7 +11,7 @@ mod store;
 mod stored;
 
 pub use lock::{LockHolder, RunLock, current_user, hostname};
-pub use meta::{FingerprintKey, RunMeta, fingerprint, step_fingerprints};
+pub use meta::{FingerprintKey, RunInputs, RunMeta, fingerprint, step_fingerprints};
 pub use record::{Event, Record, SessionEnd};
 pub use replay::{RunState, RunStatus, StepRecord, UnitRecord, UnitStatus};
 pub use step_state::StepState;

@@ -1,7 +1,7 @@
 //! Starting a run: its id, its inputs resolved, destructive steps confirmed, then its directory,
 //! lock, first journal record and run.json, in that order, before the first step.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -9,8 +9,8 @@ use tokio::sync::mpsc;
 use super::confirm::confirm_destructive;
 use super::{Drive, Finished, SessionError, SessionOptions, session_started};
 use crate::journal::{
-    JournalRead, JournalWriter, LockHolder, RunLock, RunMeta, RunState, new_run_id, now_rfc3339,
-    step_fingerprints,
+    JournalRead, JournalWriter, LockHolder, RunInputs, RunLock, RunMeta, RunState, new_run_id,
+    now_rfc3339, step_fingerprints,
 };
 use crate::kind::Registry;
 use crate::program::Program;
@@ -23,7 +23,7 @@ pub async fn start(
     program: &Program,
     registry: &Registry,
     inputs: &Inputs,
-    input_paths: BTreeMap<String, String>,
+    input_paths: RunInputs,
     options: SessionOptions,
     on_run_id: impl FnOnce(&str),
     interrupts: mpsc::UnboundedReceiver<()>,
