@@ -1,5 +1,5 @@
 //! A `kubernetes` connection with no kubeconfig uses the config directory's sops-encrypted
-//! `.state/kube_config_<cluster>.yaml`, decrypted in memory (DESIGN 3.4, the Compliant Kubernetes layout).
+//! `.state/kube_config_<cluster>.yaml` (the Compliant Kubernetes layout), decrypted in memory.
 
 mod common;
 
