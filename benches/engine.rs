@@ -1,4 +1,4 @@
-//! Engine targets (DESIGN 7), measured with the journal on disk:
+//! The engine's performance targets, measured with the journal on disk:
 //! - 1,000 no-op steps planned and run, in a wide DAG and in a chain: under 1 ms of engine overhead per step;
 //! - resume of a 1,000-step run (journal read, state replayed, plan rebuilt): under 50 ms;
 //! - `validate` of every shipped runbook: under 100 ms; CLI start to first output: under 30 ms.

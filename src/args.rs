@@ -1,4 +1,4 @@
-//! The command line (DESIGN 2).
+//! The command line: subcommands, their arguments and options, as clap parses them.
 
 use std::path::PathBuf;
 

@@ -58,7 +58,17 @@ fn with_key(ws: &Workspace, args: &[&str], key_file: &str) -> (Option<i32>, Stri
     )
 }
 
-const RUNBOOK: &str = "apiVersion: runbook/v1\nkind: Runbook\nname: cfg\nvars:\n  bucket: \"{{ config.objectStorage.buckets.audit }}\"\nsteps:\n  - id: use\n    uses: command\n    with:\n      shell: 'echo \"bucket={{ vars.bucket }} key={{ secrets.objectStorage.s3.accessKey }}\"; printf %s \"{{ secrets.objectStorage.s3.accessKey }}\" > key.txt'\n";
+const RUNBOOK: &str = r#"apiVersion: runbook/v1
+kind: Runbook
+name: cfg
+vars:
+  bucket: "{{ config.objectStorage.buckets.audit }}"
+steps:
+  - id: use
+    uses: command
+    with:
+      shell: 'echo "bucket={{ vars.bucket }} key={{ secrets.objectStorage.s3.accessKey }}"; printf %s "{{ secrets.objectStorage.s3.accessKey }}" > key.txt'
+"#;
 
 #[test]
 fn a_run_reads_the_merged_config_and_decrypted_secrets_and_masks_them() {
@@ -212,7 +222,19 @@ fn connections_are_checked_and_insecure_ones_shown_in_the_plan() {
     let ws = Workspace::new();
     let file = ws.write(
         "conn.yaml",
-        "apiVersion: runbook/v1\nkind: Runbook\nname: conn\nconnections:\n  search: {kind: http, url: https://opensearch.example:9200, insecure: true}\n  store: {kind: s4, endpoint: x}\nsteps:\n  - id: x\n    uses: command\n    with: {argv: [echo, \"{{ params.x }}\"]}\nparams:\n  x: {default: 1}\n",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: conn
+connections:
+  search: {kind: http, url: https://opensearch.example:9200, insecure: true}
+  store: {kind: s4, endpoint: x}
+steps:
+  - id: x
+    uses: command
+    with: {argv: [echo, "{{ params.x }}"]}
+params:
+  x: {default: 1}
+"#,
     );
     let invalid = ws.runbook(&["validate", file.to_str().unwrap()]);
     assert_eq!(invalid.code, 2, "{invalid}");
@@ -239,7 +261,18 @@ fn a_step_naming_an_undeclared_connection_is_an_error_at_its_line() {
     let ws = Workspace::new();
     let file = ws.write(
         "conn.yaml",
-        "apiVersion: runbook/v1\nkind: Runbook\nname: conn\nconnections:\n  influx: {kind: http, url: http://127.0.0.1:8086}\nsteps:\n  - id: q\n    uses: influxdb.query\n    with:\n      connection: influxx\n      query: SHOW DATABASES\n",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: conn
+connections:
+  influx: {kind: http, url: http://127.0.0.1:8086}
+steps:
+  - id: q
+    uses: influxdb.query
+    with:
+      connection: influxx
+      query: SHOW DATABASES
+"#,
     );
     let invalid = ws.runbook(&["validate", file.to_str().unwrap()]);
     assert_eq!(invalid.code, 2, "{invalid}");

@@ -6,14 +6,37 @@ mod common;
 use common::Workspace;
 use serde_json::Value;
 
-const HEAD: &str = "apiVersion: runbook/v1\nkind: Runbook\nname: features\n";
+const HEAD: &str = r#"apiVersion: runbook/v1
+kind: Runbook
+name: features
+"#;
 
 #[test]
 fn outputs_flow_between_steps_and_for_each_collects_them() {
     let ws = Workspace::new();
     let file = ws.write(
         "flow.yaml",
-        &format!("{HEAD}params:\n  databases: {{default: [metrics, logs]}}\n  restore_dashboards: {{default: false}}\nsteps:\n  - id: list\n    uses: command\n    with: {{argv: [echo, '{{\"name\": \"backup-7\"}}']}}\n  - id: drop\n    needs: [list]\n    uses: command\n    for_each: params.databases\n    with: {{argv: [echo, \"DROP {{{{ item }}}} ({{{{ index }}}}) from {{{{ steps.list.outputs.json.name }}}}\"]}}\n  - id: dashboards\n    when: params.restore_dashboards\n    uses: command\n    with: {{shell: echo x >> dashboards.txt}}\n  - id: summary\n    needs: [drop, dashboards]\n    uses: command\n    with: {{argv: [sh, -c, 'echo \"$0\" > summary.txt', \"{{{{ steps.drop.outputs | map(attribute='stdout') | map('trim') | join(',') }}}}\"]}}\n"),
+        &format!(r#"{HEAD}params:
+  databases: {{default: [metrics, logs]}}
+  restore_dashboards: {{default: false}}
+steps:
+  - id: list
+    uses: command
+    with: {{argv: [echo, '{{"name": "backup-7"}}']}}
+  - id: drop
+    needs: [list]
+    uses: command
+    for_each: params.databases
+    with: {{argv: [echo, "DROP {{{{ item }}}} ({{{{ index }}}}) from {{{{ steps.list.outputs.json.name }}}}"]}}
+  - id: dashboards
+    when: params.restore_dashboards
+    uses: command
+    with: {{shell: echo x >> dashboards.txt}}
+  - id: summary
+    needs: [drop, dashboards]
+    uses: command
+    with: {{argv: [sh, -c, 'echo "$0" > summary.txt', "{{{{ steps.drop.outputs | map(attribute='stdout') | map('trim') | join(',') }}}}"]}}
+"#),
     );
     let ran = ws.runbook(&[
         "run",
@@ -40,7 +63,17 @@ fn undefined_output_fails_the_step_naming_what_exists() {
     let ws = Workspace::new();
     let file = ws.write(
         "typo.yaml",
-        &format!("{HEAD}steps:\n  - id: list\n    uses: command\n    with: {{argv: [echo, hi]}}\n  - id: use\n    needs: [list]\n    uses: command\n    with: {{argv: [echo, \"{{{{ steps.list.outputs.stdot }}}}\"]}}\n"),
+        &format!(
+            r#"{HEAD}steps:
+  - id: list
+    uses: command
+    with: {{argv: [echo, hi]}}
+  - id: use
+    needs: [list]
+    uses: command
+    with: {{argv: [echo, "{{{{ steps.list.outputs.stdot }}}}"]}}
+"#
+        ),
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
     assert_eq!(ran.code, 1, "{ran}");
@@ -52,7 +85,31 @@ fn always_steps_clean_up_after_a_failure_and_continue_on_error_carries_on() {
     let ws = Workspace::new();
     let file = ws.write(
         "cleanup.yaml",
-        &format!("{HEAD}steps:\n  - id: suspend\n    uses: command\n    with: {{shell: echo suspended >> events.txt}}\n  - id: optional\n    needs: [suspend]\n    continue_on_error: true\n    uses: command\n    with: {{shell: 'exit 1'}}\n  - id: copy\n    needs: [optional]\n    uses: command\n    with: {{shell: 'echo copy >> events.txt; exit 1'}}\n  - id: after-copy\n    needs: [copy]\n    uses: command\n    with: {{shell: echo never >> events.txt}}\n  - id: resume-cronjobs\n    needs: [after-copy]\n    always: true\n    uses: command\n    with: {{shell: echo resumed >> events.txt}}\n"),
+        &format!(
+            r#"{HEAD}steps:
+  - id: suspend
+    uses: command
+    with: {{shell: echo suspended >> events.txt}}
+  - id: optional
+    needs: [suspend]
+    continue_on_error: true
+    uses: command
+    with: {{shell: 'exit 1'}}
+  - id: copy
+    needs: [optional]
+    uses: command
+    with: {{shell: 'echo copy >> events.txt; exit 1'}}
+  - id: after-copy
+    needs: [copy]
+    uses: command
+    with: {{shell: echo never >> events.txt}}
+  - id: resume-cronjobs
+    needs: [after-copy]
+    always: true
+    uses: command
+    with: {{shell: echo resumed >> events.txt}}
+"#
+        ),
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
     assert_eq!(ran.code, 1, "{ran}");
@@ -71,11 +128,31 @@ fn included_runbooks_run_as_one_step_with_their_params() {
     let ws = Workspace::new();
     ws.write(
         "child/restore.yaml",
-        "apiVersion: runbook/v1\nkind: Runbook\nname: child\nparams:\n  service: {required: true}\nsteps:\n  - id: restore\n    uses: command\n    with: {shell: 'echo {{ params.service }} >> restored.txt; echo {{ params.service }}'}\n",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: child
+params:
+  service: {required: true}
+steps:
+  - id: restore
+    uses: command
+    with: {shell: 'echo {{ params.service }} >> restored.txt; echo {{ params.service }}'}
+"#,
     );
     let file = ws.write(
         "all.yaml",
-        &format!("{HEAD}steps:\n  - id: grafana\n    uses: runbook\n    with: {{file: child/restore.yaml, params: {{service: grafana}}}}\n  - id: harbor\n    uses: runbook\n    with: {{file: child/restore.yaml, params: {{service: harbor}}}}\n  - id: report\n    needs: [grafana, harbor]\n    uses: command\n    with: {{argv: [sh, -c, 'echo \"$0\" > report.txt', \"{{{{ steps.grafana.outputs.restore.stdout | trim }}}}+{{{{ steps.harbor.outputs.restore.stdout | trim }}}}\"]}}\n"),
+        &format!(r#"{HEAD}steps:
+  - id: grafana
+    uses: runbook
+    with: {{file: child/restore.yaml, params: {{service: grafana}}}}
+  - id: harbor
+    uses: runbook
+    with: {{file: child/restore.yaml, params: {{service: harbor}}}}
+  - id: report
+    needs: [grafana, harbor]
+    uses: command
+    with: {{argv: [sh, -c, 'echo "$0" > report.txt', "{{{{ steps.grafana.outputs.restore.stdout | trim }}}}+{{{{ steps.harbor.outputs.restore.stdout | trim }}}}"]}}
+"#),
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
     assert_eq!(ran.code, 0, "{ran}");
@@ -89,7 +166,16 @@ fn included_runbooks_run_as_one_step_with_their_params() {
         1
     );
 
-    let missing = ws.write("missing.yaml", &format!("{HEAD}steps:\n  - id: grafana\n    uses: runbook\n    with: {{file: child/restore.yaml, params: {{servce: x}}}}\n"));
+    let missing = ws.write(
+        "missing.yaml",
+        &format!(
+            r#"{HEAD}steps:
+  - id: grafana
+    uses: runbook
+    with: {{file: child/restore.yaml, params: {{servce: x}}}}
+"#
+        ),
+    );
     let invalid = ws.runbook(&["validate", missing.to_str().unwrap()]);
     assert_eq!(invalid.code, 2, "{invalid}");
     assert!(
@@ -110,7 +196,23 @@ fn plan_shows_waves_rendered_inputs_and_runtime_placeholders() {
     let ws = Workspace::new();
     let file = ws.write(
         "plan.yaml",
-        &format!("{HEAD}params:\n  databases: {{default: [metrics, logs]}}\nsteps:\n  - id: find\n    uses: command\n    with: {{argv: [echo, backup-1]}}\n  - id: other\n    uses: sleep\n    with: {{duration: 1s}}\n  - id: drop\n    needs: [find]\n    uses: command\n    for_each: params.databases\n    with: {{argv: [echo, \"DROP DATABASE {{{{ item }}}} from {{{{ steps.find.outputs.stdout }}}}\"]}}\n"),
+        &format!(
+            r#"{HEAD}params:
+  databases: {{default: [metrics, logs]}}
+steps:
+  - id: find
+    uses: command
+    with: {{argv: [echo, backup-1]}}
+  - id: other
+    uses: sleep
+    with: {{duration: 1s}}
+  - id: drop
+    needs: [find]
+    uses: command
+    for_each: params.databases
+    with: {{argv: [echo, "DROP DATABASE {{{{ item }}}} from {{{{ steps.find.outputs.stdout }}}}"]}}
+"#
+        ),
     );
     let plan = ws.runbook(&["plan", file.to_str().unwrap()]);
     assert_eq!(plan.code, 0, "{plan}");
@@ -142,7 +244,23 @@ fn plan_shows_values_computed_from_step_outputs_as_their_expression() {
     let ws = Workspace::new();
     let file = ws.write(
         "computed.yaml",
-        &format!("{HEAD}steps:\n  - id: count\n    uses: command\n    with: {{shell: echo 2}}\n  - id: verify\n    needs: [count]\n    uses: assert\n    with:\n      that: \"{{{{ steps.count.outputs.stdout | trim | int == 2 }}}}\"\n  - id: same\n    needs: [count]\n    uses: assert\n    with:\n      that: \"{{{{ steps.count.outputs.exit_code == 0 }}}}\"\n"),
+        &format!(
+            r#"{HEAD}steps:
+  - id: count
+    uses: command
+    with: {{shell: echo 2}}
+  - id: verify
+    needs: [count]
+    uses: assert
+    with:
+      that: "{{{{ steps.count.outputs.stdout | trim | int == 2 }}}}"
+  - id: same
+    needs: [count]
+    uses: assert
+    with:
+      that: "{{{{ steps.count.outputs.exit_code == 0 }}}}"
+"#
+        ),
     );
     let plan = ws.runbook(&["plan", file.to_str().unwrap()]);
     assert_eq!(plan.code, 0, "{plan}");
@@ -160,7 +278,14 @@ fn plan_shows_values_computed_from_step_outputs_as_their_expression() {
     );
     let broken = ws.write(
         "broken.yaml",
-        &format!("{HEAD}steps:\n  - id: verify\n    uses: assert\n    with:\n      that: \"{{{{ 'two' | int + undefined_thing.x }}}}\"\n"),
+        &format!(
+            r#"{HEAD}steps:
+  - id: verify
+    uses: assert
+    with:
+      that: "{{{{ 'two' | int + undefined_thing.x }}}}"
+"#
+        ),
     );
     let plan = ws.runbook(&["plan", broken.to_str().unwrap()]);
     assert_eq!(plan.code, 2, "{plan}");
@@ -172,7 +297,18 @@ fn graph_and_schema_describe_the_runbook() {
     let ws = Workspace::new();
     let file = ws.write(
         "graph.yaml",
-        &format!("{HEAD}steps:\n  - id: a\n    uses: sleep\n    with: {{duration: 1s}}\n  - id: b\n    needs: [a]\n    destructive: true\n    uses: command\n    with: {{argv: [rm, x]}}\n"),
+        &format!(
+            r#"{HEAD}steps:
+  - id: a
+    uses: sleep
+    with: {{duration: 1s}}
+  - id: b
+    needs: [a]
+    destructive: true
+    uses: command
+    with: {{argv: [rm, x]}}
+"#
+        ),
     );
     let dot = ws.runbook(&["graph", file.to_str().unwrap()]);
     assert!(dot.stdout.starts_with("digraph"), "{dot}");
@@ -183,9 +319,59 @@ fn graph_and_schema_describe_the_runbook() {
         "{mermaid}"
     );
     let schema: Value = serde_json::from_str(&ws.runbook(&["schema"]).stdout).unwrap();
-    let text = schema.to_string();
+    assert_eq!(
+        schema["properties"]["steps"]["items"]["$ref"], "#/definitions/step",
+        "{schema:#}"
+    );
+    let step = &schema["definitions"]["step"];
+    let kinds: Vec<&str> = step["properties"]["uses"]["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("`uses` lists the step kinds: {step:#}"))
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
     for kind in ["command", "approve", "sleep", "assert", "runbook"] {
-        assert!(text.contains(&format!("\"{kind}\"")), "schema lacks {kind}");
+        assert!(kinds.contains(&kind), "`uses` lacks {kind}: {kinds:?}");
+    }
+    // Each kind's `with` applies when `uses` names it.
+    let with_of = |kind: &str| -> &Value {
+        step["allOf"]
+            .as_array()
+            .and_then(|conditions| {
+                conditions
+                    .iter()
+                    .find(|c| c["if"]["properties"]["uses"]["const"] == kind)
+            })
+            .map(|c| &c["then"]["properties"]["with"])
+            .unwrap_or_else(|| panic!("no `with` schema for `uses: {kind}`: {step:#}"))
+    };
+    for kind in &kinds {
+        assert!(with_of(kind).is_object(), "`with` of {kind}");
+    }
+    for (kind, required) in [
+        ("sleep", "duration"),
+        ("assert", "that"),
+        ("approve", "message"),
+        ("runbook", "file"),
+    ] {
+        let with = with_of(kind);
+        assert!(
+            with["required"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|k| k == required)),
+            "`{required}` is required in the `with` of {kind}: {with:#}"
+        );
+        assert!(
+            with["properties"][required].is_object(),
+            "the `with` of {kind} describes `{required}`: {with:#}"
+        );
+    }
+    let command = with_of("command");
+    for input in ["argv", "shell", "env"] {
+        assert!(
+            command["properties"][input].is_object(),
+            "the `with` of command describes `{input}`: {command:#}"
+        );
     }
 }
 
@@ -195,7 +381,11 @@ fn approve_passes_with_yes_and_is_recorded() {
     let file = ws.write(
         "approve.yaml",
         &format!(
-            "{HEAD}steps:\n  - id: ok\n    uses: approve\n    with: {{message: Delete the PVC?}}\n"
+            r#"{HEAD}steps:
+  - id: ok
+    uses: approve
+    with: {{message: Delete the PVC?}}
+"#
         ),
     );
     // Without a terminal no one can approve: refused before the run starts (exit 4).

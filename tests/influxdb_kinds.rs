@@ -11,7 +11,16 @@ use serde_json::{Value, json};
 
 fn head(influx: &InfluxDb) -> String {
     format!(
-        "apiVersion: runbook/v1\nkind: Runbook\nname: influxdb\nparams:\n  admin_password: {{required: true, secret: true}}\n  databases: {{default: [service_cluster, workload_cluster]}}\nconnections:\n  influxdb: {{kind: http, url: \"{}\", username: {ADMIN}, password: \"{{{{ params.admin_password }}}}\"}}\nsteps:\n",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: influxdb
+params:
+  admin_password: {{required: true, secret: true}}
+  databases: {{default: [service_cluster, workload_cluster]}}
+connections:
+  influxdb: {{kind: http, url: "{}", username: {ADMIN}, password: "{{{{ params.admin_password }}}}"}}
+steps:
+"#,
         influx.url()
     )
 }
@@ -61,7 +70,15 @@ fn drop_restore_and_regrant_the_databases() {
     let drop = ws.write(
         "drop.yaml",
         &format!(
-            "{}  - id: before\n    uses: influxdb.query\n    with: {{connection: influxdb, query: SHOW DATABASES}}\n  - id: drop\n    needs: [before]\n    uses: influxdb.query\n    for_each: params.databases\n    with: {{connection: influxdb, query: \"DROP DATABASE {{{{ item }}}}\"}}\n",
+            r#"{}  - id: before
+    uses: influxdb.query
+    with: {{connection: influxdb, query: SHOW DATABASES}}
+  - id: drop
+    needs: [before]
+    uses: influxdb.query
+    for_each: params.databases
+    with: {{connection: influxdb, query: "DROP DATABASE {{{{ item }}}}"}}
+"#,
             head(&influx)
         ),
     );
@@ -120,7 +137,17 @@ fn drop_restore_and_regrant_the_databases() {
     let grant = ws.write(
         "grant.yaml",
         &format!(
-            "{}  - id: grant-sc\n    uses: influxdb.query\n    with: {{connection: influxdb, query: GRANT WRITE ON service_cluster TO scWriter}}\n  - id: grant-wc\n    uses: influxdb.query\n    with: {{connection: influxdb, query: GRANT WRITE ON workload_cluster TO wcWriter}}\n  - id: points\n    needs: [grant-sc, grant-wc]\n    uses: influxdb.query\n    with: {{connection: influxdb, database: workload_cluster, query: SELECT value FROM up, epoch: s}}\n",
+            r#"{}  - id: grant-sc
+    uses: influxdb.query
+    with: {{connection: influxdb, query: GRANT WRITE ON service_cluster TO scWriter}}
+  - id: grant-wc
+    uses: influxdb.query
+    with: {{connection: influxdb, query: GRANT WRITE ON workload_cluster TO wcWriter}}
+  - id: points
+    needs: [grant-sc, grant-wc]
+    uses: influxdb.query
+    with: {{connection: influxdb, database: workload_cluster, query: SELECT value FROM up, epoch: s}}
+"#,
             head(&influx)
         ),
     );
@@ -157,7 +184,13 @@ fn server_errors_fail_the_step_with_the_servers_message() {
     let file = ws.write(
         "bad.yaml",
         &format!(
-            "{}  - id: parse\n    uses: influxdb.query\n    with: {{connection: influxdb, query: SHOW DATABASEZ}}\n  - id: statement\n    uses: influxdb.query\n    with: {{connection: influxdb, query: GRANT WRITE ON nodb TO nobody}}\n",
+            r#"{}  - id: parse
+    uses: influxdb.query
+    with: {{connection: influxdb, query: SHOW DATABASEZ}}
+  - id: statement
+    uses: influxdb.query
+    with: {{connection: influxdb, query: GRANT WRITE ON nodb TO nobody}}
+"#,
             head(&influx)
         ),
     );

@@ -14,7 +14,12 @@ use serde_json::{Value, json};
 /// A runbook head with a `kubernetes` connection to the emulator.
 fn head(k8s: &KubeEmulator) -> String {
     format!(
-        "apiVersion: runbook/v1\nkind: Runbook\nname: test\nconnections:\n  cluster: {{kind: kubernetes, kubeconfig: {:?}}}\n",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: test
+connections:
+  cluster: {{kind: kubernetes, kubeconfig: {:?}}}
+"#,
         path_str(k8s.kubeconfig_path())
     )
 }
@@ -86,7 +91,7 @@ fn deleted_deployment_and_pvc_come_back_from_the_daily_backup() {
     let file = ws.write(
         "grafana.yaml",
         &format!(
-            "{}steps:
+            r#"{}steps:
   - id: delete-deployment
     uses: k8s.delete
     with: {{kind: Deployment, namespace: monitoring, name: user-grafana}}
@@ -98,7 +103,7 @@ fn deleted_deployment_and_pvc_come_back_from_the_daily_backup() {
     needs: [delete-pvc]
     uses: velero.restore
     with: {{schedule: velero-daily-backup, included_namespaces: [monitoring], timeout: 1m}}
-",
+"#,
             head(&k8s)
         ),
     );
@@ -170,7 +175,11 @@ fn partially_failed_restore_fails_listing_its_warnings_and_errors() {
     let file = ws.write(
         "restore.yaml",
         &format!(
-            "{}steps:\n  - id: restore\n    uses: velero.restore\n    with: {{backup: velero-daily-backup-20261122000000, timeout: 1m}}\n",
+            r#"{}steps:
+  - id: restore
+    uses: velero.restore
+    with: {{backup: velero-daily-backup-20261122000000, timeout: 1m}}
+"#,
             head(&k8s)
         ),
     );
@@ -208,7 +217,11 @@ fn resumed_run_waits_for_the_restore_it_started() {
     let file = ws.write(
         "restore.yaml",
         &format!(
-            "{}steps:\n  - id: restore\n    uses: velero.restore\n    with: {{schedule: velero-daily-backup, timeout: 2m}}\n",
+            r#"{}steps:
+  - id: restore
+    uses: velero.restore
+    with: {{schedule: velero-daily-backup, timeout: 2m}}
+"#,
             head(&k8s)
         ),
     );
@@ -282,7 +295,7 @@ fn failed_job_from_cronjob_reports_reason_and_logs_and_cronjob_is_resumed() {
     let file = ws.write(
         "harbor.yaml",
         &format!(
-            "{}steps:
+            r#"{}steps:
   - id: suspend
     uses: k8s.patch
     with: {{kind: CronJob, namespace: harbor, name: harbor-backup-cronjob, patch: {{spec: {{suspend: true}}}}}}
@@ -295,7 +308,7 @@ fn failed_job_from_cronjob_reports_reason_and_logs_and_cronjob_is_resumed() {
     always: true
     uses: k8s.patch
     with: {{kind: CronJob, namespace: harbor, name: harbor-backup-cronjob, patch: {{spec: {{suspend: false}}}}}}
-",
+"#,
             head(&k8s)
         ),
     );
@@ -356,7 +369,7 @@ fn offsite_location_is_swapped_in_read_only_and_back() {
     let file = ws.write(
         "offsite.yaml",
         &format!(
-            "{}steps:
+            r#"{}steps:
   - id: drop-default
     uses: velero.backup-location
     with: {{action: delete, name: default}}
@@ -391,7 +404,7 @@ fn offsite_location_is_swapped_in_read_only_and_back() {
     needs: [drop-offsite-records]
     uses: velero.backup-location
     with: {{action: create, name: default, provider: aws, bucket: ck8s-velero, prefix: service-cluster, default: true, access_mode: ReadWrite}}
-",
+"#,
             head(&k8s)
         ),
     );
@@ -433,7 +446,16 @@ fn unknown_input_of_a_velero_kind_gets_a_suggestion_at_its_position() {
     let ws = Workspace::new();
     let file = ws.write(
         "bad.yaml",
-        "apiVersion: runbook/v1\nkind: Runbook\nname: test\nsteps:\n  - id: restore\n    uses: velero.restore\n    with:\n      schedule: velero-daily-backup\n      included_namespace: [monitoring]\n",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: test
+steps:
+  - id: restore
+    uses: velero.restore
+    with:
+      schedule: velero-daily-backup
+      included_namespace: [monitoring]
+"#,
     );
     let ran = ws.runbook(&["validate", path_str(&file)]);
     assert_eq!(ran.code, 2, "{ran}");
@@ -455,12 +477,17 @@ fn apply_scale_wait_logs_exec_and_get() {
     let ws = Workspace::new();
     ws.write(
         "manifests/config.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: greeting, namespace: web}\ndata:\n  greeting: \"{{ values.greeting }}\"\n",
+        r#"apiVersion: v1
+kind: ConfigMap
+metadata: {name: greeting, namespace: web}
+data:
+  greeting: "{{ values.greeting }}"
+"#,
     );
     let file = ws.write(
         "web.yaml",
         &format!(
-            "{}steps:
+            r#"{}steps:
   - id: config
     uses: k8s.apply
     with: {{manifest: manifests/config.yaml, values: {{greeting: hej}}}}
@@ -493,7 +520,7 @@ fn apply_scale_wait_logs_exec_and_get() {
     needs: [config]
     uses: k8s.get
     with: {{kind: ConfigMap, namespace: web, name: greeting}}
-",
+"#,
             head(&k8s)
         ),
     );
@@ -571,7 +598,11 @@ fn policies_first_restores_network_policies_before_the_workloads() {
     let file = ws.write(
         "shop.yaml",
         &format!(
-            "{}steps:\n  - id: restore\n    uses: velero.restore\n    with: {{backup: shop-20261122, included_namespaces: [shop], policies_first: true, timeout: 1m}}\n",
+            r#"{}steps:
+  - id: restore
+    uses: velero.restore
+    with: {{backup: shop-20261122, included_namespaces: [shop], policies_first: true, timeout: 1m}}
+"#,
             head(&k8s)
         ),
     );
@@ -631,7 +662,11 @@ fn failed_restore_exits_1_with_the_reason_and_the_run_can_be_resumed() {
     let file = ws.write(
         "restore.yaml",
         &format!(
-            "{}steps:\n  - id: restore\n    uses: velero.restore\n    with: {{backup: velero-daily-backup-20261122000000, timeout: 1m}}\n",
+            r#"{}steps:
+  - id: restore
+    uses: velero.restore
+    with: {{backup: velero-daily-backup-20261122000000, timeout: 1m}}
+"#,
             head(&k8s)
         ),
     );
@@ -651,7 +686,11 @@ fn restore_of_a_missing_backup_fails_validation_and_the_run_can_be_resumed() {
     let file = ws.write(
         "restore.yaml",
         &format!(
-            "{}steps:\n  - id: restore\n    uses: velero.restore\n    with: {{backup: no-such-backup, timeout: 1m}}\n",
+            r#"{}steps:
+  - id: restore
+    uses: velero.restore
+    with: {{backup: no-such-backup, timeout: 1m}}
+"#,
             head(&k8s)
         ),
     );
@@ -699,7 +738,11 @@ fn on_demand_backup_waits_until_completed() {
     let file = ws.write(
         "backup.yaml",
         &format!(
-            "{}steps:\n  - id: backup\n    uses: velero.backup\n    with: {{included_namespaces: [monitoring], wait: true, timeout: 1m}}\n",
+            r#"{}steps:
+  - id: backup
+    uses: velero.backup
+    with: {{included_namespaces: [monitoring], wait: true, timeout: 1m}}
+"#,
             head(&k8s)
         ),
     );
@@ -730,7 +773,11 @@ fn delete_by_selector_removes_only_the_matching_objects() {
     let file = ws.write(
         "delete.yaml",
         &format!(
-            "{}steps:\n  - id: delete\n    uses: k8s.delete\n    with: {{kind: ConfigMap, namespace: web, selector: app=a, wait: true, timeout: 30s}}\n",
+            r#"{}steps:
+  - id: delete
+    uses: k8s.delete
+    with: {{kind: ConfigMap, namespace: web, selector: app=a, wait: true, timeout: 30s}}
+"#,
             head(&k8s)
         ),
     );
@@ -767,7 +814,11 @@ fn scaling_down_again_in_the_same_run_reports_the_counts_from_before_the_first_a
     let file = ws.write(
         "stop.yaml",
         &format!(
-            "{}steps:\n  - id: stop\n    uses: k8s.scale\n    with: {{namespace: web, selector: {{app: web}}, replicas: 0}}\n",
+            r#"{}steps:
+  - id: stop
+    uses: k8s.scale
+    with: {{namespace: web, selector: {{app: web}}, replicas: 0}}
+"#,
             head(&k8s)
         ),
     );

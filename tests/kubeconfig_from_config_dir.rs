@@ -1,5 +1,5 @@
 //! A `kubernetes` connection with no kubeconfig uses the config directory's sops-encrypted
-//! `.state/kube_config_<cluster>.yaml`, decrypted in memory (DESIGN 3.4, the Compliant Kubernetes layout).
+//! `.state/kube_config_<cluster>.yaml` (the Compliant Kubernetes layout), decrypted in memory.
 
 mod common;
 
@@ -54,7 +54,20 @@ fn the_encrypted_state_kubeconfig_is_the_default_connection() {
 
     let file = ws.write(
         "read.yaml",
-        "apiVersion: runbook/v1\nkind: Runbook\nname: read\nconnections:\n  cluster: {kind: kubernetes}\nsteps:\n  - id: marker\n    uses: k8s.get\n    with: {connection: cluster, kind: ConfigMap, namespace: monitoring, name: restore-marker}\n  - id: show\n    needs: [marker]\n    uses: command\n    with: {argv: [sh, -c, 'echo \"$0\" > bucket.txt', \"{{ steps.marker.outputs.object.data.bucket }}\"]}\n",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: read
+connections:
+  cluster: {kind: kubernetes}
+steps:
+  - id: marker
+    uses: k8s.get
+    with: {connection: cluster, kind: ConfigMap, namespace: monitoring, name: restore-marker}
+  - id: show
+    needs: [marker]
+    uses: command
+    with: {argv: [sh, -c, 'echo "$0" > bucket.txt', "{{ steps.marker.outputs.object.data.bucket }}"]}
+"#,
     );
     let key = fixtures.join("sops/generated/age-keys/key1.txt");
     let out = ws

@@ -65,12 +65,32 @@ fn emulator() -> OpenSearchEmulator {
 
 fn head(os: &OpenSearchEmulator) -> String {
     format!(
-        "apiVersion: runbook/v1\nkind: Runbook\nname: opensearch\nparams:\n  password: {{required: true, secret: true}}\nconnections:\n  opensearch: {{kind: http, url: \"{}\", username: snapshotter, password: \"{{{{ params.password }}}}\"}}\nsteps:\n  - id: snapshots\n    uses: opensearch.snapshots\n    with: {{connection: opensearch, repository: opensearch-snapshots, indices: [kubernetes-*, kubeaudit-*, other-*]}}\n",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: opensearch
+params:
+  password: {{required: true, secret: true}}
+connections:
+  opensearch: {{kind: http, url: "{}", username: snapshotter, password: "{{{{ params.password }}}}"}}
+steps:
+  - id: snapshots
+    uses: opensearch.snapshots
+    with: {{connection: opensearch, repository: opensearch-snapshots, indices: [kubernetes-*, kubeaudit-*, other-*]}}
+"#,
         os.url()
     )
 }
 
-const RESTORE: &str = "  - id: restore\n    needs: [snapshots]\n    uses: opensearch.restore\n    with:\n      connection: opensearch\n      repository: opensearch-snapshots\n      snapshot: \"{{ steps.snapshots.outputs.latest.snapshot }}\"\n      indices: \"kubernetes-*,kubeaudit-*,other-*\"\n      timeout: 1m\n";
+const RESTORE: &str = r#"  - id: restore
+    needs: [snapshots]
+    uses: opensearch.restore
+    with:
+      connection: opensearch
+      repository: opensearch-snapshots
+      snapshot: "{{ steps.snapshots.outputs.latest.snapshot }}"
+      indices: "kubernetes-*,kubeaudit-*,other-*"
+      timeout: 1m
+"#;
 
 fn run(ws: &Workspace, file: &std::path::Path) -> Ran {
     let password = format!("password={PASSWORD}");
@@ -114,7 +134,14 @@ fn restore_of_the_latest_good_snapshot_is_refused_by_an_open_index_then_succeeds
 
     let file = ws.write(
         "restore.yaml",
-        &format!("{}  - id: delete\n    uses: opensearch.delete-index\n    with: {{connection: opensearch, index: [other-default-000001, not-there]}}\n{}", head(&os), RESTORE.replace("needs: [snapshots]", "needs: [snapshots, delete]")),
+        &format!(
+            r#"{}  - id: delete
+    uses: opensearch.delete-index
+    with: {{connection: opensearch, index: [other-default-000001, not-there]}}
+{}"#,
+            head(&os),
+            RESTORE.replace("needs: [snapshots]", "needs: [snapshots, delete]")
+        ),
     );
     let ran = run(&ws, &file);
     assert_eq!(ran.code, 0, "{ran}");
@@ -168,7 +195,29 @@ fn repositories_renamed_restores_and_http_requests() {
     let file = ws.write(
         "misc.yaml",
         &format!(
-            "{}  - id: register\n    uses: opensearch.repository\n    with: {{connection: opensearch, action: register, name: backup-repository, settings: {{bucket: restored-offsite}}, readonly: true}}\n  - id: repos\n    needs: [register]\n    uses: opensearch.repository\n    with: {{connection: opensearch}}\n  - id: renamed\n    needs: [snapshots]\n    uses: opensearch.restore\n    with: {{connection: opensearch, repository: opensearch-snapshots, snapshot: snapshot-20261120_000000z, indices: [other-*], rename_pattern: '(.+)', rename_replacement: 'restored-$1'}}\n  - id: count\n    needs: [renamed]\n    uses: http.request\n    with: {{connection: opensearch, path: restored-other-default-000001/_count}}\n  - id: cat\n    needs: [renamed]\n    uses: http.request\n    with: {{connection: opensearch, path: _cat/indices, query: {{format: json}}}}\n  - id: missing\n    uses: http.request\n    with: {{connection: opensearch, path: nope/_count, expect_status: [404]}}\n",
+            r#"{}  - id: register
+    uses: opensearch.repository
+    with: {{connection: opensearch, action: register, name: backup-repository, settings: {{bucket: restored-offsite}}, readonly: true}}
+  - id: repos
+    needs: [register]
+    uses: opensearch.repository
+    with: {{connection: opensearch}}
+  - id: renamed
+    needs: [snapshots]
+    uses: opensearch.restore
+    with: {{connection: opensearch, repository: opensearch-snapshots, snapshot: snapshot-20261120_000000z, indices: [other-*], rename_pattern: '(.+)', rename_replacement: 'restored-$1'}}
+  - id: count
+    needs: [renamed]
+    uses: http.request
+    with: {{connection: opensearch, path: restored-other-default-000001/_count}}
+  - id: cat
+    needs: [renamed]
+    uses: http.request
+    with: {{connection: opensearch, path: _cat/indices, query: {{format: json}}}}
+  - id: missing
+    uses: http.request
+    with: {{connection: opensearch, path: nope/_count, expect_status: [404]}}
+"#,
             head(&os)
         ),
     );
@@ -233,7 +282,10 @@ fn a_restore_of_hundreds_of_daily_indices_is_followed_to_the_end() {
     let file = ws.write(
         "daily.yaml",
         &format!(
-            "{}  - id: restore\n    uses: opensearch.restore\n    with: {{connection: opensearch, repository: opensearch-snapshots, snapshot: snapshot-daily, indices: [kubernetes-default-2026.*], timeout: 1m}}\n",
+            r#"{}  - id: restore
+    uses: opensearch.restore
+    with: {{connection: opensearch, repository: opensearch-snapshots, snapshot: snapshot-daily, indices: [kubernetes-default-2026.*], timeout: 1m}}
+"#,
             head(&os)
         ),
     );
@@ -256,7 +308,11 @@ fn elasticsearch_7_and_opensearch_1_list_and_restore_the_same() {
         let file = ws.write(
             "flavour.yaml",
             &format!(
-                "{}  - id: restore\n    needs: [snapshots]\n    uses: opensearch.restore\n    with: {{connection: opensearch, repository: opensearch-snapshots, snapshot: \"{{{{ steps.snapshots.outputs.latest.snapshot }}}}\", indices: [kubernetes-*, kubeaudit-*], timeout: 1m}}\n",
+                r#"{}  - id: restore
+    needs: [snapshots]
+    uses: opensearch.restore
+    with: {{connection: opensearch, repository: opensearch-snapshots, snapshot: "{{{{ steps.snapshots.outputs.latest.snapshot }}}}", indices: [kubernetes-*, kubeaudit-*], timeout: 1m}}
+"#,
                 head(&os)
             ),
         );
@@ -319,7 +375,16 @@ fn unknown_inputs_are_reported_with_a_suggestion() {
     let ws = Workspace::new();
     let file = ws.write(
         "typo.yaml",
-        "apiVersion: runbook/v1\nkind: Runbook\nname: typo\nconnections:\n  opensearch: {kind: http, url: \"http://127.0.0.1:9\"}\nsteps:\n  - id: restore\n    uses: opensearch.restore\n    with: {connection: opensearch, repository: r, snapshot: s, indices: [a], ignore_unavailabel: true}\n",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: typo
+connections:
+  opensearch: {kind: http, url: "http://127.0.0.1:9"}
+steps:
+  - id: restore
+    uses: opensearch.restore
+    with: {connection: opensearch, repository: r, snapshot: s, indices: [a], ignore_unavailabel: true}
+"#,
     );
     let ran = ws.runbook(&["validate", file.to_str().unwrap()]);
     assert_eq!(ran.code, 2, "{ran}");

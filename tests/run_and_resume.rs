@@ -3,18 +3,35 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{Workspace, finish, kill, millis, wait_until};
+use serde_json::Value;
 
-const HEAD: &str = "apiVersion: runbook/v1\nkind: Runbook\nname: test\n";
+const HEAD: &str = r#"apiVersion: runbook/v1
+kind: Runbook
+name: test
+"#;
 
 #[test]
 fn independent_steps_overlap_in_time() {
     let ws = Workspace::new();
     let file = ws.write(
         "parallel.yaml",
-        &format!("{HEAD}steps:\n  - id: left\n    uses: sleep\n    with: {{duration: 600ms}}\n  - id: right\n    uses: sleep\n    with: {{duration: 600ms}}\n  - id: after\n    needs: [left, right]\n    uses: sleep\n    with: {{duration: 10ms}}\n"),
+        &format!(
+            r#"{HEAD}steps:
+  - id: left
+    uses: sleep
+    with: {{duration: 600ms}}
+  - id: right
+    uses: sleep
+    with: {{duration: 600ms}}
+  - id: after
+    needs: [left, right]
+    uses: sleep
+    with: {{duration: 10ms}}
+"#
+        ),
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
     assert_eq!(ran.code, 0, "{ran}");
@@ -40,7 +57,16 @@ fn parallel_limit_serializes_steps() {
     let ws = Workspace::new();
     let file = ws.write(
         "parallel.yaml",
-        &format!("{HEAD}steps:\n  - id: left\n    uses: sleep\n    with: {{duration: 300ms}}\n  - id: right\n    uses: sleep\n    with: {{duration: 300ms}}\n"),
+        &format!(
+            r#"{HEAD}steps:
+  - id: left
+    uses: sleep
+    with: {{duration: 300ms}}
+  - id: right
+    uses: sleep
+    with: {{duration: 300ms}}
+"#
+        ),
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap(), "--parallel", "1"]);
     assert_eq!(ran.code, 0, "{ran}");
@@ -65,7 +91,19 @@ fn killable(ws: &Workspace) -> String {
     ws.write(
         "killable.yaml",
         &format!(
-            "{HEAD}steps:\n  - id: first\n    uses: command\n    with: {{shell: echo x >> first.txt}}\n  - id: slow\n    needs: [first]\n    uses: command\n    with: {{shell: 'echo x >> slow.txt; [ -e release ] || sleep 30'}}\n  - id: last\n    needs: [slow]\n    uses: command\n    with: {{shell: echo x >> last.txt}}\n"
+            r#"{HEAD}steps:
+  - id: first
+    uses: command
+    with: {{shell: echo x >> first.txt}}
+  - id: slow
+    needs: [first]
+    uses: command
+    with: {{shell: 'echo x >> slow.txt; [ -e release ] || sleep 30'}}
+  - id: last
+    needs: [slow]
+    uses: command
+    with: {{shell: echo x >> last.txt}}
+"#
         ),
     )
     .to_str()
@@ -186,7 +224,23 @@ fn failed_step_runs_again_on_resume_and_others_do_not() {
     let file = ws.write(
         "fails.yaml",
         &format!(
-            "{HEAD}steps:\n  - id: first\n    uses: command\n    with: {{shell: echo x >> first.txt}}\n  - id: check\n    needs: [first]\n    uses: command\n    with: {{shell: 'echo x >> check.txt; [ -e fixed ] || {{ echo \"bucket not found\" >&2; exit 3; }}'}}\n  - id: other\n    needs: [first]\n    uses: sleep\n    with: {{duration: 300ms}}\n  - id: never\n    needs: [check, other]\n    uses: command\n    with: {{shell: echo x >> never.txt}}\n"
+            r#"{HEAD}steps:
+  - id: first
+    uses: command
+    with: {{shell: echo x >> first.txt}}
+  - id: check
+    needs: [first]
+    uses: command
+    with: {{shell: 'echo x >> check.txt; [ -e fixed ] || {{ echo "bucket not found" >&2; exit 3; }}'}}
+  - id: other
+    needs: [first]
+    uses: sleep
+    with: {{duration: 300ms}}
+  - id: never
+    needs: [check, other]
+    uses: command
+    with: {{shell: echo x >> never.txt}}
+"#
         ),
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
@@ -228,7 +282,12 @@ fn retries_back_off_and_are_counted() {
     let file = ws.write(
         "flaky.yaml",
         &format!(
-            "{HEAD}steps:\n  - id: flaky\n    uses: command\n    retry: {{attempts: 3, delay: 100ms, backoff: 2}}\n    with: {{shell: 'echo x >> tries.txt; [ $(wc -l < tries.txt) -ge 3 ]'}}\n"
+            r#"{HEAD}steps:
+  - id: flaky
+    uses: command
+    retry: {{attempts: 3, delay: 100ms, backoff: 2}}
+    with: {{shell: 'echo x >> tries.txt; [ $(wc -l < tries.txt) -ge 3 ]'}}
+"#
         ),
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
@@ -248,7 +307,17 @@ fn retries_back_off_and_are_counted() {
 #[test]
 fn a_step_over_its_timeout_fails() {
     let ws = Workspace::new();
-    let file = ws.write("slow.yaml", &format!("{HEAD}steps:\n  - id: slow\n    uses: sleep\n    timeout: 200ms\n    with: {{duration: 20s}}\n"));
+    let file = ws.write(
+        "slow.yaml",
+        &format!(
+            r#"{HEAD}steps:
+  - id: slow
+    uses: sleep
+    timeout: 200ms
+    with: {{duration: 20s}}
+"#
+        ),
+    );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
     assert_eq!(ran.code, 1, "{ran}");
     assert!(ran.stdout.contains("slow: timed out after 200ms"), "{ran}");
@@ -259,7 +328,13 @@ fn second_resume_is_refused_while_the_first_holds_the_lock() {
     let ws = Workspace::new();
     let file = ws.write(
         "locked.yaml",
-        &format!("{HEAD}steps:\n  - id: wait\n    uses: command\n    with: {{shell: '[ -e go ] && sleep 2'}}\n"),
+        &format!(
+            r#"{HEAD}steps:
+  - id: wait
+    uses: command
+    with: {{shell: '[ -e go ] && sleep 2'}}
+"#
+        ),
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
     assert_eq!(ran.code, 1, "{ran}");
@@ -288,15 +363,76 @@ fn second_resume_is_refused_while_the_first_holds_the_lock() {
 }
 
 #[test]
-fn a_stale_lock_from_a_dead_process_is_broken() {
+fn a_stale_lock_from_a_dead_process_is_broken_and_a_live_one_is_not() {
     let ws = Workspace::new();
-    let file = killable(&ws);
-    let id = kill_during_slow(&ws, &file);
+    // `slow` holds until `release` exists, however long that takes.
+    let file = ws.write(
+        "held.yaml",
+        &format!(
+            r#"{HEAD}steps:
+  - id: slow
+    uses: command
+    with: {{shell: 'echo x >> slow.txt; until [ -e release ]; do sleep 0.05; done'}}
+  - id: last
+    needs: [slow]
+    uses: command
+    with: {{shell: echo x >> last.txt}}
+"#
+        ),
+    );
+    let id = kill_during_slow(&ws, file.to_str().unwrap());
     // SIGKILL left the lock behind, naming a process that no longer exists.
-    assert!(ws.exists(&format!(".runbook/runs/{id}/lock")));
+    let lock = ws.path(&format!(".runbook/runs/{id}/lock"));
+    let dead: Value = serde_json::from_str(&ws.read(&format!(".runbook/runs/{id}/lock")))
+        .expect("the lock names its holder");
+    let dead_pid = dead["pid"].as_u64().expect("a pid");
+    // The slow step blocks again (no `release` yet), so this resume holds the lock it took over.
+    let taker = ws.spawn(&["resume", &id, "--rerun-interrupted"]);
+    wait_until(
+        Duration::from_secs(20),
+        "the resume to take the lock over",
+        || {
+            serde_json::from_str::<Value>(&std::fs::read_to_string(&lock).unwrap_or_default())
+                .is_ok_and(|holder| holder["pid"] == taker.id())
+        },
+    );
+    // Were the live lock ignored, this resume would drive too and hold at `slow` with the first.
+    let mut second = ws.spawn(&["resume", &id, "--rerun-interrupted"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while second.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let drove = second.try_wait().unwrap().is_none();
+    if drove {
+        kill(&second, libc::SIGKILL);
+    }
+    let refused = finish(second);
+    assert!(
+        !drove,
+        "a second resume drove a run whose lock is held: {refused}"
+    );
+    assert_eq!(refused.code, 4, "a live lock is respected: {refused}");
+    assert!(
+        refused.stderr.contains(&format!("run {id} is driven by"))
+            && refused.stderr.contains(&format!("(pid {}", taker.id())),
+        "{refused}"
+    );
     ws.write("release", "");
-    let resumed = ws.runbook(&["resume", &id, "--rerun-interrupted"]);
+    let resumed = finish(taker);
     assert_eq!(resumed.code, 0, "{resumed}");
+    assert!(
+        format!("{resumed}").contains(&format!(
+            "Took over the run lock left by {}",
+            dead["user"].as_str().unwrap()
+        )) && format!("{resumed}").contains(&format!("(pid {dead_pid},")),
+        "the stale lock was recognised as such: {resumed}"
+    );
+    assert_eq!(
+        ws.count_lines("slow.txt"),
+        2,
+        "killed once, run again by the one resume that drove"
+    );
+    assert_eq!(ws.count_lines("last.txt"), 1);
 }
 
 #[test]
@@ -304,7 +440,17 @@ fn ctrl_c_drains_and_leaves_a_resumable_run() {
     let ws = Workspace::new();
     let file = ws.write(
         "drain.yaml",
-        &format!("{HEAD}steps:\n  - id: working\n    uses: command\n    with: {{shell: 'echo started > started.txt; sleep 1; echo x >> working.txt'}}\n  - id: next\n    needs: [working]\n    uses: command\n    with: {{shell: echo x >> next.txt}}\n"),
+        &format!(
+            r#"{HEAD}steps:
+  - id: working
+    uses: command
+    with: {{shell: 'echo started > started.txt; sleep 1; echo x >> working.txt'}}
+  - id: next
+    needs: [working]
+    uses: command
+    with: {{shell: echo x >> next.txt}}
+"#
+        ),
     );
     let child = ws.spawn(&["run", file.to_str().unwrap()]);
     wait_until(Duration::from_secs(10), "the step to start", || {
@@ -337,7 +483,14 @@ fn second_ctrl_c_aborts_the_running_step() {
     let ws = Workspace::new();
     let file = ws.write(
         "abort.yaml",
-        &format!("{HEAD}steps:\n  - id: stuck\n    uses: command\n    idempotent: true\n    with: {{shell: 'echo x >> stuck.txt; [ -e release ] || sleep 60'}}\n"),
+        &format!(
+            r#"{HEAD}steps:
+  - id: stuck
+    uses: command
+    idempotent: true
+    with: {{shell: 'echo x >> stuck.txt; [ -e release ] || sleep 60'}}
+"#
+        ),
     );
     let child = ws.spawn(&["run", file.to_str().unwrap()]);
     wait_until(Duration::from_secs(10), "the step to start", || {
@@ -361,7 +514,15 @@ fn second_ctrl_c_aborts_the_running_step() {
 fn resume_refuses_an_edited_runbook_naming_the_step() {
     let ws = Workspace::new();
     let text = format!(
-        "{HEAD}steps:\n  - id: one\n    uses: command\n    with: {{shell: 'exit 1'}}\n  - id: two\n    needs: [one]\n    uses: sleep\n    with: {{duration: 1ms}}\n"
+        r#"{HEAD}steps:
+  - id: one
+    uses: command
+    with: {{shell: 'exit 1'}}
+  - id: two
+    needs: [one]
+    uses: sleep
+    with: {{duration: 1ms}}
+"#
     );
     let file = ws.write("edit.yaml", &text);
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
@@ -378,7 +539,21 @@ fn from_reruns_a_step_and_everything_after_it() {
     let ws = Workspace::new();
     let file = ws.write(
         "from.yaml",
-        &format!("{HEAD}steps:\n  - id: a\n    uses: command\n    with: {{shell: echo x >> a.txt}}\n  - id: b\n    needs: [a]\n    uses: command\n    with: {{shell: echo x >> b.txt}}\n  - id: c\n    needs: [b]\n    uses: command\n    with: {{shell: 'echo x >> c.txt; [ -e ok ]'}}\n"),
+        &format!(
+            r#"{HEAD}steps:
+  - id: a
+    uses: command
+    with: {{shell: echo x >> a.txt}}
+  - id: b
+    needs: [a]
+    uses: command
+    with: {{shell: echo x >> b.txt}}
+  - id: c
+    needs: [b]
+    uses: command
+    with: {{shell: 'echo x >> c.txt; [ -e ok ]'}}
+"#
+        ),
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
     assert_eq!(ran.code, 1, "{ran}");
@@ -408,7 +583,17 @@ fn destructive_steps_need_confirmation() {
     let ws = Workspace::new();
     let file = ws.write(
         "destroy.yaml",
-        &format!("{HEAD}steps:\n  - id: safe\n    uses: command\n    with: {{shell: echo x >> safe.txt}}\n  - id: wipe\n    uses: command\n    destructive: true\n    with: {{shell: echo x >> wiped.txt}}\n"),
+        &format!(
+            r#"{HEAD}steps:
+  - id: safe
+    uses: command
+    with: {{shell: echo x >> safe.txt}}
+  - id: wipe
+    uses: command
+    destructive: true
+    with: {{shell: echo x >> wiped.txt}}
+"#
+        ),
     );
     let refused = ws.runbook(&["run", file.to_str().unwrap()]);
     assert_eq!(refused.code, 4, "{refused}");
@@ -437,7 +622,20 @@ fn made_and_cleaned(ws: &Workspace, resume_from: &str) -> String {
     ws.write(
         "pod.yaml",
         &format!(
-            "{HEAD}steps:\n  - id: make\n    uses: command\n    with: {{shell: 'echo x >> made.txt; touch pod'}}\n  - id: check\n    needs: [make]\n    uses: command\n{resume_from}    with: {{shell: '[ -e pod ] && [ -e healthy ]'}}\n  - id: cleanup\n    needs: [check]\n    always: true\n    uses: command\n    with: {{shell: rm -f pod}}\n"
+            r#"{HEAD}steps:
+  - id: make
+    uses: command
+    with: {{shell: 'echo x >> made.txt; touch pod'}}
+  - id: check
+    needs: [make]
+    uses: command
+{resume_from}    with: {{shell: '[ -e pod ] && [ -e healthy ]'}}
+  - id: cleanup
+    needs: [check]
+    always: true
+    uses: command
+    with: {{shell: rm -f pod}}
+"#
         ),
     )
     .to_str()
@@ -487,7 +685,17 @@ fn an_interrupted_step_with_resume_from_resumes_where_it_stopped() {
     let file = ws.write(
         "pod.yaml",
         &format!(
-            "{HEAD}steps:\n  - id: make\n    uses: command\n    with: {{shell: 'echo x >> made.txt; touch pod'}}\n  - id: check\n    needs: [make]\n    resume_from: make\n    idempotent: true\n    uses: command\n    with: {{shell: 'echo x >> check.txt; [ -e pod ] && while [ ! -e healthy ]; do sleep 0.1; done'}}\n"
+            r#"{HEAD}steps:
+  - id: make
+    uses: command
+    with: {{shell: 'echo x >> made.txt; touch pod'}}
+  - id: check
+    needs: [make]
+    resume_from: make
+    idempotent: true
+    uses: command
+    with: {{shell: 'echo x >> check.txt; [ -e pod ] && while [ ! -e healthy ]; do sleep 0.1; done'}}
+"#
         ),
     );
     let child = ws.spawn(&["run", file.to_str().unwrap()]);

@@ -527,13 +527,22 @@ fn a_full_disk_stops_the_run_with_the_state_exit_code_and_resume_continues_once_
                 format!("\n    needs: [s{}]", i - 1)
             };
             format!(
-                "  - id: s{i}{needs}\n    uses: command\n    with: {{shell: 'echo s{i} >> effects.txt'}}\n"
+                r#"  - id: s{i}{needs}
+    uses: command
+    with: {{shell: 'echo s{i} >> effects.txt'}}
+"#
             )
         })
         .collect();
     let file = ws.write(
         "many.yaml",
-        &format!("apiVersion: runbook/v1\nkind: Runbook\nname: many\nsteps:\n{steps}"),
+        &format!(
+            r#"apiVersion: runbook/v1
+kind: Runbook
+name: many
+steps:
+{steps}"#
+        ),
     );
     disk.fill_leaving(12 * 1024);
     let state = disk.dir.join("state");

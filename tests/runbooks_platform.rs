@@ -1,7 +1,7 @@
 //! `platform/restore-all`: the whole service cluster restored by one run, against every piece of
 //! test support at once (the Kubernetes emulator with Velero, a real S3 server, a real InfluxDB,
 //! a real PostgreSQL, the OpenSearch emulator), with all four services damaged and their backups
-//! in place. Once uninterrupted, and once killed (SIGKILL) at a random step and resumed: both end
+//! in place. Once uninterrupted, and once killed (SIGKILL) while a random step runs and resumed: both end
 //! in the same restored state.
 
 mod common;
@@ -203,6 +203,26 @@ fn pick(seed: u64, n: usize) -> usize {
     (x % n as u64) as usize
 }
 
+/// The units (`step`, `index`) whose last record is `step_started`: running at that point of the
+/// journal. A line torn by a stopped or killed writer is not a record yet.
+fn in_flight(journal: &str) -> Vec<(String, Value)> {
+    let mut running: Vec<(String, Value)> = Vec::new();
+    for record in journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    {
+        let Some(step) = record["step"].as_str() else {
+            continue;
+        };
+        let unit = (step.to_string(), record["index"].clone());
+        running.retain(|u| *u != unit);
+        if record["event"] == "step_started" {
+            running.push(unit);
+        }
+    }
+    running
+}
+
 #[test]
 fn restore_all_killed_at_a_random_step_and_resumed_ends_restored() {
     let p = platform();
@@ -231,7 +251,7 @@ fn restore_all_killed_at_a_random_step_and_resumed_ends_restored() {
         .collect();
     let victim = steps[pick(seed, steps.len())].clone();
     eprintln!(
-        "kill seed {seed} (RUNBOOK_KILL_SEED={seed} to repeat): SIGKILL when `{victim}` starts"
+        "kill seed {seed} (RUNBOOK_KILL_SEED={seed} to repeat): SIGKILL once `{victim}` is reached, while steps run"
     );
 
     let mut args = p.args("run");
@@ -239,31 +259,57 @@ fn restore_all_killed_at_a_random_step_and_resumed_ends_restored() {
     let child =
         p.ws.spawn(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let runs = p.ws.path(".runbook/runs");
+    let journal = || {
+        std::fs::read_dir(&runs)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(Result::ok)
+            .map(|id| p.ws.journal_text(&id.file_name().to_string_lossy()))
+            .unwrap_or_default()
+    };
+    let victim_reached = format!("\"step\":\"{victim}\"");
     wait_until(
         Duration::from_secs(120),
         &format!("step {victim} to start"),
-        || {
-            let Some(id) = std::fs::read_dir(&runs)
-                .ok()
-                .and_then(|mut d| d.next())
-                .and_then(Result::ok)
-            else {
-                return false;
-            };
-            let journal = p.ws.journal_text(&id.file_name().to_string_lossy());
-            journal.lines().any(|l| {
-                (l.contains("\"step_started\"")
-                    || l.contains("\"step_skipped\"")
-                    || l.contains("\"session_ended\""))
-                    && (l.contains(&format!("\"step\":\"{victim}\""))
-                        || l.contains("\"session_ended\""))
-            })
-        },
+        || journal().lines().any(|l| l.contains(&victim_reached)),
     );
+    // Frozen, the run cannot record a step's end: what the journal shows running now is still
+    // running when the kill lands. The victim may have been skipped or have ended already; then
+    // the kill waits for the next step to start.
+    let running = loop {
+        kill(&child, libc::SIGSTOP);
+        let now = journal();
+        assert!(
+            !now.contains("\"session_ended\""),
+            "the run ended before the kill:\n{now}"
+        );
+        let running = in_flight(&now);
+        if !running.is_empty() {
+            break running;
+        }
+        kill(&child, libc::SIGCONT);
+        let started = now.matches("\"step_started\"").count();
+        wait_until(Duration::from_secs(120), "another step to start", || {
+            journal().matches("\"step_started\"").count() > started
+        });
+    };
     kill(&child, libc::SIGKILL);
     let killed = finish(child);
+    assert_eq!(killed.code, -1, "killed by a signal: {killed}");
     let id = killed.run_id();
-    eprintln!("killed run {id}: exit {:?}", killed.code);
+    eprintln!("killed run {id} while {running:?} ran");
+    let journal = p.ws.journal_text(&id);
+    assert!(
+        !journal.contains("\"session_ended\""),
+        "the killed run recorded an end:\n{journal}"
+    );
+    assert_eq!(
+        in_flight(&journal),
+        running,
+        "the kill landed mid-step: what ran then is still running in the journal"
+    );
+    let status = p.ws.runbook(&["status", &id]);
+    assert!(status.stdout.contains(": interrupted"), "{status}");
 
     let mut args = p.args("resume");
     args.insert(1, id.clone());
@@ -271,10 +317,21 @@ fn restore_all_killed_at_a_random_step_and_resumed_ends_restored() {
     // Every step is safe to run again after an interruption, so a plain resume finishes.
     let resumed =
         p.ws.runbook(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    if killed.code == 0 {
-        eprintln!("the run had finished before the kill landed");
-    } else {
-        ran_ok(&resumed);
+    ran_ok(&resumed);
+    // What the kill cut off ran again, to its end, in the resumed session.
+    let after_resume: Vec<Value> =
+        p.ws.journal_text(&id)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .skip_while(|r| r["event"] != "session_started" || r["session"] != 2)
+            .collect();
+    for (step, index) in &running {
+        assert!(
+            after_resume.iter().any(|r| r["event"] == "step_succeeded"
+                && r["step"] == *step
+                && r["index"] == *index),
+            "{step} (index {index}) did not run again to its end on resume"
+        );
     }
     p.assert_restored();
     p.assert_report(&id);

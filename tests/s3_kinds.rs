@@ -11,7 +11,13 @@ use serde_json::Value;
 
 fn head(connections: &[(&str, &MotoServer)]) -> String {
     let mut text = String::from(
-        "apiVersion: runbook/v1\nkind: Runbook\nname: s3\nparams:\n  s3_secret: {required: true, secret: true}\nconnections:\n",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: s3
+params:
+  s3_secret: {required: true, secret: true}
+connections:
+"#,
     );
     for (name, server) in connections {
         text.push_str(&format!("  {name}: {}\n", server.connection()));
@@ -62,7 +68,14 @@ fn sync_between_two_servers_streams_multipart_objects_and_resumes_without_copyin
     let file = ws.write(
         "sync.yaml",
         &format!(
-            "{}  - id: sync\n    uses: s3.sync\n    with:\n      source: {{connection: main, bucket: harbor}}\n      destination: {{connection: offsite, bucket: harbor-offsite, prefix: restored/}}\n      concurrency: 4\n      multipart_threshold_mib: 16\n",
+            r#"{}  - id: sync
+    uses: s3.sync
+    with:
+      source: {{connection: main, bucket: harbor}}
+      destination: {{connection: offsite, bucket: harbor-offsite, prefix: restored/}}
+      concurrency: 4
+      multipart_threshold_mib: 16
+"#,
             head(&[("main", &main), ("offsite", &offsite)])
         ),
     );
@@ -133,7 +146,14 @@ fn copy_on_one_endpoint_is_done_by_the_server() {
     let file = ws.write(
         "copy.yaml",
         &format!(
-            "{}  - id: copy\n    uses: s3.copy\n    with:\n      source: {{connection: store, bucket: velero, prefix: service-cluster/}}\n      destination: {{connection: store, bucket: velero-restored, prefix: service-cluster/}}\n      overwrite: false\n      multipart_threshold_mib: 8\n",
+            r#"{}  - id: copy
+    uses: s3.copy
+    with:
+      source: {{connection: store, bucket: velero, prefix: service-cluster/}}
+      destination: {{connection: store, bucket: velero-restored, prefix: service-cluster/}}
+      overwrite: false
+      multipart_threshold_mib: 8
+"#,
             head(&[("store", &store)])
         ),
     );
@@ -185,7 +205,32 @@ fn latest_finds_the_newest_backup_folder_and_put_get_and_list_round_trip() {
     let file = ws.write(
         "latest.yaml",
         &format!(
-            "{}  - id: latest\n    uses: s3.latest\n    with: {{connection: store, bucket: influxdb, prefixes: true, pattern: '[0-9]{{14}}', by: name}}\n  - id: newest-object\n    uses: s3.latest\n    with: {{connection: store, bucket: influxdb}}\n  - id: folders\n    uses: s3.list\n    with: {{connection: store, bucket: influxdb, delimiter: /}}\n  - id: put-text\n    needs: [latest, folders]\n    uses: s3.put\n    with: {{connection: store, bucket: influxdb, key: 'notes/{{{{ steps.latest.outputs.name }}}}.txt', content: 'restored {{{{ steps.latest.outputs.key }}}}'}}\n  - id: put-file\n    needs: [folders]\n    uses: s3.put\n    with: {{connection: store, bucket: influxdb, key: notes/upload.txt, from: upload.txt}}\n  - id: get-file\n    needs: [put-text]\n    uses: s3.get\n    with: {{connection: store, bucket: influxdb, key: notes/20261122000000.txt, to: out/restored.txt}}\n  - id: get-text\n    needs: [put-file]\n    uses: s3.get\n    with: {{connection: store, bucket: influxdb, key: notes/upload.txt}}\n",
+            r#"{}  - id: latest
+    uses: s3.latest
+    with: {{connection: store, bucket: influxdb, prefixes: true, pattern: '[0-9]{{14}}', by: name}}
+  - id: newest-object
+    uses: s3.latest
+    with: {{connection: store, bucket: influxdb}}
+  - id: folders
+    uses: s3.list
+    with: {{connection: store, bucket: influxdb, delimiter: /}}
+  - id: put-text
+    needs: [latest, folders]
+    uses: s3.put
+    with: {{connection: store, bucket: influxdb, key: 'notes/{{{{ steps.latest.outputs.name }}}}.txt', content: 'restored {{{{ steps.latest.outputs.key }}}}'}}
+  - id: put-file
+    needs: [folders]
+    uses: s3.put
+    with: {{connection: store, bucket: influxdb, key: notes/upload.txt, from: upload.txt}}
+  - id: get-file
+    needs: [put-text]
+    uses: s3.get
+    with: {{connection: store, bucket: influxdb, key: notes/20261122000000.txt, to: out/restored.txt}}
+  - id: get-text
+    needs: [put-file]
+    uses: s3.get
+    with: {{connection: store, bucket: influxdb, key: notes/upload.txt}}
+"#,
             head(&[("store", &store)])
         ),
     );
@@ -221,7 +266,13 @@ fn latest_finds_the_newest_backup_folder_and_put_get_and_list_round_trip() {
     // Nothing matching is an error that says what was looked for.
     let none = ws.write(
         "none.yaml",
-        &format!("{}  - id: latest\n    uses: s3.latest\n    with: {{connection: store, bucket: influxdb, prefixes: true, pattern: '[0-9]{{20}}'}}\n", head(&[("store", &store)])),
+        &format!(
+            r#"{}  - id: latest
+    uses: s3.latest
+    with: {{connection: store, bucket: influxdb, prefixes: true, pattern: '[0-9]{{20}}'}}
+"#,
+            head(&[("store", &store)])
+        ),
     );
     let ran = run(&ws, &none, &[]);
     assert_ne!(ran.code, 0, "{ran}");
@@ -246,10 +297,22 @@ fn object_lock_buckets_take_streamed_and_multipart_writes() {
     let file = ws.write(
         "lock.yaml",
         &format!(
-            "{}  - id: put\n    uses: s3.put\n    with: {{connection: store, bucket: locked, key: note.txt, content: kept}}\n  - id: sync\n    uses: s3.sync\n    with:\n      source: {{connection: store, bucket: source}}\n      destination: {{connection: other, bucket: locked, prefix: copy/}}\n      multipart_threshold_mib: 8\n",
+            r#"{}  - id: put
+    uses: s3.put
+    with: {{connection: store, bucket: locked, key: note.txt, content: kept}}
+  - id: sync
+    uses: s3.sync
+    with:
+      source: {{connection: store, bucket: source}}
+      destination: {{connection: other, bucket: locked, prefix: copy/}}
+      multipart_threshold_mib: 8
+"#,
             head(&[("store", &store), ("other", &store)])
         )
-        .replace("  other: {kind: s3, endpoint: \"http://127.0.0.1", "  other: {kind: s3, endpoint: \"http://localhost"),
+        .replace(
+            "  other: {kind: s3, endpoint: \"http://127.0.0.1",
+            "  other: {kind: s3, endpoint: \"http://localhost",
+        ),
     );
     let ran = run(&ws, &file, &["--yes"]);
     assert_eq!(ran.code, 0, "{ran}");
@@ -275,7 +338,14 @@ fn an_upload_refused_by_object_lock_fails_with_the_bucket_lock_and_what_to_do() 
     let file = ws.write(
         "refused.yaml",
         &format!(
-            "{}  - id: plain\n    uses: s3.put\n    with: {{connection: bare, bucket: plain, key: note.txt, content: kept}}\n  - id: locked\n    needs: [plain]\n    uses: s3.put\n    with: {{connection: bare, bucket: locked, key: note.txt, content: kept}}\n",
+            r#"{}  - id: plain
+    uses: s3.put
+    with: {{connection: bare, bucket: plain, key: note.txt, content: kept}}
+  - id: locked
+    needs: [plain]
+    uses: s3.put
+    with: {{connection: bare, bucket: locked, key: note.txt, content: kept}}
+"#,
             head(&[("bare", &store)])
         )
         .replace("path_style: true}", "path_style: true, checksums: false}"),
@@ -318,7 +388,12 @@ fn progress_moves_while_a_large_object_streams() {
     let file = ws.write(
         "progress.yaml",
         &format!(
-            "{}  - id: sync\n    uses: s3.sync\n    with:\n      source: {{connection: main, bucket: harbor}}\n      destination: {{connection: offsite, bucket: harbor}}\n",
+            r#"{}  - id: sync
+    uses: s3.sync
+    with:
+      source: {{connection: main, bucket: harbor}}
+      destination: {{connection: offsite, bucket: harbor}}
+"#,
             head(&[("main", &main), ("offsite", &offsite)])
         ),
     );

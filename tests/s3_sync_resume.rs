@@ -36,7 +36,19 @@ fn a_sync_killed_mid_copy_resumes_with_what_is_left() {
     ws.write(
         "sync.yaml",
         &format!(
-            "apiVersion: runbook/v1\nkind: Runbook\nname: sync\nparams:\n  s3_secret: {{required: true, secret: true}}\nconnections:\n  main: {}\n  offsite: {}\nsteps:\n  - id: sync\n    uses: s3.sync\n    with: {{source: {{connection: main, bucket: logs}}, destination: {{connection: offsite, bucket: logs-copy}}, concurrency: 1}}\n",
+            r#"apiVersion: runbook/v1
+kind: Runbook
+name: sync
+params:
+  s3_secret: {{required: true, secret: true}}
+connections:
+  main: {}
+  offsite: {}
+steps:
+  - id: sync
+    uses: s3.sync
+    with: {{source: {{connection: main, bucket: logs}}, destination: {{connection: offsite, bucket: logs-copy}}, concurrency: 1}}
+"#,
             main.connection(),
             offsite.connection()
         ),

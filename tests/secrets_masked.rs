@@ -23,7 +23,23 @@ fn a_secret_printed_by_a_command_is_masked_everywhere() {
     let secrets = secrets(&ws);
     let file = ws.write(
         "leaky.yaml",
-        "apiVersion: runbook/v1\nkind: Runbook\nname: leaky\nsteps:\n  - id: echo\n    uses: command\n    with:\n      shell: echo \"password={{ secrets.influxDB.users.adminPassword }}\"; echo \"$PW\" | base64; echo \"$PW\" >&2\n      env: {PW: \"{{ secrets.influxDB.users.adminPassword }}\"}\n  - id: key\n    uses: command\n    with: {shell: 'printf \"%s\\n\" \"$KEY\"', env: {KEY: \"{{ secrets.tls.key }}\"}}\n  - id: fail\n    needs: [echo, key]\n    uses: command\n    with: {shell: 'echo \"cannot log in with {{ secrets.influxDB.users.adminPassword }}\" >&2; exit 1'}\n",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: leaky
+steps:
+  - id: echo
+    uses: command
+    with:
+      shell: echo "password={{ secrets.influxDB.users.adminPassword }}"; echo "$PW" | base64; echo "$PW" >&2
+      env: {PW: "{{ secrets.influxDB.users.adminPassword }}"}
+  - id: key
+    uses: command
+    with: {shell: 'printf "%s\n" "$KEY"', env: {KEY: "{{ secrets.tls.key }}"}}
+  - id: fail
+    needs: [echo, key]
+    uses: command
+    with: {shell: 'echo "cannot log in with {{ secrets.influxDB.users.adminPassword }}" >&2; exit 1'}
+"#,
     );
     let file = file.to_str().unwrap();
     let plan = ws.runbook(&["plan", file, "--secrets", &secrets]);
@@ -78,7 +94,18 @@ fn secret_params_and_vars_are_masked_and_not_stored() {
     let ws = Workspace::new();
     let file = ws.write(
         "params.yaml",
-        "apiVersion: runbook/v1\nkind: Runbook\nname: p\nparams:\n  token: {required: true, secret: true}\nvars:\n  header: {value: \"Bearer {{ params.token }}\", secret: true}\nsteps:\n  - id: show\n    uses: command\n    with: {argv: [echo, \"{{ vars.header }}\"]}\n",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: p
+params:
+  token: {required: true, secret: true}
+vars:
+  header: {value: "Bearer {{ params.token }}", secret: true}
+steps:
+  - id: show
+    uses: command
+    with: {argv: [echo, "{{ vars.header }}"]}
+"#,
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap(), "--set", "token=tok-12345678"]);
     assert_eq!(ran.code, 0, "{ran}");
@@ -97,7 +124,19 @@ fn outputs_of_a_secret_step_are_masked_downstream() {
     let ws = Workspace::new();
     let file = ws.write(
         "token.yaml",
-        "apiVersion: runbook/v1\nkind: Runbook\nname: t\nsteps:\n  - id: mint\n    uses: command\n    secret: true\n    with: {shell: 'echo tok-$((4000 + 4))-8f3a9c1e55'}\n  - id: use\n    needs: [mint]\n    uses: command\n    with: {shell: 'echo \"using {{ steps.mint.outputs.stdout | trim }}\"; printf %s \"{{ steps.mint.outputs.stdout | trim }}\" > token.txt'}\n",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: t
+steps:
+  - id: mint
+    uses: command
+    secret: true
+    with: {shell: 'echo tok-$((4000 + 4))-8f3a9c1e55'}
+  - id: use
+    needs: [mint]
+    uses: command
+    with: {shell: 'echo "using {{ steps.mint.outputs.stdout | trim }}"; printf %s "{{ steps.mint.outputs.stdout | trim }}" > token.txt'}
+"#,
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
     assert_eq!(ran.code, 0, "{ran}");

@@ -112,26 +112,89 @@ fn s3_without_the_ca_fails_on_the_certificate() {
     assert!(printed.to_lowercase().contains("certificate"), "{ran}");
 }
 
+/// [`runbook`] with every step carrying on after a failure, so that each connection shows its own
+/// outcome whatever the other's is.
+fn runbook_carrying_on(endpoint: &str, s3_tls: &str, http_tls: &str) -> String {
+    runbook(endpoint, s3_tls, http_tls)
+        .replace("    uses: ", "    continue_on_error: true\n    uses: ")
+}
+
+/// The connection lines `plan` flags as not verifying TLS, by connection name.
+fn flagged_unverified(plan: &str) -> Vec<&str> {
+    plan.lines()
+        .filter(|l| l.contains("TLS NOT VERIFIED"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect()
+}
+
 #[test]
 fn insecure_skips_verification_only_where_asked_and_plan_shows_it() {
     let (ws, moto, _ca) = setup();
-    ws.write(
-        "tls.yaml",
-        &runbook(&moto.endpoint(), ", insecure: true", ", insecure: true"),
-    );
-    let plan = ws.runbook(&["plan", "tls.yaml"]);
-    assert_eq!(plan.code, 0, "{plan}");
-    let lines: Vec<&str> = plan
-        .stdout
-        .lines()
-        .filter(|l| l.contains("TLS NOT VERIFIED"))
-        .collect();
-    assert_eq!(lines.len(), 2, "both endpoints flagged:\n{plan}");
-    let ran = ws.runbook(&["run", "tls.yaml", "--yes"]);
-    assert_eq!(ran.code, 0, "{ran}");
-    let id = ran.run_id();
-    assert_eq!(
-        ws.events(&id, "step_succeeded", "get")[0]["outputs"]["content"],
-        "over TLS"
-    );
+    // Neither trusts the test CA: the one not marked insecure must refuse the certificate.
+    for (insecure, s3_tls, http_tls, verified_steps, insecure_steps) in [
+        (
+            "store",
+            ", insecure: true",
+            "",
+            &["buckets"][..],
+            &["list", "put", "get"][..],
+        ),
+        // `put` and `get` need `list`, so they wait for it and never run.
+        (
+            "api",
+            "",
+            ", insecure: true",
+            &["list"][..],
+            &["buckets"][..],
+        ),
+    ] {
+        ws.write(
+            "tls.yaml",
+            &runbook_carrying_on(&moto.endpoint(), s3_tls, http_tls),
+        );
+        let plan = ws.runbook(&["plan", "tls.yaml"]);
+        assert_eq!(plan.code, 0, "{plan}");
+        assert_eq!(
+            flagged_unverified(&plan.stdout),
+            [insecure],
+            "only `{insecure}` is flagged:\n{plan}"
+        );
+        let verified = if insecure == "store" { "api" } else { "store" };
+        assert!(
+            plan.stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(verified)
+                    && l.trim_end().ends_with("TLS verified")),
+            "`{verified}` is shown verified:\n{plan}"
+        );
+        let ran = ws.runbook(&["run", "tls.yaml", "--yes"]);
+        let id = ran.run_id();
+        for step in verified_steps {
+            let failed = ws.events(&id, "step_failed", step);
+            assert!(
+                !failed.is_empty() && ws.events(&id, "step_succeeded", step).is_empty(),
+                "{step} on the verified connection `{verified}` must fail:\n{ran}"
+            );
+            let error = failed[0]["error"].as_str().unwrap().to_lowercase();
+            assert!(error.contains("certificate"), "{step}: {error}");
+        }
+        for step in insecure_steps {
+            assert_eq!(
+                ws.events(&id, "step_succeeded", step).len(),
+                1,
+                "{step} on the insecure connection `{insecure}` must work:\n{ran}"
+            );
+        }
+        if insecure == "store" {
+            assert_eq!(
+                ws.events(&id, "step_succeeded", "get")[0]["outputs"]["content"],
+                "over TLS"
+            );
+        } else {
+            assert_eq!(
+                ws.events(&id, "step_succeeded", "buckets")[0]["outputs"]["status"],
+                200
+            );
+        }
+    }
 }

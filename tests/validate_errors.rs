@@ -23,7 +23,10 @@ fn rejected(ws: &Workspace, text: &str, extra: &[&str]) -> String {
     validated.stderr
 }
 
-const HEAD: &str = "apiVersion: runbook/v1\nkind: Runbook\nname: bad\n";
+const HEAD: &str = r#"apiVersion: runbook/v1
+kind: Runbook
+name: bad
+"#;
 
 #[test]
 fn malformed_yaml_points_at_the_line() {
@@ -31,7 +34,12 @@ fn malformed_yaml_points_at_the_line() {
     let err = rejected(
         &ws,
         &format!(
-            "{HEAD}steps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker\n  - id: x\n"
+            r#"{HEAD}steps:
+  - id: touch
+    uses: command
+    with: {{shell: touch marker
+  - id: x
+"#
         ),
         &[],
     );
@@ -45,7 +53,13 @@ fn unknown_keys_are_named_with_a_suggestion() {
     let err = rejected(
         &ws,
         &format!(
-            "{HEAD}stepz: []\nsteps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker}}\n    nedes: [x]\n"
+            r#"{HEAD}stepz: []
+steps:
+  - id: touch
+    uses: command
+    with: {{shell: touch marker}}
+    nedes: [x]
+"#
         ),
         &[],
     );
@@ -64,7 +78,14 @@ fn unknown_step_kind_and_input_suggest_the_right_one() {
     let err = rejected(
         &ws,
         &format!(
-            "{HEAD}steps:\n  - id: touch\n    uses: comand\n    with: {{shell: touch marker}}\n  - id: nap\n    uses: sleep\n    with: {{duraton: 1s}}\n"
+            r#"{HEAD}steps:
+  - id: touch
+    uses: comand
+    with: {{shell: touch marker}}
+  - id: nap
+    uses: sleep
+    with: {{duraton: 1s}}
+"#
         ),
         &[],
     );
@@ -83,7 +104,23 @@ fn a_cycle_is_named_in_full() {
     let err = rejected(
         &ws,
         &format!(
-            "{HEAD}steps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker}}\n  - id: a\n    needs: [c]\n    uses: sleep\n    with: {{duration: 1s}}\n  - id: b\n    needs: [a]\n    uses: sleep\n    with: {{duration: 1s}}\n  - id: c\n    needs: [b]\n    uses: sleep\n    with: {{duration: 1s}}\n"
+            r#"{HEAD}steps:
+  - id: touch
+    uses: command
+    with: {{shell: touch marker}}
+  - id: a
+    needs: [c]
+    uses: sleep
+    with: {{duration: 1s}}
+  - id: b
+    needs: [a]
+    uses: sleep
+    with: {{duration: 1s}}
+  - id: c
+    needs: [b]
+    uses: sleep
+    with: {{duration: 1s}}
+"#
         ),
         &[],
     );
@@ -100,7 +137,22 @@ fn templates_reading_what_does_not_exist_are_errors() {
     let err = rejected(
         &ws,
         &format!(
-            "{HEAD}params:\n  database: {{default: metrics}}\nvars:\n  bucket: \"{{{{ vars.region }}}}-backups\"\nsteps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker}}\n  - id: drop\n    uses: command\n    with:\n      argv: [echo, \"{{{{ params.databse }}}}\", \"{{{{ steps.later.outputs.stdout }}}}\"]\n  - id: later\n    uses: command\n    with: {{argv: [\"true\"]}}\n"
+            r#"{HEAD}params:
+  database: {{default: metrics}}
+vars:
+  bucket: "{{{{ vars.region }}}}-backups"
+steps:
+  - id: touch
+    uses: command
+    with: {{shell: touch marker}}
+  - id: drop
+    uses: command
+    with:
+      argv: [echo, "{{{{ params.databse }}}}", "{{{{ steps.later.outputs.stdout }}}}"]
+  - id: later
+    uses: command
+    with: {{argv: ["true"]}}
+"#
         ),
         &[],
     );
@@ -137,7 +189,12 @@ fn missing_secrets_are_found_before_running() {
     let err = rejected(
         &ws,
         &format!(
-            "{HEAD}steps:\n  - id: touch\n    uses: command\n    with:\n      argv: [touch, marker, \"{{{{ secrets.influxDB.users.adminPasword }}}}\"]\n"
+            r#"{HEAD}steps:
+  - id: touch
+    uses: command
+    with:
+      argv: [touch, marker, "{{{{ secrets.influxDB.users.adminPasword }}}}"]
+"#
         ),
         &["--secrets", secrets.to_str().unwrap()],
     );
@@ -155,7 +212,13 @@ fn wrong_types_and_step_ids_explain_the_fix() {
     let err = rejected(
         &ws,
         &format!(
-            "{HEAD}steps:\n  - id: Touch_It\n    uses: command\n    timeout: soon\n    with: {{shell: touch marker}}\n    retry: {{attempts: 0}}\n"
+            r#"{HEAD}steps:
+  - id: Touch_It
+    uses: command
+    timeout: soon
+    with: {{shell: touch marker}}
+    retry: {{attempts: 0}}
+"#
         ),
         &[],
     );
@@ -177,11 +240,22 @@ fn every_file_is_checked_and_valid_ones_say_so() {
     let ws = Workspace::new();
     let good = ws.write(
         "good.yaml",
-        &format!("{HEAD}steps:\n  - id: nap\n    uses: sleep\n    with: {{duration: 1s}}\n"),
+        &format!(
+            r#"{HEAD}steps:
+  - id: nap
+    uses: sleep
+    with: {{duration: 1s}}
+"#
+        ),
     );
     let bad = ws.write(
         "bad.yaml",
-        &format!("{HEAD}steps:\n  - id: nap\n    uses: slep\n"),
+        &format!(
+            r#"{HEAD}steps:
+  - id: nap
+    uses: slep
+"#
+        ),
     );
     let ran = ws.runbook(&["validate", good.to_str().unwrap(), bad.to_str().unwrap()]);
     assert_eq!(ran.code, 2, "{ran}");
@@ -204,7 +278,20 @@ fn resume_from_must_name_a_step_that_runs_before() {
     let err = rejected(
         &ws,
         &format!(
-            "{HEAD}steps:\n  - id: make-pod\n    uses: command\n    with: {{shell: touch marker}}\n  - id: check\n    needs: [make-pod]\n    resume_from: make-pdo\n    uses: command\n    with: {{shell: 'true'}}\n  - id: other\n    resume_from: check\n    uses: command\n    with: {{shell: 'true'}}\n"
+            r#"{HEAD}steps:
+  - id: make-pod
+    uses: command
+    with: {{shell: touch marker}}
+  - id: check
+    needs: [make-pod]
+    resume_from: make-pdo
+    uses: command
+    with: {{shell: 'true'}}
+  - id: other
+    resume_from: check
+    uses: command
+    with: {{shell: 'true'}}
+"#
         ),
         &[],
     );
@@ -228,7 +315,21 @@ fn zero_sizes_of_a_copy_are_refused_before_anything_runs() {
     let err = rejected(
         &ws,
         &format!(
-            "{HEAD}connections:\n  store: {{kind: s3, endpoint: 'http://127.0.0.1:9', access_key: a, secret_key: b}}\nsteps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker}}\n  - id: sync\n    needs: [touch]\n    uses: s3.sync\n    with:\n      source: {{connection: store, bucket: a}}\n      destination: {{connection: store, bucket: b}}\n      concurrency: 0\n      multipart_threshold_mib: 0\n"
+            r#"{HEAD}connections:
+  store: {{kind: s3, endpoint: 'http://127.0.0.1:9', access_key: a, secret_key: b}}
+steps:
+  - id: touch
+    uses: command
+    with: {{shell: touch marker}}
+  - id: sync
+    needs: [touch]
+    uses: s3.sync
+    with:
+      source: {{connection: store, bucket: a}}
+      destination: {{connection: store, bucket: b}}
+      concurrency: 0
+      multipart_threshold_mib: 0
+"#
         ),
         &[],
     );
@@ -246,15 +347,29 @@ fn durations_out_of_range_are_errors_at_their_line_not_panics() {
     for (field, text) in [
         (
             "timeout",
-            "  - id: touch\n    uses: command\n    timeout: 99999999999999999999h\n    with: {shell: touch marker}\n",
+            r#"  - id: touch
+    uses: command
+    timeout: 99999999999999999999h
+    with: {shell: touch marker}
+"#,
         ),
         (
             "retry.delay",
-            "  - id: touch\n    uses: command\n    retry: {attempts: 3, delay: 400d}\n    with: {shell: touch marker}\n",
+            r#"  - id: touch
+    uses: command
+    retry: {attempts: 3, delay: 400d}
+    with: {shell: touch marker}
+"#,
         ),
         (
             "sleep",
-            "  - id: touch\n    uses: command\n    with: {shell: touch marker}\n  - id: nap\n    uses: sleep\n    with: {duration: 9999999999999999h}\n",
+            r#"  - id: touch
+    uses: command
+    with: {shell: touch marker}
+  - id: nap
+    uses: sleep
+    with: {duration: 9999999999999999h}
+"#,
         ),
     ] {
         let err = rejected(&ws, &format!("{HEAD}steps:\n{text}"), &[]);
@@ -275,7 +390,19 @@ fn a_kind_duration_input_is_checked_at_validate_time_at_its_line() {
     let err = rejected(
         &ws,
         &format!(
-            "{HEAD}steps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker}}\n  - id: wait\n    uses: k8s.wait\n    with:\n      kind: Job\n      namespace: velero\n      name: restore\n      condition: Complete\n      timeout: 10 minutes\n"
+            r#"{HEAD}steps:
+  - id: touch
+    uses: command
+    with: {{shell: touch marker}}
+  - id: wait
+    uses: k8s.wait
+    with:
+      kind: Job
+      namespace: velero
+      name: restore
+      condition: Complete
+      timeout: 10 minutes
+"#
         ),
         &[],
     );
@@ -293,7 +420,15 @@ fn an_empty_step_id_is_an_error_not_a_dropped_step() {
     let err = rejected(
         &ws,
         &format!(
-            "{HEAD}steps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker}}\n  - id: \"\"\n    uses: command\n    destructive: true\n    with: {{shell: rm -rf data}}\n"
+            r#"{HEAD}steps:
+  - id: touch
+    uses: command
+    with: {{shell: touch marker}}
+  - id: ""
+    uses: command
+    destructive: true
+    with: {{shell: rm -rf data}}
+"#
         ),
         &[],
     );
@@ -307,7 +442,11 @@ fn endless_input_files_are_refused_with_the_limit() {
     let file = ws.write(
         "ok.yaml",
         &format!(
-            "{HEAD}steps:\n  - id: touch\n    uses: command\n    with: {{shell: touch marker}}\n"
+            r#"{HEAD}steps:
+  - id: touch
+    uses: command
+    with: {{shell: touch marker}}
+"#
         ),
     );
     let file = file.to_str().unwrap();
@@ -337,7 +476,12 @@ fn a_runbook_that_is_not_utf8_is_refused_at_the_first_bad_byte() {
     let mut text = format!("{HEAD}description: Caf").into_bytes();
     text.push(0xe9); // é in Latin-1
     text.extend_from_slice(
-        b"\nsteps:\n  - id: touch\n    uses: command\n    with: {shell: touch marker}\n",
+        br#"
+steps:
+  - id: touch
+    uses: command
+    with: {shell: touch marker}
+"#,
     );
     std::fs::write(&path, text).unwrap();
     let ran = ws.runbook(&["validate", path.to_str().unwrap()]);
