@@ -1,6 +1,7 @@
 //! Shell completions and the manual page come from the command line's own definition, so they
 //! list every command; checked with the real bash and groff.
 
+use runbook_engine::exit;
 mod common;
 
 use std::process::{Command, Stdio};
@@ -11,7 +12,7 @@ use common::Workspace;
 fn bash_completes_commands_and_options_from_the_generated_script() {
     let ws = Workspace::new();
     let script = ws.runbook(&["completions", "bash"]);
-    assert_eq!(script.code, 0, "{script}");
+    assert_eq!(script.code, exit::OK, "{script}");
     let path = ws.write("runbook.bash", &script.stdout);
     // Load the script into bash and ask it what `runbook re<TAB>` and `runbook resume --re<TAB>` offer.
     let complete = |words: &str, current: usize| -> String {
@@ -37,7 +38,7 @@ fn bash_completes_commands_and_options_from_the_generated_script() {
     );
     for shell in ["zsh", "fish"] {
         let script = ws.runbook(&["completions", shell]);
-        assert_eq!(script.code, 0, "{script}");
+        assert_eq!(script.code, exit::OK, "{script}");
         assert!(script.stdout.contains("rerun-interrupted"), "{shell}");
     }
 }
@@ -46,7 +47,7 @@ fn bash_completes_commands_and_options_from_the_generated_script() {
 fn the_manual_page_renders_with_groff_and_names_every_command() {
     let ws = Workspace::new();
     let page = ws.runbook(&["man"]);
-    assert_eq!(page.code, 0, "{page}");
+    assert_eq!(page.code, exit::OK, "{page}");
     let mut groff = Command::new("groff")
         .args(["-man", "-Tutf8", "-ww"])
         .stdin(Stdio::piped())
@@ -94,7 +95,7 @@ fn every_command_explains_its_arguments_with_examples_and_exit_codes() {
         }
         args.push("--help");
         let help = ws.runbook(&args);
-        assert_eq!(help.code, 0, "{help}");
+        assert_eq!(help.code, exit::OK, "{help}");
         let text = help.stdout;
         assert!(text.contains("Examples:\n  runbook "), "{command}:\n{text}");
         assert!(text.contains("Exit codes: 0 "), "{command}:\n{text}");
@@ -153,7 +154,7 @@ steps:
     let report: serde_json::Value = serde_json::from_str(&report.stdout).expect("report is JSON");
     assert_eq!(report["status"], "succeeded");
     let missing = ws.runbook(&["report", "no-such-run", "--output", "json"]);
-    assert_eq!(missing.code, 2);
+    assert_eq!(missing.code, exit::INVALID);
     let problem: serde_json::Value = serde_json::from_str(missing.stdout.trim()).unwrap();
     assert_eq!(problem["event"], "problem");
 }

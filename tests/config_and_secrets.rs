@@ -1,6 +1,7 @@
 //! Config directories and sops secrets through the CLI: the merged view, missing keys found before
 //! running, secrets decrypted in memory and masked, and clear errors for wrong keys and tampering.
 
+use runbook_engine::exit;
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -87,7 +88,7 @@ fn a_run_reads_the_merged_config_and_decrypted_secrets_and_masks_them() {
         ],
         "key1.txt",
     );
-    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(code, Some(exit::OK), "{stdout}{stderr}");
     // Decrypted for the command, masked for everyone else.
     assert_eq!(ws.read("key.txt"), "AKIAEXAMPLE0000TEST");
     let id = ws.runs().pop().unwrap();
@@ -121,7 +122,7 @@ fn a_missing_config_key_is_reported_with_the_files_looked_in() {
         ],
         "key1.txt",
     );
-    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(code, Some(exit::INVALID), "{stderr}");
     assert!(
         stderr.contains("config key objectStorage.buckets.influxdb is not set (looked in: defaults/common-config.yaml, defaults/sc-config.yaml, common-config.yaml, sc-config.yaml)"),
         "{stderr}"
@@ -147,7 +148,7 @@ fn the_wrong_age_key_is_a_clear_error_and_nothing_runs() {
         ],
         "key1.txt",
     );
-    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(code, Some(exit::INVALID), "{stderr}");
     assert!(stderr.contains("no key could decrypt"), "{stderr}");
     assert!(
         stderr.contains("age1afnrdrkyvy0sl5e08t9ffs4c7g5e5npc8luf7hjc77syewg5gajsls4r90"),
@@ -177,7 +178,7 @@ fn a_tampered_secrets_file_is_refused() {
         ],
         "key1.txt",
     );
-    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(code, Some(exit::INVALID), "{stderr}");
     assert!(stderr.contains("MAC mismatch"), "{stderr}");
 }
 
@@ -190,7 +191,7 @@ fn config_show_lists_values_with_their_files_and_masks_secrets() {
         &["config", "show", "--config-dir", &dir, "--cluster", "sc"],
         "key1.txt",
     );
-    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(code, Some(exit::OK), "{stdout}");
     let line = |key: &str| {
         stdout
             .lines()
@@ -237,7 +238,7 @@ params:
 "#,
     );
     let invalid = ws.runbook(&["validate", file.to_str().unwrap()]);
-    assert_eq!(invalid.code, 2, "{invalid}");
+    assert_eq!(invalid.code, exit::INVALID, "{invalid}");
     assert!(
         invalid.stderr.contains("unknown connection kind `s4`")
             && invalid.stderr.contains("did you mean `s3`?"),
@@ -248,7 +249,7 @@ params:
         &ws.read("conn.yaml").replace("kind: s4", "kind: s3"),
     );
     let plan = ws.runbook(&["plan", fixed.to_str().unwrap()]);
-    assert_eq!(plan.code, 0, "{plan}");
+    assert_eq!(plan.code, exit::OK, "{plan}");
     assert!(
         plan.stdout
             .contains("https://opensearch.example:9200  TLS NOT VERIFIED (insecure: true)"),
@@ -275,7 +276,7 @@ steps:
 "#,
     );
     let invalid = ws.runbook(&["validate", file.to_str().unwrap()]);
-    assert_eq!(invalid.code, 2, "{invalid}");
+    assert_eq!(invalid.code, exit::INVALID, "{invalid}");
     assert!(
         invalid
             .stderr

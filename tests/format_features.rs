@@ -1,6 +1,7 @@
 //! The runbook format at work: params, vars, for_each, when, outputs between steps, continue_on_error,
 //! always, includes, plan, graph and schema.
 
+use runbook_engine::exit;
 mod common;
 
 use common::Workspace;
@@ -44,7 +45,7 @@ steps:
         "--set",
         "databases=[a, b, c]",
     ]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     assert_eq!(
         ws.read("summary.txt").trim(),
         "DROP a (0) from backup-7,DROP b (1) from backup-7,DROP c (2) from backup-7"
@@ -76,7 +77,7 @@ fn undefined_output_fails_the_step_naming_what_exists() {
         ),
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     assert!(ran.stdout.contains("`steps.list.outputs.stdot` is undefined (`steps.list.outputs` has: stdout, stderr, exit_code)"), "{ran}");
 }
 
@@ -112,11 +113,11 @@ fn always_steps_clean_up_after_a_failure_and_continue_on_error_carries_on() {
         ),
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     assert_eq!(ws.read("events.txt"), "suspended\ncopy\nresumed\n");
     // On resume the failed copy runs again, and the clean-up runs again after it.
     let resumed = ws.runbook(&["resume", &ran.run_id()]);
-    assert_eq!(resumed.code, 1, "{resumed}");
+    assert_eq!(resumed.code, exit::STEP_FAILED, "{resumed}");
     assert_eq!(
         ws.read("events.txt"),
         "suspended\ncopy\nresumed\ncopy\nresumed\n"
@@ -155,7 +156,7 @@ steps:
 "#),
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     assert_eq!(ws.read("report.txt").trim(), "grafana+harbor");
     let mut restored: Vec<String> = ws.read("restored.txt").lines().map(String::from).collect();
     restored.sort();
@@ -177,7 +178,7 @@ steps:
         ),
     );
     let invalid = ws.runbook(&["validate", missing.to_str().unwrap()]);
-    assert_eq!(invalid.code, 2, "{invalid}");
+    assert_eq!(invalid.code, exit::INVALID, "{invalid}");
     assert!(
         invalid.stderr.contains("has no param `servce`")
             && invalid.stderr.contains("did you mean `service`?"),
@@ -215,7 +216,7 @@ steps:
         ),
     );
     let plan = ws.runbook(&["plan", file.to_str().unwrap()]);
-    assert_eq!(plan.code, 0, "{plan}");
+    assert_eq!(plan.code, exit::OK, "{plan}");
     assert!(
         plan.stdout.contains("Wave 1 (2 steps in parallel)"),
         "{plan}"
@@ -263,7 +264,7 @@ fn plan_shows_values_computed_from_step_outputs_as_their_expression() {
         ),
     );
     let plan = ws.runbook(&["plan", file.to_str().unwrap()]);
-    assert_eq!(plan.code, 0, "{plan}");
+    assert_eq!(plan.code, exit::OK, "{plan}");
     // A comparison with a placeholder would print a made-up `false`.
     assert!(
         plan.stdout
@@ -288,7 +289,7 @@ fn plan_shows_values_computed_from_step_outputs_as_their_expression() {
         ),
     );
     let plan = ws.runbook(&["plan", broken.to_str().unwrap()]);
-    assert_eq!(plan.code, 2, "{plan}");
+    assert_eq!(plan.code, exit::INVALID, "{plan}");
     assert!(plan.stderr.contains("broken.yaml:"), "{plan}");
 }
 
@@ -390,14 +391,14 @@ fn approve_passes_with_yes_and_is_recorded() {
     );
     // Without a terminal no one can approve: refused before the run starts (exit 4).
     let refused = ws.runbook(&["run", file.to_str().unwrap()]);
-    assert_eq!(refused.code, 4, "{refused}");
+    assert_eq!(refused.code, exit::REFUSED, "{refused}");
     assert!(
         refused.stderr.contains("asks the operator") && refused.stderr.contains("pass --yes"),
         "{refused}"
     );
     assert!(ws.runs().is_empty(), "{refused}");
     let ran = ws.runbook(&["run", file.to_str().unwrap(), "--yes"]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     assert_eq!(
         ws.events(&id, "step_succeeded", "ok")[0]["outputs"]["approved_by"],

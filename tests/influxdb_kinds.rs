@@ -3,6 +3,7 @@
 //! with --yes), restored with `influxd restore -portable` (which brings back neither users' grants
 //! nor dropped databases' grants), and their writers are granted again by the runbook.
 
+use runbook_engine::exit;
 mod common;
 
 use common::{Ran, Workspace};
@@ -84,11 +85,11 @@ fn drop_restore_and_regrant_the_databases() {
     );
     // DROP DATABASE is destructive: without --yes nothing is dropped.
     let refused = run(&ws, &drop, &[]);
-    assert_ne!(refused.code, 0, "{refused}");
+    assert_ne!(refused.code, exit::OK, "{refused}");
     assert_eq!(databases(&influx), ["service_cluster", "workload_cluster"]);
 
     let dropped = run(&ws, &drop, &["--yes"]);
-    assert_eq!(dropped.code, 0, "{dropped}");
+    assert_eq!(dropped.code, exit::OK, "{dropped}");
     let before = outputs(&ws, &dropped, "before");
     assert_eq!(before["series"][0]["name"], "databases", "{before}");
     assert!(
@@ -153,7 +154,7 @@ fn drop_restore_and_regrant_the_databases() {
     );
     // Grants are not destructive: no --yes needed.
     let granted = run(&ws, &grant, &[]);
-    assert_eq!(granted.code, 0, "{granted}");
+    assert_eq!(granted.code, exit::OK, "{granted}");
     assert_eq!(
         outputs(&ws, &granted, "points")["series"][0]["values"]
             .as_array()
@@ -195,7 +196,7 @@ fn server_errors_fail_the_step_with_the_servers_message() {
         ),
     );
     let ran = run(&ws, &file, &[]);
-    assert_ne!(ran.code, 0, "{ran}");
+    assert_ne!(ran.code, exit::OK, "{ran}");
     let error = |step: &str| {
         ws.events(&ran.run_id(), "step_failed", step)[0]["error"]
             .as_str()

@@ -1,6 +1,7 @@
 //! The Kubernetes and Velero step kinds end to end: the `runbook` CLI against the emulated API
 //! server, checking what it printed and what changed in the cluster.
 
+use runbook_engine::exit;
 mod common;
 
 use std::time::Duration;
@@ -108,7 +109,7 @@ fn deleted_deployment_and_pvc_come_back_from_the_daily_backup() {
         ),
     );
     let plan = ws.runbook(&["plan", path_str(&file)]);
-    assert_eq!(plan.code, 0, "{plan}");
+    assert_eq!(plan.code, exit::OK, "{plan}");
     assert!(
         printed(&plan).contains("delete Deployment monitoring/user-grafana"),
         "{plan}"
@@ -119,7 +120,7 @@ fn deleted_deployment_and_pvc_come_back_from_the_daily_backup() {
     );
 
     let ran = run(&ws, path_str(&file));
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     let restore = &ws.events(&id, "step_succeeded", "restore")[0]["outputs"];
     assert_eq!(restore["phase"], "Completed", "{restore}");
@@ -184,7 +185,7 @@ fn partially_failed_restore_fails_listing_its_warnings_and_errors() {
         ),
     );
     let ran = run(&ws, path_str(&file));
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     let out = printed(&ran);
     assert!(out.contains("PartiallyFailed"), "{ran}");
     assert!(
@@ -248,7 +249,7 @@ fn resumed_run_waits_for_the_restore_it_started() {
 
     // velero.restore is idempotent: resume re-runs it without --rerun-interrupted.
     let resumed = ws.runbook(&["resume", &id, "--yes"]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     assert_eq!(
         restores(&k8s),
         vec![format!("velero/{id}-restore")],
@@ -313,7 +314,7 @@ fn failed_job_from_cronjob_reports_reason_and_logs_and_cronjob_is_resumed() {
         ),
     );
     let ran = run(&ws, path_str(&file));
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     let id = ran.run_id();
     let out = printed(&ran);
     assert!(
@@ -409,7 +410,7 @@ fn offsite_location_is_swapped_in_read_only_and_back() {
         ),
     );
     let ran = run(&ws, path_str(&file));
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     let offsite = &ws.events(&id, "step_succeeded", "offsite")[0]["outputs"];
     assert_eq!(offsite["access_mode"], "ReadOnly", "{offsite}");
@@ -458,7 +459,7 @@ steps:
 "#,
     );
     let ran = ws.runbook(&["validate", path_str(&file)]);
-    assert_eq!(ran.code, 2, "{ran}");
+    assert_eq!(ran.code, exit::INVALID, "{ran}");
     let out = printed(&ran);
     assert!(out.contains("included_namespace"), "{ran}");
     assert!(out.contains("included_namespaces"), "did you mean: {ran}");
@@ -525,7 +526,7 @@ data:
         ),
     );
     let ran = run(&ws, path_str(&file));
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     let outputs = |step: &str| ws.events(&id, "step_succeeded", step)[0]["outputs"].clone();
 
@@ -607,7 +608,7 @@ fn policies_first_restores_network_policies_before_the_workloads() {
         ),
     );
     let ran = run(&ws, path_str(&file));
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     let (policies, rest) = (format!("{id}-restore-policies"), format!("{id}-restore"));
     let outputs = &ws.events(&id, "step_succeeded", "restore")[0]["outputs"];
@@ -713,7 +714,7 @@ fn assert_restore_failed(
     phase: &str,
 ) {
     let ran = run(ws, path_str(file));
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     let id = ran.run_id();
     let out = printed(&ran);
     for text in expected {
@@ -747,7 +748,7 @@ fn on_demand_backup_waits_until_completed() {
         ),
     );
     let ran = run(&ws, path_str(&file));
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     let outputs = &ws.events(&id, "step_succeeded", "backup")[0]["outputs"];
     let name = format!("{id}-backup");
@@ -782,7 +783,7 @@ fn delete_by_selector_removes_only_the_matching_objects() {
         ),
     );
     let ran = run(&ws, path_str(&file));
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     let deleted = &ws.events(&id, "step_succeeded", "delete")[0]["outputs"]["deleted"];
     let mut names: Vec<&str> = deleted
@@ -824,13 +825,13 @@ fn scaling_down_again_in_the_same_run_reports_the_counts_from_before_the_first_a
     );
     let file = path_str(&file);
     let first = run(&ws, file);
-    assert_eq!(first.code, 0, "{first}");
+    assert_eq!(first.code, exit::OK, "{first}");
     let id = first.run_id();
     let counts = json!({"front": 2, "back": 3});
     assert_eq!(ws.outputs(&id, "stop")["previous"], counts);
 
     let again = ws.runbook(&["resume", &id, "--from", "stop", "--yes"]);
-    assert_eq!(again.code, 0, "{again}");
+    assert_eq!(again.code, exit::OK, "{again}");
     assert_eq!(ws.events(&id, "step_succeeded", "stop").len(), 2);
     assert_eq!(ws.outputs(&id, "stop")["previous"], counts, "{again}");
 

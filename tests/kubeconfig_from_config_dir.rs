@@ -1,6 +1,7 @@
 //! A `kubernetes` connection with no kubeconfig uses the config directory's sops-encrypted
 //! `.state/kube_config_<cluster>.yaml` (the Compliant Kubernetes layout), decrypted in memory.
 
+use runbook_engine::exit;
 mod common;
 
 use std::path::Path;
@@ -86,7 +87,7 @@ steps:
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(exit::OK),
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -110,6 +111,6 @@ steps:
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(out.status.code(), Some(exit::STEP_FAILED), "{stdout}");
     assert!(stdout.contains("no key could decrypt"), "{stdout}");
 }

@@ -2,6 +2,7 @@
 //! that holds the wanted indices, a restore refused by an open index (with the server's reason and
 //! what to do), deleting it, restoring and waiting for recovery, and `http.request`.
 
+use runbook_engine::exit;
 mod common;
 
 use common::{Ran, Workspace};
@@ -110,7 +111,7 @@ fn restore_of_the_latest_good_snapshot_is_refused_by_an_open_index_then_succeeds
     let ws = Workspace::new();
     let refused_file = ws.write("refused.yaml", &format!("{}{RESTORE}", head(&os)));
     let refused = run(&ws, &refused_file);
-    assert_ne!(refused.code, 0, "{refused}");
+    assert_ne!(refused.code, exit::OK, "{refused}");
     let latest = outputs(&ws, &refused, "snapshots")["latest"].clone();
     assert_eq!(latest["snapshot"], "snapshot-20261121_000000z", "{latest}");
     assert_eq!(latest["state"], "SUCCESS");
@@ -144,7 +145,7 @@ fn restore_of_the_latest_good_snapshot_is_refused_by_an_open_index_then_succeeds
         ),
     );
     let ran = run(&ws, &file);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let deleted = outputs(&ws, &ran, "delete");
     assert_eq!(
         deleted["deleted"],
@@ -222,7 +223,7 @@ fn repositories_renamed_restores_and_http_requests() {
         ),
     );
     let ran = run(&ws, &file);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let repos = outputs(&ws, &ran, "repos")["repositories"].clone();
     let registered = repos
         .as_array()
@@ -290,7 +291,7 @@ fn a_restore_of_hundreds_of_daily_indices_is_followed_to_the_end() {
         ),
     );
     let ran = run(&ws, &file);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let restored = outputs(&ws, &ran, "restore");
     assert_eq!(restored["indices"].as_array().unwrap().len(), 200);
     assert_eq!(restored["shards"]["done"], 200, "{restored}");
@@ -317,7 +318,7 @@ fn elasticsearch_7_and_opensearch_1_list_and_restore_the_same() {
             ),
         );
         let ran = run(&ws, &file);
-        assert_eq!(ran.code, 0, "{flavour:?}: {ran}");
+        assert_eq!(ran.code, exit::OK, "{flavour:?}: {ran}");
         let listed = outputs(&ws, &ran, "snapshots");
         assert_eq!(listed["count"], 4, "{flavour:?}: {listed}");
         assert_eq!(
@@ -387,7 +388,7 @@ steps:
 "#,
     );
     let ran = ws.runbook(&["validate", file.to_str().unwrap()]);
-    assert_eq!(ran.code, 2, "{ran}");
+    assert_eq!(ran.code, exit::INVALID, "{ran}");
     assert!(
         ran.stderr
             .contains("unknown input `ignore_unavailabel` for `opensearch.restore`"),

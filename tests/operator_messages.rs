@@ -2,6 +2,7 @@
 //! HTTP called out in `plan`, input mistakes refused with how to fix them, and an approval that
 //! cannot be given refused before anything runs.
 
+use runbook_engine::exit;
 mod common;
 
 use common::Workspace;
@@ -31,7 +32,7 @@ steps:
         "--state-dir",
         state.to_str().unwrap(),
     ]);
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     let id = ran.run_id();
     let line = format!(
         "runbook resume {id} --state-dir {} --set token=…",
@@ -54,7 +55,7 @@ steps:
     }));
     let resumed = command.output().unwrap();
     let stdout = String::from_utf8_lossy(&resumed.stdout);
-    assert_eq!(resumed.status.code(), Some(1), "{stdout}");
+    assert_eq!(resumed.status.code(), Some(exit::STEP_FAILED), "{stdout}");
     assert!(stdout.contains(&format!("Resuming run {id}")), "{stdout}");
 }
 
@@ -76,7 +77,7 @@ steps:
 "#,
     );
     let plan = ws.runbook(&["plan", file.to_str().unwrap()]);
-    assert_eq!(plan.code, 0, "{plan}");
+    assert_eq!(plan.code, exit::OK, "{plan}");
     let influx = plan.stdout.lines().find(|l| l.contains("influx ")).unwrap();
     assert!(influx.contains("PLAIN HTTP, NOT ENCRYPTED"), "{plan}");
     assert!(!influx.contains("TLS verified"), "{plan}");
@@ -103,11 +104,11 @@ steps:
     );
     let file = file.to_str().unwrap();
     let ran = ws.runbook(&["run", file, "--set", "dbs=[a, b"]);
-    assert_eq!(ran.code, 2, "{ran}");
+    assert_eq!(ran.code, exit::INVALID, "{ran}");
     assert!(ran.stderr.contains("not valid YAML"), "{ran}");
     assert!(ran.stderr.contains(r#"--set 'dbs="[a, b"'"#), "{ran}");
     let ran = ws.runbook(&["run", file, "--parallel", "0"]);
-    assert_eq!(ran.code, 2, "{ran}");
+    assert_eq!(ran.code, exit::INVALID, "{ran}");
     assert!(ran.stderr.contains("at least 1"), "{ran}");
     assert!(!ws.exists("marker") && ws.runs().is_empty());
 }
@@ -131,13 +132,13 @@ steps:
 "#,
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
-    assert_eq!(ran.code, 4, "{ran}");
+    assert_eq!(ran.code, exit::REFUSED, "{ran}");
     assert!(ran.stderr.contains("`go-ahead` asks the operator"), "{ran}");
     assert!(ran.stderr.contains("--yes"), "{ran}");
     assert!(!ws.exists("marker"), "a step ran");
     assert!(ws.runs().is_empty(), "a run was recorded");
     let ran = ws.runbook(&["run", file.to_str().unwrap(), "--yes"]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
 }
 
 fn on_a_terminal(ws: &Workspace, args: &[&str]) -> common::pty::Terminal {
@@ -165,7 +166,7 @@ steps:
     terminal.wait_for("[y/N]", std::time::Duration::from_secs(20));
     terminal.type_keys("\x03");
     let code = terminal.exit_code(std::time::Duration::from_secs(5));
-    assert_eq!(code, Some(4), "{}", terminal.screen());
+    assert_eq!(code, Some(exit::REFUSED), "{}", terminal.screen());
     assert!(
         terminal.screen().contains("interrupted at the prompt"),
         "{}",
@@ -204,7 +205,7 @@ steps:
     );
     terminal.type_keys("\x03");
     let code = terminal.exit_code(std::time::Duration::from_secs(5));
-    assert_eq!(code, Some(3), "{}", terminal.screen());
+    assert_eq!(code, Some(exit::INTERRUPTED), "{}", terminal.screen());
     assert!(
         terminal.screen().contains("runbook resume"),
         "{}",
@@ -213,7 +214,7 @@ steps:
     assert!(!ws.exists("after.txt"));
     let id = ws.runs().pop().unwrap();
     let resumed = ws.runbook(&["resume", &id, "--yes"]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     assert_eq!(
         (ws.count_lines("before.txt"), ws.count_lines("after.txt")),
         (1, 1)
@@ -238,7 +239,7 @@ steps:
 "#,
     );
     let plan = ws.runbook(&["plan", file.to_str().unwrap()]);
-    assert_eq!(plan.code, 2, "{plan}");
+    assert_eq!(plan.code, exit::INVALID, "{plan}");
     assert_eq!(plan.stderr.matches("error:").count(), 1, "{plan}");
     assert!(
         plan.stderr.contains("no config directory was given"),
@@ -246,7 +247,10 @@ steps:
     );
     assert!(plan.stderr.contains("--config-dir DIR"), "{plan}");
     // Validation alone does not need the config.
-    assert_eq!(ws.runbook(&["validate", file.to_str().unwrap()]).code, 0);
+    assert_eq!(
+        ws.runbook(&["validate", file.to_str().unwrap()]).code,
+        exit::OK
+    );
 }
 
 #[test]
@@ -273,7 +277,7 @@ steps:
             "--params",
             params.to_str().unwrap(),
         ]);
-        assert_eq!(ran.code, 2, "{ran}");
+        assert_eq!(ran.code, exit::INVALID, "{ran}");
         assert!(
             ran.stderr.contains(&format!("{}:3:1", params.display())),
             "{ran}"

@@ -1,5 +1,6 @@
 //! The `report` step: a runbook that ends with its own recovery report.
 
+use runbook_engine::exit;
 mod common;
 
 use common::Workspace;
@@ -41,7 +42,7 @@ steps:
     );
     let set = format!("password={SECRET}");
     let ran = ws.runbook(&["run", "restore.yaml", "--set", &set]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     // The steps got the real value.
     assert_eq!(ws.read("password-used.txt"), SECRET);
     let id = ran.run_id();

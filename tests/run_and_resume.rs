@@ -1,6 +1,7 @@
 //! Running and resuming: parallelism, checkpoints, interruption (SIGKILL, Ctrl-C), the lock, and
 //! the operator's resume choices. Side effects are counted in files the runbooks append to.
 
+use runbook_engine::exit;
 mod common;
 
 use std::time::{Duration, Instant};
@@ -34,7 +35,7 @@ fn independent_steps_overlap_in_time() {
         ),
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     let span = |step: &str| {
         let start = millis(&ws.events(&id, "step_started", step)[0]["at"]);
@@ -69,7 +70,7 @@ fn parallel_limit_serializes_steps() {
         ),
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap(), "--parallel", "1"]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     let ends: Vec<i128> = ["left", "right"]
         .iter()
@@ -151,7 +152,7 @@ fn killed_run_resumes_without_repeating_work() {
 
     // Without a choice, the non-idempotent interrupted step is not run again.
     let refused = ws.runbook(&["resume", &id]);
-    assert_eq!(refused.code, 4, "{refused}");
+    assert_eq!(refused.code, exit::REFUSED, "{refused}");
     assert!(
         refused.stderr.contains("not idempotent") && refused.stderr.contains("  - slow"),
         "{refused}"
@@ -172,13 +173,13 @@ fn killed_run_resumes_without_repeating_work() {
 
     // The operator finished it by hand.
     let resumed = ws.runbook(&["resume", &id, "--skip", "slow"]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     assert_eq!(ws.count_lines("first.txt"), 1, "a succeeded step ran again");
     assert_eq!(ws.count_lines("slow.txt"), 1, "the skipped step ran again");
     assert_eq!(ws.count_lines("last.txt"), 1);
 
     let report = ws.runbook(&["report", &id, "--format", "json"]);
-    assert_eq!(report.code, 0, "{report}");
+    assert_eq!(report.code, exit::OK, "{report}");
     let report: serde_json::Value = serde_json::from_str(&report.stdout).unwrap();
     let steps = report["steps"].as_array().unwrap();
     let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
@@ -198,7 +199,7 @@ fn rerun_interrupted_runs_the_cut_off_step_again() {
     let id = kill_during_slow(&ws, &file);
     ws.write("release", "");
     let resumed = ws.runbook(&["resume", &id, "--rerun-interrupted"]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     assert_eq!(
         (
             ws.count_lines("first.txt"),
@@ -244,7 +245,7 @@ fn failed_step_runs_again_on_resume_and_others_do_not() {
         ),
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     assert!(
         ran.stdout.contains("check: `sh -c") && ran.stdout.contains("exited with code 3"),
         "{ran}"
@@ -260,7 +261,7 @@ fn failed_step_runs_again_on_resume_and_others_do_not() {
 
     ws.write("fixed", "");
     let resumed = ws.runbook(&["resume", &id]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     assert_eq!(
         (
             ws.count_lines("first.txt"),
@@ -291,7 +292,7 @@ fn retries_back_off_and_are_counted() {
         ),
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     let failures = ws.events(&id, "step_failed", "flaky");
     let delays: Vec<u64> = failures
@@ -319,7 +320,7 @@ fn a_step_over_its_timeout_fails() {
         ),
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     assert!(ran.stdout.contains("slow: timed out after 200ms"), "{ran}");
 }
 
@@ -337,7 +338,7 @@ fn second_resume_is_refused_while_the_first_holds_the_lock() {
         ),
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     let id = ran.run_id();
     ws.write("go", "");
     let first = ws.spawn(&["resume", &id]);
@@ -348,7 +349,7 @@ fn second_resume_is_refused_while_the_first_holds_the_lock() {
         || lock.exists(),
     );
     let second = ws.runbook(&["resume", &id]);
-    assert_eq!(second.code, 4, "{second}");
+    assert_eq!(second.code, exit::REFUSED, "{second}");
     assert!(
         second.stderr.contains(&format!("run {id} is driven by")),
         "{second}"
@@ -358,7 +359,7 @@ fn second_resume_is_refused_while_the_first_holds_the_lock() {
         "{second}"
     );
     let first = finish(first);
-    assert_eq!(first.code, 0, "{first}");
+    assert_eq!(first.code, exit::OK, "{first}");
     assert!(!lock.exists(), "the lock outlived its holder");
 }
 
@@ -411,7 +412,11 @@ fn a_stale_lock_from_a_dead_process_is_broken_and_a_live_one_is_not() {
         !drove,
         "a second resume drove a run whose lock is held: {refused}"
     );
-    assert_eq!(refused.code, 4, "a live lock is respected: {refused}");
+    assert_eq!(
+        refused.code,
+        exit::REFUSED,
+        "a live lock is respected: {refused}"
+    );
     assert!(
         refused.stderr.contains(&format!("run {id} is driven by"))
             && refused.stderr.contains(&format!("(pid {}", taker.id())),
@@ -419,7 +424,7 @@ fn a_stale_lock_from_a_dead_process_is_broken_and_a_live_one_is_not() {
     );
     ws.write("release", "");
     let resumed = finish(taker);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     assert!(
         format!("{resumed}").contains(&format!(
             "Took over the run lock left by {}",
@@ -458,7 +463,7 @@ fn ctrl_c_drains_and_leaves_a_resumable_run() {
     });
     kill(&child, libc::SIGINT);
     let ran = finish(child);
-    assert_eq!(ran.code, 3, "{ran}");
+    assert_eq!(ran.code, exit::INTERRUPTED, "{ran}");
     assert_eq!(
         ws.count_lines("working.txt"),
         1,
@@ -471,7 +476,7 @@ fn ctrl_c_drains_and_leaves_a_resumable_run() {
         "{ran}"
     );
     let resumed = ws.runbook(&["resume", &id]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     assert_eq!(
         (ws.count_lines("working.txt"), ws.count_lines("next.txt")),
         (1, 1)
@@ -500,13 +505,13 @@ fn second_ctrl_c_aborts_the_running_step() {
     std::thread::sleep(Duration::from_millis(200));
     kill(&child, libc::SIGINT);
     let ran = finish(child);
-    assert_eq!(ran.code, 3, "{ran}");
+    assert_eq!(ran.code, exit::INTERRUPTED, "{ran}");
     let id = ws.runs().pop().unwrap();
     assert_eq!(ws.events(&id, "step_interrupted", "stuck").len(), 1);
     // Idempotent: resume runs it again without asking.
     ws.write("release", "");
     let resumed = ws.runbook(&["resume", &id]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     assert_eq!(ws.count_lines("stuck.txt"), 2);
 }
 
@@ -526,10 +531,10 @@ fn resume_refuses_an_edited_runbook_naming_the_step() {
     );
     let file = ws.write("edit.yaml", &text);
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     ws.write("edit.yaml", &text.replace("1ms", "2ms"));
     let refused = ws.runbook(&["resume", &ran.run_id()]);
-    assert_eq!(refused.code, 4, "{refused}");
+    assert_eq!(refused.code, exit::REFUSED, "{refused}");
     assert!(refused.stderr.contains("step `two` changed"), "{refused}");
     assert!(!refused.stderr.contains("step `one` changed"), "{refused}");
 }
@@ -556,10 +561,10 @@ fn from_reruns_a_step_and_everything_after_it() {
         ),
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     ws.write("ok", "");
     let resumed = ws.runbook(&["resume", &ran.run_id(), "--from", "b"]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     assert_eq!(
         (
             ws.count_lines("a.txt"),
@@ -569,7 +574,7 @@ fn from_reruns_a_step_and_everything_after_it() {
         (1, 2, 2)
     );
     let unknown = ws.runbook(&["resume", &ran.run_id(), "--from", "bb"]);
-    assert_eq!(unknown.code, 4, "{unknown}");
+    assert_eq!(unknown.code, exit::REFUSED, "{unknown}");
     assert!(
         unknown
             .stderr
@@ -596,7 +601,7 @@ fn destructive_steps_need_confirmation() {
         ),
     );
     let refused = ws.runbook(&["run", file.to_str().unwrap()]);
-    assert_eq!(refused.code, 4, "{refused}");
+    assert_eq!(refused.code, exit::REFUSED, "{refused}");
     assert!(
         refused.stderr.contains("pass --yes") && refused.stderr.contains("Destructive steps: wipe"),
         "{refused}"
@@ -611,7 +616,7 @@ fn destructive_steps_need_confirmation() {
         "{plan}"
     );
     let confirmed = ws.runbook(&["run", file.to_str().unwrap(), "--yes"]);
-    assert_eq!(confirmed.code, 0, "{confirmed}");
+    assert_eq!(confirmed.code, exit::OK, "{confirmed}");
     assert!(ws.exists("wiped.txt"));
 }
 
@@ -654,13 +659,13 @@ fn a_failed_step_with_resume_from_runs_again_from_that_step() {
     );
 
     let ran = ws.runbook(&["run", &file]);
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     let id = ran.run_id();
     assert!(!ws.exists("pod"), "the clean-up ran after the failure");
 
     ws.write("healthy", "");
     let resumed = ws.runbook(&["resume", &id]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     assert_eq!(ws.count_lines("made.txt"), 2, "`make` ran again");
     assert_eq!(ws.events(&id, "step_succeeded", "cleanup").len(), 2);
     assert!(!ws.exists("pod"));
@@ -674,7 +679,11 @@ fn without_resume_from_a_failed_step_runs_again_alone() {
     let id = ran.run_id();
     ws.write("healthy", "");
     let resumed = ws.runbook(&["resume", &id]);
-    assert_eq!(resumed.code, 1, "`check` alone finds no pod: {resumed}");
+    assert_eq!(
+        resumed.code,
+        exit::STEP_FAILED,
+        "`check` alone finds no pod: {resumed}"
+    );
     assert_eq!(ws.count_lines("made.txt"), 1);
 }
 
@@ -707,7 +716,7 @@ fn an_interrupted_step_with_resume_from_resumes_where_it_stopped() {
     let id = ws.runs()[0].clone();
     ws.write("healthy", "");
     let resumed = ws.runbook(&["resume", &id]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     assert_eq!(ws.count_lines("made.txt"), 1, "`make` did not run again");
     assert_eq!(ws.count_lines("check.txt"), 2);
 }
@@ -730,7 +739,7 @@ steps:
 "#,
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     let big = ws.outputs(&id, "big")["stdout"]
         .as_str()
@@ -772,7 +781,7 @@ steps:
     // The operator comes back three seconds later.
     std::thread::sleep(Duration::from_secs(3));
     let resumed = ws.runbook(&["resume", &id]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     let report: serde_json::Value =
         serde_json::from_str(&ws.runbook(&["report", &id, "--format", "json"]).stdout).unwrap();
     let step = &report["steps"][0];

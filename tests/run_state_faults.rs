@@ -4,6 +4,7 @@
 //! run.json deleted, the journal emptied, the disk full. Side effects are counted in files the
 //! runbooks append to.
 
+use runbook_engine::exit;
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -143,7 +144,7 @@ fn a_lock_naming_a_pid_now_used_by_another_process_is_stale() {
     let resumed = ws.runbook(&["resume", &id, "--rerun-interrupted"]);
     unrelated.kill().unwrap();
     unrelated.wait().unwrap();
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     assert!(!resumed.stderr.contains("stop that process"), "{resumed}");
     assert!(
         format!("{resumed}").contains("Took over the run lock left by"),
@@ -184,7 +185,7 @@ fn a_closed_terminal_drains_records_the_interruption_and_releases_the_lock() {
     });
     kill(&child, libc::SIGHUP);
     let ran = finish(child);
-    assert_eq!(ran.code, 3, "{ran}");
+    assert_eq!(ran.code, exit::INTERRUPTED, "{ran}");
     assert_eq!(
         ws.count_lines("working.txt"),
         1,
@@ -201,7 +202,7 @@ fn a_closed_terminal_drains_records_the_interruption_and_releases_the_lock() {
     );
     assert!(!ws.exists(&format!(".runbook/runs/{id}/lock")), "lock left");
     let resumed = ws.runbook(&["resume", &id]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     assert_eq!(
         (ws.count_lines("working.txt"), ws.count_lines("next.txt")),
         (1, 1)
@@ -237,12 +238,12 @@ steps:
         "sat out the delay: {:?}",
         signalled.elapsed()
     );
-    assert_eq!(ran.code, 3, "{ran}");
+    assert_eq!(ran.code, exit::INTERRUPTED, "{ran}");
     assert_eq!(ws.count_lines("tries.txt"), 1);
     let id = ws.runs().pop().unwrap();
     ws.write("ok", "");
     let resumed = ws.runbook(&["resume", &id]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     assert_eq!(ws.count_lines("tries.txt"), 2);
 }
 
@@ -266,7 +267,7 @@ steps:
     });
     kill(&child, libc::SIGTERM);
     let ran = finish(child);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     assert!(ran.stdout.contains("succeeded"), "{ran}");
     assert!(!ran.stdout.contains("runbook resume"), "{ran}");
     let id = ran.run_id();
@@ -296,7 +297,7 @@ steps:
 "#,
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     ran.run_id()
 }
 
@@ -324,13 +325,13 @@ fn a_torn_last_record_is_cut_off_before_resume_appends() {
         br#"{"seq":12,"at":"2026-12-01T10:0"#,
     );
     let status = ws.runbook(&["status", &id]);
-    assert_eq!(status.code, 0, "{status}");
+    assert_eq!(status.code, exit::OK, "{status}");
     assert!(status.stdout.contains("torn last record"), "{status}");
     assert!(status.stdout.contains(": failed"), "{status}");
 
     ws.write("ok", "");
     let resumed = ws.runbook(&["resume", &id]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     assert!(
         format!("{resumed}").contains("Repaired the journal"),
         "{resumed}"
@@ -351,7 +352,7 @@ fn a_torn_last_record_is_cut_off_before_resume_appends() {
     let status = ws.runbook(&["status", &id]);
     assert!(status.stdout.contains(": succeeded"), "{status}");
     let report = ws.runbook(&["report", &id, "--format", "json"]);
-    assert_eq!(report.code, 0, "{report}");
+    assert_eq!(report.code, exit::OK, "{report}");
     let report: Value = serde_json::from_str(&report.stdout).unwrap();
     assert_eq!(report["status"], "succeeded");
 }
@@ -411,7 +412,7 @@ fn a_run_killed_after_its_last_step_reads_as_succeeded_and_resume_closes_it() {
     let ws = Workspace::new();
     let id = failed_chain(&ws);
     ws.write("ok", "");
-    assert_eq!(ws.runbook(&["resume", &id]).code, 0);
+    assert_eq!(ws.runbook(&["resume", &id]).code, exit::OK);
     // As if killed after the last step's record, before the session's end record.
     let path = journal_path(&ws, &id);
     let text = std::fs::read_to_string(&path).unwrap();
@@ -427,7 +428,7 @@ fn a_run_killed_after_its_last_step_reads_as_succeeded_and_resume_closes_it() {
     assert_eq!(report["status"], "succeeded");
 
     let closed = ws.runbook(&["resume", &id]);
-    assert_eq!(closed.code, 0, "{closed}");
+    assert_eq!(closed.code, exit::OK, "{closed}");
     assert!(
         format!("{closed}").contains("now recorded as succeeded"),
         "{closed}"
@@ -436,7 +437,7 @@ fn a_run_killed_after_its_last_step_reads_as_succeeded_and_resume_closes_it() {
     assert_eq!(last["status"], "succeeded", "{last}");
     assert_eq!(ws.count_lines("c.txt"), 2, "closing runs no step");
     let again = ws.runbook(&["resume", &id]);
-    assert_eq!(again.code, 4, "{again}");
+    assert_eq!(again.code, exit::REFUSED, "{again}");
     assert!(again.stderr.contains("already finished"), "{again}");
 }
 
@@ -582,9 +583,9 @@ steps:
 
     std::fs::remove_file(disk.dir.join("filler")).unwrap();
     let status = run(&["status", &id]);
-    assert_eq!(status.code, 0, "{status}");
+    assert_eq!(status.code, exit::OK, "{status}");
     let resumed = resume_like_an_operator(&run, &id, &ws.path("effects.txt"));
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     let effects = ws.read("effects.txt");
     for i in 1..=STEPS {
         let times = effects.lines().filter(|l| *l == format!("s{i}")).count();
@@ -599,7 +600,7 @@ steps:
 /// or `--rerun-interrupted` (it did not).
 pub fn resume_like_an_operator(run: &dyn Fn(&[&str]) -> Ran, id: &str, effects: &Path) -> Ran {
     let first = run(&["resume", id]);
-    if first.code != 4 || !first.stderr.contains("are not idempotent") {
+    if first.code != exit::REFUSED || !first.stderr.contains("are not idempotent") {
         return first;
     }
     let done = std::fs::read_to_string(effects).unwrap_or_default();
@@ -706,8 +707,8 @@ fn kills_tears_and_races_in_a_loop_never_repeat_a_step() {
                     let b = ws.spawn(&["resume", &id]);
                     let (a, b) = (finish(a), finish(b));
                     assert!(
-                        !(a.code == 0
-                            && b.code == 0
+                        !(a.code == exit::OK
+                            && b.code == exit::OK
                             && a.stdout.contains("start")
                             && b.stdout.contains("start")),
                         "{context}: both drove\n{a}\n{b}"
@@ -734,7 +735,7 @@ fn kills_tears_and_races_in_a_loop_never_repeat_a_step() {
             );
         }
         let again = ws.runbook(&["resume", &id]);
-        assert_eq!(again.code, 4, "{context}: {again}");
+        assert_eq!(again.code, exit::REFUSED, "{context}: {again}");
         assert!(
             again.stderr.contains("already finished"),
             "{context}: {again}"
@@ -774,10 +775,10 @@ fn fault(ws: &Workspace, child: std::process::Child, rng: &mut Lcg, context: &st
 /// `status` and `report` read the run the same way; returns that state.
 fn agreed_status(ws: &Workspace, id: &str, context: &str) -> String {
     let status = ws.runbook(&["status", id, "--output", "json"]);
-    assert_eq!(status.code, 0, "{context}: {status}");
+    assert_eq!(status.code, exit::OK, "{context}: {status}");
     let status: Value = serde_json::from_str(status.stdout.trim()).unwrap();
     let report = ws.runbook(&["report", id, "--format", "json"]);
-    assert_eq!(report.code, 0, "{context}: {report}");
+    assert_eq!(report.code, exit::OK, "{context}: {report}");
     let report: Value = serde_json::from_str(&report.stdout).unwrap();
     assert_eq!(status["state"], report["status"], "{context}");
     status["state"].as_str().unwrap().to_string()

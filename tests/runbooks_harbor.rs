@@ -4,6 +4,7 @@
 //! restore Job's pod runs the shipped restore-harbor.sh itself, so the databases really are
 //! dropped and loaded from the backup.
 
+use runbook_engine::exit;
 mod common;
 
 use std::time::Duration;
@@ -126,9 +127,9 @@ fn both_runbooks_validate_and_plan_with_the_reference_config() {
         let file = shipped(runbook);
         let args = ["--config-dir", reference.as_str(), "--cluster", "sc"];
         let validate = ws.runbook(&[&["validate", file.as_str()][..], &args].concat());
-        assert_eq!(validate.code, 0, "{runbook}: {validate}");
+        assert_eq!(validate.code, exit::OK, "{runbook}: {validate}");
         let plan = ws.runbook(&[&["plan", file.as_str()][..], &args].concat());
-        assert_eq!(plan.code, 0, "{runbook}: {plan}");
+        assert_eq!(plan.code, exit::OK, "{runbook}: {plan}");
         assert!(
             !plan.stdout.contains("test-secret-key"),
             "{runbook}: {plan}"
@@ -167,7 +168,7 @@ fn restore_brings_back_the_newest_backup_and_every_replica_count() {
     s.world.script_restore_job(&s.k8s);
 
     let ran = s.restore(&[]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
 
     s.world.assert_restored(&s.k8s);
@@ -204,7 +205,7 @@ fn a_named_backup_is_restored_instead_of_the_newest() {
     s.world.script_restore_job(&s.k8s);
 
     let ran = s.restore(&["--set", &format!("backup={OLDER_KEY}")]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     assert_eq!(
         s.world.repositories(),
         vec![
@@ -221,7 +222,7 @@ fn a_named_backup_is_restored_instead_of_the_newest() {
 
     // A backup that is not there stops the run before anything is scaled down.
     let ran = s.restore(&["--set", "backup=backups/1600000000.sql.gz"]);
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     let id = ran.run_id();
     assert!(
         format!("{}{}", ran.stdout, ran.stderr).contains("backups/1600000000.sql.gz"),
@@ -259,7 +260,7 @@ fn a_run_killed_after_the_scale_down_resumes_to_the_original_counts() {
     assert!(s.ws.events(&id, "step_succeeded", "wait-job").is_empty());
 
     let resumed = s.resume(&id, &["--yes"]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     // Back to the counts recorded before the crash, not to the zeros it left.
     s.world.assert_restored(&s.k8s);
     // The scale-down and the Job were not repeated.
@@ -287,7 +288,7 @@ fn a_failed_restore_job_fails_with_its_logs_and_leaves_harbor_running() {
     let damaged = s.world.repositories();
 
     let ran = s.restore(&[]);
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     let id = ran.run_id();
     let printed = format!("{}{}", ran.stdout, ran.stderr);
     // The Job's reason and its log lines.
@@ -317,7 +318,7 @@ fn a_failed_restore_job_fails_with_its_logs_and_leaves_harbor_running() {
     // With the Secret fixed, a plain resume restores: `wait-job` resumes from the scale-down.
     set_password(DB_PASSWORD);
     let fixed = s.resume(&id, &["--yes"]);
-    assert_eq!(fixed.code, 0, "{fixed}");
+    assert_eq!(fixed.code, exit::OK, "{fixed}");
     s.world.assert_databases_restored();
     s.world.assert_scaled_back(&s.k8s);
     s.world.assert_cleaned_up(&s.k8s);
@@ -337,7 +338,7 @@ fn backup_now_makes_a_backup_that_restore_brings_back() {
     let at_backup = s.world.repositories();
 
     let ran = s.runbook("run", "harbor/backup-now.yaml", &["--yes"]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     let job = s.outputs(&id, "backup")["job"]
         .as_str()
@@ -367,7 +368,7 @@ fn backup_now_makes_a_backup_that_restore_brings_back() {
     s.world.pg.sql("registry", "DELETE FROM repository");
     s.world.script_restore_job(&s.k8s);
     let restored = s.restore(&[]);
-    assert_eq!(restored.code, 0, "{restored}");
+    assert_eq!(restored.code, exit::OK, "{restored}");
     assert_eq!(s.world.repositories(), at_backup);
     assert_eq!(s.world.job_runs()[0].env["SPECIFIC_BACKUP"], key);
     s.world.assert_scaled_back(&s.k8s);

@@ -4,6 +4,7 @@
 //! config's bucket, and the Kubernetes emulator whose restore pod and backup Jobs really download,
 //! restore, back up and upload.
 
+use runbook_engine::exit;
 mod common;
 
 use common::ck8s::{Ck8sConfig, shipped};
@@ -107,11 +108,11 @@ fn restore_drops_restores_the_newest_backup_and_regrants_the_writers() {
     let args = s.args("run", "influxdb/restore.yaml", &[]);
     let refused =
         s.ws.runbook(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert_eq!(refused.code, 4, "{refused}");
+    assert_eq!(refused.code, exit::REFUSED, "{refused}");
     assert_eq!(s.world.databases(), ["service_cluster"]);
 
     let ran = s.run("influxdb/restore.yaml", &["--yes"]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     assert_eq!(s.outputs(&id, "find-backup")["name"], BACKUP);
     s.world.assert_restored();
@@ -197,7 +198,7 @@ fn restore_of_a_named_backup_and_one_database_leaves_the_other_alone() {
             "databases=[workload_cluster]",
         ],
     );
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     assert_eq!(s.outputs(&id, "find-backup")["name"], OLDER_BACKUP);
     assert_eq!(s.ws.events(&id, "step_skipped", "grant-sc-writer").len(), 1);
@@ -235,7 +236,7 @@ fn restore_of_a_named_backup_and_one_database_leaves_the_other_alone() {
         "influxdb/restore.yaml",
         &["--yes", "--set", "backup=20990101000000"],
     );
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     assert!(
         ran.stdout.contains("20990101000000") || ran.stderr.contains("20990101000000"),
         "{ran}"
@@ -260,7 +261,7 @@ fn a_failed_restore_shows_the_pod_logs_cleans_up_and_resumes_from_the_pod() {
     common::influxdb_world::upload_folder(&s.moto.endpoint(), BUCKET, broken, &dir).unwrap();
 
     let ran = s.run("influxdb/restore.yaml", &["--yes"]);
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     let id = ran.run_id();
     assert_eq!(s.outputs(&id, "find-backup")["name"], broken);
     let failed = s.ws.events(&id, "step_failed", "restore-finished");
@@ -287,7 +288,7 @@ fn a_failed_restore_shows_the_pod_logs_cleans_up_and_resumes_from_the_pod() {
         "for o in s3.list_objects_v2(Bucket='{BUCKET}', Prefix='{broken}/')['Contents']:\n    s3.delete_object(Bucket='{BUCKET}', Key=o['Key'])\nfor o in s3.list_objects_v2(Bucket='{BUCKET}', Prefix='{BACKUP}/')['Contents']:\n    s3.copy_object(Bucket='{BUCKET}', Key=o['Key'].replace('{BACKUP}', '{broken}', 1), CopySource={{'Bucket': '{BUCKET}', 'Key': o['Key']}})"
     ));
     let resume = s.ws.runbook(&["resume", &id, "--yes"]);
-    assert_eq!(resume.code, 0, "{resume}");
+    assert_eq!(resume.code, exit::OK, "{resume}");
     assert_eq!(
         started(&s.ws, &id, "find-backup"),
         1,
@@ -313,7 +314,7 @@ fn backup_now_runs_the_cronjob_and_reports_the_new_folder() {
     let mut args = vec!["run".to_string(), file];
     args.extend(config.args());
     let ran = ws.runbook(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     let made = world.backups_made.lock().unwrap().clone();
     assert_eq!(made.len(), 1, "one backup Job pod ran: {made:?}");
@@ -351,10 +352,10 @@ fn the_runbooks_validate_and_plan_with_the_reference_config() {
         let mut args = vec!["validate", file.as_str()];
         args.extend(config);
         let ran = ws.runbook(&args);
-        assert_eq!(ran.code, 0, "{runbook}: {ran}");
+        assert_eq!(ran.code, exit::OK, "{runbook}: {ran}");
         args[0] = "plan";
         let ran = ws.runbook(&args);
-        assert_eq!(ran.code, 0, "{runbook}: {ran}");
+        assert_eq!(ran.code, exit::OK, "{runbook}: {ran}");
         assert!(!ran.stdout.contains("test-secret-key"), "{ran}");
     }
     let file = shipped("influxdb/restore.yaml");

@@ -3,6 +3,7 @@
 //! rclone-sync CronJobs, and for encrypted buckets the real `rclone` standing in for the
 //! in-cluster rclone Job's container.
 
+use runbook_engine::exit;
 mod common;
 
 use std::process::Command;
@@ -172,7 +173,7 @@ fn unencrypted_bucket_is_copied_back_with_the_sync_suspended_meanwhile() {
         });
         w.import(&["--set", "encrypted=false"])
     });
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     let started = common::millis(&w.ws.events(&id, "step_started", "no-sync-running")[0]["at"]);
     let copy_started = common::millis(&w.ws.events(&id, "step_started", "copy")[0]["at"]);
@@ -200,7 +201,7 @@ fn failed_copy_still_puts_the_cronjobs_back() {
     let w = world();
     // No such off-site bucket: the copy fails.
     let ran = w.import(&["--set", "encrypted=false"]);
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     assert!(ran.stdout.contains("FAILED    copy"), "{ran}");
     assert!(ran.stdout.contains(OFFSITE_BUCKET), "{ran}");
     w.assert_cronjobs_as_before();
@@ -309,7 +310,7 @@ fn encrypted_bucket_is_decrypted_into_the_main_store_by_the_in_cluster_rclone_jo
     );
 
     let ran = w.import(&[]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     let expected: serde_json::Map<String, Value> = harbor_backups()
         .into_iter()

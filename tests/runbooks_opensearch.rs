@@ -5,6 +5,7 @@
 //! it offers, an interrupted restore resumed, the off-site restore through a read-only
 //! repository, and a snapshot now through the backup CronJob.
 
+use runbook_engine::exit;
 mod common;
 
 use std::time::Duration;
@@ -57,12 +58,12 @@ fn the_runbooks_validate_and_plan_with_the_reference_config() {
     for runbook in ["backup-now", "restore", "restore-offsite"] {
         let file = shipped(&format!("opensearch/{runbook}.yaml"));
         let ran = ws.runbook(&["validate", &file]);
-        assert_eq!(ran.code, 0, "{runbook}: {ran}");
+        assert_eq!(ran.code, exit::OK, "{runbook}: {ran}");
         let config_args = config.args();
         let mut args = vec!["plan", file.as_str()];
         args.extend(config_args.iter().map(String::as_str));
         let planned = ws.runbook(&args);
-        assert_eq!(planned.code, 0, "{runbook}: {planned}");
+        assert_eq!(planned.code, exit::OK, "{runbook}: {planned}");
         assert!(!planned.stdout.contains(ADMIN_PASSWORD), "{planned}");
         // The default URL is where ck8s serves OpenSearch.
         assert!(
@@ -100,7 +101,7 @@ fn restore_brings_back_the_lost_indices_from_the_newest_complete_snapshot() {
         "opensearch/restore.yaml",
         &["--set", &world.url_param()],
     );
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     world.assert_restored();
 
@@ -158,7 +159,7 @@ fn restore_brings_back_the_lost_indices_from_the_newest_complete_snapshot() {
             "existing=delete",
         ],
     );
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     world.assert_restored_from(REPOSITORY, OLDER);
     assert_eq!(
         ws.outputs(&ran.run_id(), "delete-open")["deleted"],
@@ -185,7 +186,7 @@ fn restore_of_the_dashboards_index_deletes_the_current_one_first() {
             "dashboards_index=.opensearch_dashboards_1",
         ],
     );
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     let error = failure(&ws, &ran.run_id(), "dashboards-in-snapshot");
     assert!(
         error.contains("holds no .opensearch_dashboards_1 index"),
@@ -209,7 +210,7 @@ fn restore_of_the_dashboards_index_deletes_the_current_one_first() {
             "restore_dashboards=true",
         ],
     );
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     assert_eq!(
         ws.outputs(&id, "dashboards-delete")["deleted"],
@@ -243,7 +244,7 @@ fn refused(world: &OpenSearchWorld, ws: &Workspace, config: &Ck8sConfig) -> Stri
         "opensearch/restore.yaml",
         &["--set", &world.url_param()],
     );
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     let id = ran.run_id();
     let error = failure(ws, &id, "refuse-open");
     assert!(error.contains("nothing restored"), "{error}");
@@ -280,7 +281,7 @@ fn an_open_index_refuses_the_restore_and_closing_it_as_offered_works() {
     let (world, ws, id) = refused_over_an_open_index();
 
     let ran = resume(&ws, &id, &["--set", "existing=close"]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     assert_eq!(
         ws.events(&id, "step_succeeded", "close-open").len(),
         1,
@@ -296,7 +297,7 @@ fn an_open_index_refuses_the_restore_and_deleting_it_as_offered_works() {
     let (world, ws, id) = refused_over_an_open_index();
 
     let ran = resume(&ws, &id, &["--set", "existing=delete"]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     assert_eq!(ws.outputs(&id, "delete-open")["deleted"], json!([OTHER]));
     world.assert_restored();
 }
@@ -306,7 +307,7 @@ fn an_open_index_refuses_the_restore_and_renaming_as_offered_keeps_it() {
     let (world, ws, id) = refused_over_an_open_index();
 
     let ran = resume(&ws, &id, &["--set", "existing=rename"]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     assert_eq!(world.docs(OTHER), Some(3), "the write index kept as it was");
     let (k, a, o, _) = docs_in(EXPECTED);
     for (index, docs) in [(KUBERNETES, k), (KUBEAUDIT, a), (OTHER, o)] {
@@ -340,7 +341,7 @@ fn an_interrupted_restore_resumes_by_waiting_for_the_restore_the_server_took() {
     std::thread::sleep(Duration::from_millis(300));
     common::kill(&child, libc::SIGINT);
     let ran = common::finish(child);
-    assert_eq!(ran.code, 3, "{ran}");
+    assert_eq!(ran.code, exit::INTERRUPTED, "{ran}");
     let id = ws.runs().pop().unwrap();
 
     // A plain resume: the restore step finds the indices recovering from this snapshot, does
@@ -352,7 +353,7 @@ fn an_interrupted_restore_resumes_by_waiting_for_the_restore_the_server_took() {
         }
     });
     let resumed = resume(&ws, &id, &[]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     assert_eq!(world.os.with(|c| c.restores.len()), 1, "restored once");
     assert_eq!(ws.events(&id, "step_started", "restore").len(), 2);
     world.assert_restored();
@@ -375,7 +376,7 @@ fn restore_offsite_registers_the_imported_bucket_read_only_and_restores_from_it(
             "bucket=ck8s-test-opensearch-offsite",
         ],
     );
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let repository = world
         .os
         .with(|c| c.repositories.get("backup-repository").cloned())
@@ -485,7 +486,7 @@ fn backup_now_runs_the_cronjob_and_reports_the_snapshot_it_made() {
         "opensearch/backup-now.yaml",
         &["--set", &world.url_param()],
     );
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     let made = made.lock().unwrap().clone();
     assert!(!made.is_empty(), "the Job's container ran");
@@ -542,7 +543,7 @@ fn restore_of_a_chosen_partial_snapshot_asks_for_what_it_holds() {
             &format!("snapshot={PARTIAL}"),
         ],
     );
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let request = world.os.with(|c| c.restores.clone());
     assert_eq!(request.len(), 1, "{request:?}");
     assert_eq!(request[0]["partial"], true, "{request:?}");

@@ -4,6 +4,7 @@
 //! in place. Once uninterrupted, and once killed (SIGKILL) while a random step runs and resumed: both end
 //! in the same restored state.
 
+use runbook_engine::exit;
 mod common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -126,7 +127,7 @@ impl Platform {
 }
 
 fn ran_ok(ran: &Ran) {
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
 }
 
 /// When each part started its first step and finished its last, from the journal.

@@ -2,6 +2,7 @@
 //! (`shared/reference/ck8s-config-example`, copied into tests/fixtures), follows the conventions
 //! in runbooks/README.md, and has a README in its folder.
 
+use runbook_engine::exit;
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -102,10 +103,10 @@ fn every_shipped_runbook_validates_and_plans_against_the_reference_config() {
         ];
         args.extend(required(&path));
         let validated = ws.runbook(&args);
-        assert_eq!(validated.code, 0, "{file}:\n{validated}");
+        assert_eq!(validated.code, exit::OK, "{file}:\n{validated}");
         args[0] = "plan";
         let plan = ws.runbook(&args);
-        assert_eq!(plan.code, 0, "{file}:\n{plan}");
+        assert_eq!(plan.code, exit::OK, "{file}:\n{plan}");
         // Nothing the config or the secrets hold is hard-coded, and no secret is printed.
         for secret in [
             "test-secret-key",
@@ -156,7 +157,7 @@ fn destructive_steps_are_marked_in_the_runbook_itself() {
         ];
         args.extend(required(&path));
         let plan = ws.runbook(&args);
-        assert_eq!(plan.code, 0, "{file}:\n{plan}");
+        assert_eq!(plan.code, exit::OK, "{file}:\n{plan}");
         let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         for step in plan["waves"]
@@ -207,5 +208,5 @@ fn every_yaml_file_beside_the_runbooks_is_a_runbook_that_validates() {
     let ws = Workspace::new();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let ran = ws.runbook(&args);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
 }

@@ -2,6 +2,7 @@
 //! reference config, the cluster's kubeconfig in `.state/`) against the Kubernetes emulator with
 //! Velero's controllers, seeded with last night's scheduled backups.
 
+use runbook_engine::exit;
 mod common;
 
 use common::Workspace;
@@ -21,7 +22,7 @@ fn backup_now_takes_a_completed_backup_from_the_daily_schedule() {
     let k8s = service_cluster();
     let (ws, config) = session(&k8s);
     let ran = ws.run_shipped(&config, "velero/backup-now.yaml", &[]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     let backup = ws.outputs(&id, "backup");
     let name = backup["backup"].as_str().unwrap().to_string();
@@ -51,7 +52,7 @@ fn restore_brings_back_deleted_objects_from_the_newest_or_a_named_backup() {
         "velero/restore.yaml",
         &["--set", "namespaces=[monitoring]"],
     );
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     let restore = ws.outputs(&id, "restore");
     assert_eq!(restore["backup"], NEWEST, "the newest completed backup");
@@ -79,7 +80,7 @@ fn restore_brings_back_deleted_objects_from_the_newest_or_a_named_backup() {
         "velero/restore.yaml",
         &["--set", &format!("backup={OLDER}")],
     );
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     assert_eq!(ws.outputs(&ran.run_id(), "restore")["backup"], OLDER);
     let restored = k8s
         .get("v1", "ConfigMap", "harbor", "harbor-settings")
@@ -102,7 +103,7 @@ fn restore_of_a_schedule_without_completed_backups_fails_before_restoring_anythi
         "velero/restore.yaml",
         &["--set", "schedule=weekly-backup"],
     );
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     assert!(
         k8s.names("velero.io/v1", "Restore", Some("velero"))
             .is_empty(),
@@ -133,7 +134,7 @@ fn offsite_restore_swaps_a_read_only_location_in_and_the_main_one_back() {
         "velero/restore-offsite.yaml",
         &["--set", "namespaces=[monitoring]"],
     );
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     assert_eq!(
         ws.outputs(&id, "restore")["backup"],
@@ -237,7 +238,7 @@ fn offsite_restore_that_fails_still_swaps_the_main_location_back() {
         "error downloading backup tarball",
     ));
     let ran = ws.run_shipped(&config, "velero/restore-offsite.yaml", &[]);
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     assert!(
         ran.stdout.contains("error downloading backup tarball")
             || ran.stderr.contains("error downloading backup tarball"),
@@ -274,7 +275,7 @@ fn grafana_restore_replaces_the_deployment_and_its_volume() {
         "--cluster",
         "sc",
     ]);
-    assert_eq!(plan.code, 0, "{plan}");
+    assert_eq!(plan.code, exit::OK, "{plan}");
     assert!(
         plan.stdout
             .contains("2 destructive: delete-deployment, delete-pvc"),
@@ -282,7 +283,7 @@ fn grafana_restore_replaces_the_deployment_and_its_volume() {
     );
 
     let ran = ws.run_shipped(&config, "grafana/restore.yaml", &[]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     assert_eq!(ws.outputs(&id, "restore")["backup"], NEWEST);
     let deployment = k8s
@@ -313,7 +314,7 @@ fn grafana_restore_deletes_nothing_when_there_is_no_backup() {
         "grafana/restore.yaml",
         &["--set", "schedule=no-such-schedule"],
     );
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     assert!(
         k8s.get("apps/v1", "Deployment", "monitoring", "user-grafana")
             .is_some()

@@ -3,6 +3,7 @@
 //! endpoint, the newest 14-digit backup folder, put and get, object-lock buckets, and the secret
 //! key kept out of everything printed or stored.
 
+use runbook_engine::exit;
 mod common;
 
 use common::Workspace;
@@ -82,12 +83,13 @@ fn sync_between_two_servers_streams_multipart_objects_and_resumes_without_copyin
     // It may overwrite objects, so it is destructive: not without --yes.
     let refused = run(&ws, &file, &[]);
     assert_ne!(
-        refused.code, 0,
+        refused.code,
+        exit::OK,
         "a destructive sync ran without --yes: {refused}"
     );
 
     let first = run(&ws, &file, &["--yes"]);
-    assert_eq!(first.code, 0, "{first}");
+    assert_eq!(first.code, exit::OK, "{first}");
     let out = outputs(&ws, &first, "sync");
     assert_eq!(out["objects_copied"], 3, "{out}");
     assert_eq!(out["objects_skipped"], 0, "{out}");
@@ -116,7 +118,7 @@ fn sync_between_two_servers_streams_multipart_objects_and_resumes_without_copyin
 
     // A second sync (a resume after an interruption looks the same) copies nothing.
     let second = run(&ws, &file, &["--yes"]);
-    assert_eq!(second.code, 0, "{second}");
+    assert_eq!(second.code, exit::OK, "{second}");
     let out = outputs(&ws, &second, "sync");
     assert_eq!(out["objects_copied"], 0, "{out}");
     assert_eq!(out["objects_skipped"], 3, "{out}");
@@ -124,7 +126,7 @@ fn sync_between_two_servers_streams_multipart_objects_and_resumes_without_copyin
     // A changed source object is copied again; the others are still skipped.
     main.python("s3.put_object(Bucket='harbor', Key='empty', Body=b'now with content')");
     let third = run(&ws, &file, &["--yes"]);
-    assert_eq!(third.code, 0, "{third}");
+    assert_eq!(third.code, exit::OK, "{third}");
     let out = outputs(&ws, &third, "sync");
     assert_eq!(
         (
@@ -159,7 +161,7 @@ fn copy_on_one_endpoint_is_done_by_the_server() {
     );
     // `overwrite: false` makes it non-destructive: it runs without --yes.
     let ran = run(&ws, &file, &[]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let out = outputs(&ws, &ran, "copy");
     assert_eq!(out["objects_copied"], 6, "{out}");
     assert_eq!(out["server_side"], true, "{out}");
@@ -182,7 +184,7 @@ fn copy_on_one_endpoint_is_done_by_the_server() {
     // Now the objects exist with the same content: copying again leaves them.
     store.python("s3.put_object(Bucket='velero', Key='service-cluster/backups/b0/velero-backup.json', Body=b'changed')");
     let again = run(&ws, &file, &[]);
-    assert_ne!(again.code, 0, "{again}");
+    assert_ne!(again.code, exit::OK, "{again}");
     assert!(
         again
             .stdout
@@ -235,7 +237,7 @@ fn latest_finds_the_newest_backup_folder_and_put_get_and_list_round_trip() {
         ),
     );
     let ran = run(&ws, &file, &["--yes"]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let latest = outputs(&ws, &ran, "latest");
     assert_eq!(latest["key"], "20261122000000/", "{latest}");
     assert_eq!(latest["name"], "20261122000000");
@@ -275,7 +277,7 @@ fn latest_finds_the_newest_backup_folder_and_put_get_and_list_round_trip() {
         ),
     );
     let ran = run(&ws, &none, &[]);
-    assert_ne!(ran.code, 0, "{ran}");
+    assert_ne!(ran.code, exit::OK, "{ran}");
     let failed = ws.events(&ran.run_id(), "step_failed", "latest");
     assert!(
         failed[0]["error"]
@@ -315,7 +317,7 @@ fn object_lock_buckets_take_streamed_and_multipart_writes() {
         ),
     );
     let ran = run(&ws, &file, &["--yes"]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     // `big` went up in parts, `small` with the MD5 its ETag gives, `parted` (a multipart ETag is
     // no MD5) with a CRC32 of the stream.
     assert_eq!(outputs(&ws, &ran, "sync")["objects_copied"], 3);
@@ -351,7 +353,7 @@ fn an_upload_refused_by_object_lock_fails_with_the_bucket_lock_and_what_to_do() 
         .replace("path_style: true}", "path_style: true, checksums: false}"),
     );
     let ran = run(&ws, &file, &["--yes"]);
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     assert_eq!(
         outputs(&ws, &ran, "plain")["size"],
         4,
@@ -398,7 +400,7 @@ fn progress_moves_while_a_large_object_streams() {
         ),
     );
     let ran = run(&ws, &file, &["--yes", "--output", "json"]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let total = 24 * 1024 * 1024;
     let done: Vec<u64> = ran
         .stdout

@@ -1,6 +1,7 @@
 //! A sync killed halfway (SIGKILL: no clean-up, as a crashed laptop) and resumed: what was
 //! copied is skipped, the rest is copied, and the destination ends equal to the source.
 
+use runbook_engine::exit;
 mod common;
 
 use std::time::Duration;
@@ -71,7 +72,7 @@ steps:
 
     // Secret params are never stored: the operator gives them again.
     let resumed = ws.runbook(&["resume", &run_id, "--yes", "--set", &secret]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(resumed.code, exit::OK, "{resumed}");
     let outputs = &ws.events(&run_id, "step_succeeded", "sync")[0]["outputs"];
     assert_eq!(outputs["objects_total"], OBJECTS, "{outputs}");
     let skipped = outputs["objects_skipped"].as_u64().unwrap() as usize;

@@ -1,5 +1,6 @@
 //! Secrets never appear in output, logs, the journal, reports or error messages.
 
+use runbook_engine::exit;
 mod common;
 
 use common::Workspace;
@@ -44,10 +45,10 @@ steps:
     let file = file.to_str().unwrap();
     let plan = ws.runbook(&["plan", file, "--secrets", &secrets]);
     let plain = ws.runbook(&["run", file, "--secrets", &secrets]);
-    assert_eq!(plain.code, 1, "{plain}");
+    assert_eq!(plain.code, exit::STEP_FAILED, "{plain}");
     let id = plain.run_id();
     let json = ws.runbook(&["run", file, "--secrets", &secrets, "--output", "json"]);
-    assert_eq!(json.code, 1, "{json}");
+    assert_eq!(json.code, exit::STEP_FAILED, "{json}");
     let json_id = ws.runs().into_iter().find(|r| *r != id).unwrap();
     let status = ws.runbook(&["status", &id]);
     let report_md = ws.runbook(&["report", &id]);
@@ -108,7 +109,7 @@ steps:
 "#,
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap(), "--set", "token=tok-12345678"]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     let run_json = ws.read(&format!(".runbook/runs/{id}/run.json"));
     assert!(!run_json.contains("tok-12345678"), "{run_json}");
@@ -139,7 +140,7 @@ steps:
 "#,
     );
     let ran = ws.runbook(&["run", file.to_str().unwrap()]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     // The next step got the real value; nothing shown or stored has it.
     assert_eq!(ws.read("token.txt"), "tok-4004-8f3a9c1e55");
     let journal = ws.journal_text(&ran.run_id());
@@ -173,10 +174,10 @@ steps:
     let file = file.to_str().unwrap();
     let secrets = secrets.to_str().unwrap();
     let plain = ws.runbook(&["run", file, "--secrets", secrets]);
-    assert_eq!(plain.code, 0, "{plain}");
+    assert_eq!(plain.code, exit::OK, "{plain}");
     let id = plain.run_id();
     let json = ws.runbook(&["run", file, "--secrets", secrets, "--output", "json"]);
-    assert_eq!(json.code, 0, "{json}");
+    assert_eq!(json.code, exit::OK, "{json}");
     let journal = ws.journal_text(&id);
     // The command printed it: the journal's stdout holds the masked JSON, still valid JSON.
     let outputs = ws.outputs(&id, "creds");
@@ -222,9 +223,9 @@ steps:
     let secrets = secrets.to_str().unwrap();
     let inputs = ["--set", "pin=48151623", "--secrets", secrets];
     let plan = ws.runbook(&[&["plan", file][..], &inputs].concat());
-    assert_eq!(plan.code, 0, "{plan}");
+    assert_eq!(plan.code, exit::OK, "{plan}");
     let run = ws.runbook(&[&["run", file][..], &inputs].concat());
-    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(run.code, exit::OK, "{run}");
     let id = run.run_id();
     let journal = ws.journal_text(&id);
     let outputs = ws.outputs(&id, "show");
@@ -266,7 +267,7 @@ steps:
 "#,
     );
     let run = ws.runbook(&["run", file.to_str().unwrap(), "--set", "token=1000"]);
-    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(run.code, exit::OK, "{run}");
     let id = run.run_id();
     // Every record parses, the engine's own 1000 is kept, the secret 1000 is masked.
     let failed = ws.events(&id, "step_failed", "flaky");

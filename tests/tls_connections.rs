@@ -3,6 +3,7 @@
 //! clear message otherwise, and skipped only where a connection says `insecure: true` (which
 //! `plan` shows).
 
+use runbook_engine::exit;
 mod common;
 
 use common::Workspace;
@@ -59,7 +60,7 @@ fn both_connection_kinds_trust_a_private_ca_given_as_ca_file() {
     let with_ca = format!(", ca_file: {:?}", ca.ca.display().to_string());
     ws.write("tls.yaml", &runbook(&moto.endpoint(), &with_ca, &with_ca));
     let ran = ws.runbook(&["run", "tls.yaml", "--yes"]);
-    assert_eq!(ran.code, 0, "{ran}");
+    assert_eq!(ran.code, exit::OK, "{ran}");
     let id = ran.run_id();
     assert_eq!(
         ws.events(&id, "step_succeeded", "get")[0]["outputs"]["content"],
@@ -80,7 +81,7 @@ fn an_unknown_ca_is_refused_with_the_way_out() {
     let (ws, moto, _ca) = setup();
     ws.write("tls.yaml", &runbook(&moto.endpoint(), "", ""));
     let ran = ws.runbook(&["run", "tls.yaml", "--yes"]);
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     let printed = format!("{}{}", ran.stdout, ran.stderr);
     assert!(
         printed.contains("FAILED    buckets") && printed.contains("FAILED    list"),
@@ -106,7 +107,7 @@ fn s3_without_the_ca_fails_on_the_certificate() {
     let with_ca = format!(", ca_file: {:?}", ca.ca.display().to_string());
     ws.write("tls.yaml", &runbook(&moto.endpoint(), "", &with_ca));
     let ran = ws.runbook(&["run", "tls.yaml", "--yes"]);
-    assert_eq!(ran.code, 1, "{ran}");
+    assert_eq!(ran.code, exit::STEP_FAILED, "{ran}");
     let printed = format!("{}{}", ran.stdout, ran.stderr);
     assert!(printed.contains("FAILED    list"), "{ran}");
     assert!(printed.to_lowercase().contains("certificate"), "{ran}");
@@ -153,7 +154,7 @@ fn insecure_skips_verification_only_where_asked_and_plan_shows_it() {
             &runbook_carrying_on(&moto.endpoint(), s3_tls, http_tls),
         );
         let plan = ws.runbook(&["plan", "tls.yaml"]);
-        assert_eq!(plan.code, 0, "{plan}");
+        assert_eq!(plan.code, exit::OK, "{plan}");
         assert_eq!(
             flagged_unverified(&plan.stdout),
             [insecure],

@@ -1,6 +1,7 @@
 //! Authoring: every class of bad runbook is reported at its file, line and column, with what was
 //! expected and how to fix it, and nothing runs.
 
+use runbook_engine::exit;
 mod common;
 
 use common::Workspace;
@@ -13,11 +14,11 @@ fn rejected(ws: &Workspace, text: &str, extra: &[&str]) -> String {
     let mut args = vec!["validate", file];
     args.extend_from_slice(extra);
     let validated = ws.runbook(&args);
-    assert_eq!(validated.code, 2, "{validated}");
+    assert_eq!(validated.code, exit::INVALID, "{validated}");
     let mut args = vec!["run", file, "--yes"];
     args.extend_from_slice(extra);
     let ran = ws.runbook(&args);
-    assert_eq!(ran.code, 2, "{ran}");
+    assert_eq!(ran.code, exit::INVALID, "{ran}");
     assert!(!ws.exists("marker"), "a step ran despite the error");
     assert!(ws.runs().is_empty(), "a run was recorded despite the error");
     validated.stderr
@@ -258,7 +259,7 @@ fn every_file_is_checked_and_valid_ones_say_so() {
         ),
     );
     let ran = ws.runbook(&["validate", good.to_str().unwrap(), bad.to_str().unwrap()]);
-    assert_eq!(ran.code, 2, "{ran}");
+    assert_eq!(ran.code, exit::INVALID, "{ran}");
     assert!(
         ran.stdout.contains("ok: ") && ran.stdout.contains("good.yaml (1 steps)"),
         "{ran}"
@@ -379,7 +380,7 @@ fn durations_out_of_range_are_errors_at_their_line_not_panics() {
         );
         assert!(err.contains("bad.yaml:"), "{field}: {err}");
         let plan = ws.runbook(&["plan", ws.path("bad.yaml").to_str().unwrap()]);
-        assert_eq!(plan.code, 2, "{field}: {plan}");
+        assert_eq!(plan.code, exit::INVALID, "{field}: {plan}");
     }
 }
 
@@ -462,7 +463,7 @@ fn endless_input_files_are_refused_with_the_limit() {
     ] {
         let started = std::time::Instant::now();
         let ran = ws.runbook(&args);
-        assert_eq!(ran.code, 2, "{args:?}: {ran}");
+        assert_eq!(ran.code, exit::INVALID, "{args:?}: {ran}");
         assert!(ran.stderr.contains("larger than 16 MiB"), "{args:?}: {ran}");
         assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
@@ -485,7 +486,7 @@ steps:
     );
     std::fs::write(&path, text).unwrap();
     let ran = ws.runbook(&["validate", path.to_str().unwrap()]);
-    assert_eq!(ran.code, 2, "{ran}");
+    assert_eq!(ran.code, exit::INVALID, "{ran}");
     assert!(ran.stderr.contains("latin1.yaml:4:17"), "{ran}");
     assert!(ran.stderr.contains("byte 0xe9"), "{ran}");
 }
