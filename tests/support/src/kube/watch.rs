@@ -157,7 +157,13 @@ pub fn serve(
         let mut ticker = tokio::time::interval(BOOKMARK_INTERVAL);
         ticker.tick().await;
         loop {
+            // A closed connection delivers nothing after it was closed: the close is checked
+            // before any event that came in meanwhile.
             tokio::select! {
+                biased;
+                _ = generation.changed() => return,
+                _ = tx.closed() => return,
+                _ = &mut deadline => return,
                 received = live.recv() => match received {
                     Ok(e) => {
                         if e.revision <= replayed_up_to {
@@ -181,9 +187,6 @@ pub fn serve(
                         return;
                     }
                 }
-                _ = generation.changed() => return,
-                _ = &mut deadline => return,
-                _ = tx.closed() => return,
             }
         }
     });

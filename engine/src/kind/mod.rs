@@ -23,15 +23,19 @@
 //! `run` parses the rendered inputs strictly: a bad input fails the step with serde's message, and
 //! a `Templated` input still text after rendering fails it when the kind reads it.
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
+mod registry;
+mod templated;
+mod typed;
+
+pub use registry::Registry;
+pub use templated::Templated;
+pub use typed::Kind;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use schemars::{JsonSchema, Schema, SchemaGenerator};
-use serde::Deserialize;
-use serde::de::{DeserializeOwned, Deserializer, Error as _};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::connection::{Connection, Connections};
@@ -77,194 +81,6 @@ pub trait StepKind: Send + Sync + 'static {
     fn describe(&self, with: &Value) -> String;
     /// Do it. The outputs become `steps.<id>.outputs`.
     async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError>;
-}
-
-/// A step kind on its typed inputs: what [`StepKind`] asks, each question answered from one
-/// parse of `with` into [`Kind::Input`] (see the module header for inputs not yet rendered).
-#[async_trait]
-pub trait Kind: Send + Sync + 'static {
-    /// The inputs (`with:`); their JSON Schema is the kind's input schema.
-    type Input: DeserializeOwned + JsonSchema + Send;
-    /// The name runbooks write in `uses:`.
-    fn name(&self) -> &'static str;
-    /// One line for `runbook schema`, the README and editors.
-    fn about(&self) -> &'static str;
-    /// The outputs a successful run gives, by name (the README documents each).
-    fn outputs(&self) -> &'static [&'static str];
-    /// Checks the schema cannot express, on the inputs as written.
-    fn check(&self, _input: &Self::Input) -> Vec<String> {
-        Vec::new()
-    }
-    /// Whether running it deletes, drops or overwrites something.
-    fn destructive(&self, _input: &Self::Input) -> bool {
-        false
-    }
-    /// Whether running it twice has the effect of running it once.
-    fn idempotent(&self, _input: &Self::Input) -> bool {
-        false
-    }
-    /// Whether running it asks the operator (an approval).
-    fn asks_operator(&self) -> bool {
-        false
-    }
-    /// What the step will do, for `plan`: one line.
-    fn describe(&self, input: &Self::Input) -> String;
-    /// Do it, on the rendered inputs. The outputs become `steps.<id>.outputs`.
-    async fn run(&self, ctx: &StepContext, input: Self::Input) -> Result<Value, StepError>;
-}
-
-#[async_trait]
-impl<K: Kind> StepKind for K {
-    fn name(&self) -> &'static str {
-        Kind::name(self)
-    }
-    fn about(&self) -> &'static str {
-        Kind::about(self)
-    }
-    fn outputs(&self) -> &'static [&'static str] {
-        Kind::outputs(self)
-    }
-    fn input_schema(&self) -> Value {
-        schema_of::<K::Input>()
-    }
-    fn check(&self, with: &Value) -> Vec<String> {
-        unrendered::<K::Input>(with)
-            .map(|input| Kind::check(self, &input))
-            .unwrap_or_default()
-    }
-    fn destructive(&self, with: &Value) -> bool {
-        unrendered::<K::Input>(with).is_none_or(|input| Kind::destructive(self, &input))
-    }
-    fn idempotent(&self, with: &Value) -> bool {
-        unrendered::<K::Input>(with).is_some_and(|input| Kind::idempotent(self, &input))
-    }
-    fn asks_operator(&self) -> bool {
-        Kind::asks_operator(self)
-    }
-    fn describe(&self, with: &Value) -> String {
-        match unrendered::<K::Input>(with) {
-            Some(input) => Kind::describe(self, &input),
-            None => Kind::name(self).to_string(),
-        }
-    }
-    async fn run(&self, ctx: &StepContext, with: Value) -> Result<Value, StepError> {
-        let input = parse_inputs(Kind::name(self), with)?;
-        Kind::run(self, ctx, input).await
-    }
-}
-
-/// The typed inputs from inputs that may not be rendered yet: text where the type wants
-/// something else is taken out, one place at a time, until they parse (or nothing is left to
-/// take out).
-fn unrendered<T: DeserializeOwned>(with: &Value) -> Option<T> {
-    // A step without `with:` has no inputs, as one with `with: {}`.
-    let mut with = match with {
-        Value::Null => Value::Object(serde_json::Map::new()),
-        other => other.clone(),
-    };
-    loop {
-        match serde_path_to_error::deserialize::<_, T>(&with) {
-            Ok(input) => return Some(input),
-            Err(e) => {
-                if !take_out_text(&mut with, e.path()) {
-                    return None;
-                }
-            }
-        }
-    }
-}
-
-/// Removes the string at `path` (a member of an object), if a string is what is there.
-fn take_out_text(with: &mut Value, path: &serde_path_to_error::Path) -> bool {
-    use serde_path_to_error::Segment;
-    let segments: Vec<&Segment> = path.iter().collect();
-    let Some((Segment::Map { key }, parents)) = segments.split_last() else {
-        return false;
-    };
-    let mut node = with;
-    for segment in parents {
-        let next = match segment {
-            Segment::Map { key } => node.get_mut(key.as_str()),
-            Segment::Seq { index } => node.get_mut(*index),
-            _ => None,
-        };
-        match next {
-            Some(next) => node = next,
-            None => return false,
-        }
-    }
-    match node.as_object_mut() {
-        Some(object) if object.get(key.as_str()).is_some_and(Value::is_string) => {
-            object.remove(key.as_str());
-            true
-        }
-        _ => false,
-    }
-}
-
-/// An input that is a `T` once rendered but may be text before: a template as written, or what
-/// `plan` shows for a value only a run knows. Its schema is `T`'s.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Templated<T> {
-    Value(T),
-    Text(String),
-}
-
-impl<T> Templated<T> {
-    /// The value, unless it is still text.
-    pub fn value(&self) -> Option<&T> {
-        match self {
-            Templated::Value(value) => Some(value),
-            Templated::Text(_) => None,
-        }
-    }
-
-    /// For `run`, on rendered inputs: the value of the input named `input`. Text there is what a
-    /// template rendered to, and not a value of the input's type.
-    pub fn rendered(&self, input: &str) -> Result<&T, StepError> {
-        match self {
-            Templated::Value(value) => Ok(value),
-            Templated::Text(text) => Err(StepError::permanent(format!(
-                "`{input}` is the text {text:?}, which is not a valid `{input}`"
-            ))),
-        }
-    }
-
-    /// How `describe` shows it: the value by `show`, text as it is.
-    pub fn show(&self, show: impl FnOnce(&T) -> String) -> String {
-        match self {
-            Templated::Value(value) => show(value),
-            Templated::Text(text) => text.clone(),
-        }
-    }
-}
-
-impl<'de, T: DeserializeOwned> Deserialize<'de> for Templated<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        match serde_json::from_value::<T>(value.clone()) {
-            Ok(parsed) => Ok(Templated::Value(parsed)),
-            Err(_) if value.is_string() => Ok(Templated::Text(
-                value.as_str().unwrap_or_default().to_string(),
-            )),
-            Err(e) => Err(D::Error::custom(e)),
-        }
-    }
-}
-
-impl<T: JsonSchema> JsonSchema for Templated<T> {
-    fn inline_schema() -> bool {
-        T::inline_schema()
-    }
-    fn schema_name() -> Cow<'static, str> {
-        T::schema_name()
-    }
-    fn schema_id() -> Cow<'static, str> {
-        T::schema_id()
-    }
-    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        T::json_schema(generator)
-    }
 }
 
 /// What a running step gets from the engine.
@@ -342,36 +158,13 @@ pub fn schema_of<T: schemars::JsonSchema>() -> Value {
     serde_json::to_value(schemars::schema_for!(T)).expect("schema serializes")
 }
 
-/// The kinds a run can use, by name.
-#[derive(Clone, Default)]
-pub struct Registry {
-    kinds: BTreeMap<&'static str, Arc<dyn StepKind>>,
-}
-
-impl Registry {
-    pub fn new() -> Self {
-        Self::default()
-    }
-    pub fn register(&mut self, kind: impl StepKind) -> &mut Self {
-        self.kinds.insert(StepKind::name(&kind), Arc::new(kind));
-        self
-    }
-    pub fn get(&self, name: &str) -> Option<&Arc<dyn StepKind>> {
-        self.kinds.get(name)
-    }
-    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.kinds.keys().copied()
-    }
-    pub fn kinds(&self) -> impl Iterator<Item = &Arc<dyn StepKind>> {
-        self.kinds.values()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
+    use super::typed::unrendered;
     use super::*;
+    use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
