@@ -15,24 +15,23 @@ use crate::error::ParallelError;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    #[command(flatten)]
-    pub global: Global,
 }
 
 pub const DEFAULT_STATE_DIR: &str = ".runbook";
 
-#[derive(Debug, Args)]
-pub struct Global {
+/// Where runs are recorded: only on the commands that read or write runs.
+#[derive(Debug, Args, Clone)]
+pub struct StateArgs {
     /// Where runs are recorded.
-    #[arg(
-        long,
-        global = true,
-        env = "RUNBOOK_STATE_DIR",
-        default_value = DEFAULT_STATE_DIR
-    )]
+    #[arg(long, env = "RUNBOOK_STATE_DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
+}
+
+/// The output form: only on the commands that print in both forms.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct OutputArgs {
     /// `human` for people, `json` for machines (one JSON object per line).
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
 }
 
@@ -52,6 +51,8 @@ pub enum Command {
         files: Vec<PathBuf>,
         #[command(flatten)]
         inputs: InputArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Show what would run, rendered, with secrets masked. Contacts nothing.
     #[command(after_help = concat!("Examples:\n  runbook plan runbooks/velero/restore.yaml --config-dir \"$CK8S_CONFIG_PATH\" --cluster sc\n  runbook plan runbooks/examples/restore-drill.yaml --set 'databases=[a, b]'\n\n", "Exit codes: 0 planned, 2 invalid runbook or input."))]
@@ -60,6 +61,8 @@ pub enum Command {
         file: PathBuf,
         #[command(flatten)]
         inputs: InputArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Run a runbook.
     #[command(after_help = concat!("Examples:\n  runbook run runbooks/examples/restore-drill.yaml --yes\n  runbook run runbooks/velero/restore.yaml --config-dir \"$CK8S_CONFIG_PATH\" --cluster sc --set 'namespaces=[monitoring]'\n  runbook run drill.yaml --parallel 1 --output json > events.jsonl\n\n", "Exit codes: 0 success, 1 a step failed (resumable), 2 invalid runbook or input, \
@@ -72,6 +75,10 @@ pub enum Command {
         inputs: InputArgs,
         #[command(flatten)]
         exec: ExecArgs,
+        #[command(flatten)]
+        state: StateArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Continue an interrupted or failed run where it stopped.
     #[command(after_help = concat!("Examples:\n  runbook resume 20261123-154401-a3f9\n  runbook resume 20261123-154401-a3f9 --rerun-interrupted\n  runbook resume 20261123-154401-a3f9 --skip drop-databases --yes\n\n", "Exit codes: 0 success, 1 a step failed (resumable), 2 invalid input or no such run, \
@@ -94,12 +101,20 @@ step needs --rerun-interrupted or --skip, already finished), 5 the run's state c
         /// Override inputs the run started with (config and secrets are always re-read).
         #[command(flatten)]
         inputs: InputArgs,
+        #[command(flatten)]
+        state: StateArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// List runs, or show one run's steps with state and timings.
     #[command(after_help = concat!("Examples:\n  runbook status\n  runbook status 20261123-154401-a3f9 --output json\n\n", "Exit codes: 0 shown, 2 no such run, 5 the run's state cannot be read or is damaged (named with its file and line)."))]
     Status {
         /// One run to show step by step; without it, every run.
         run_id: Option<String>,
+        #[command(flatten)]
+        state: StateArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Print the dependency graph.
     #[command(after_help = concat!("Examples:\n  runbook graph runbooks/platform/restore-all.yaml | dot -Tsvg > graph.svg\n  runbook graph runbooks/platform/restore-all.yaml --format mermaid\n\n", "Exit codes: 0 printed, 2 invalid runbook."))]
@@ -108,6 +123,8 @@ step needs --rerun-interrupted or --skip, already finished), 5 the run's state c
         file: PathBuf,
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Timings per step, the critical path and the total recovery time of a run.
     #[command(after_help = concat!("Examples:\n  runbook report 20261123-154401-a3f9\n  runbook report 20261123-154401-a3f9 --format junit > drill.xml\n\n", "Exit codes: 0 printed, 2 no such run or the runbook no longer loads, 5 the run's state cannot be read or is damaged."))]
@@ -116,6 +133,10 @@ step needs --rerun-interrupted or --skip, already finished), 5 the run's state c
         run_id: String,
         #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
         format: ReportFormat,
+        #[command(flatten)]
+        state: StateArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Print the JSON Schema of the runbook format (for editors).
     #[command(
@@ -149,6 +170,8 @@ pub enum ConfigCommand {
     Show {
         #[command(flatten)]
         inputs: InputArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
 }
 

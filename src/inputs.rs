@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use runbook_engine::journal::RunInputs;
 use runbook_engine::scope::{Inputs, parse_set};
 use runbook_engine::validate::KnownInputs;
-use runbook_inputs::{Cluster, ClusterInputs, load_secrets_file};
+use runbook_inputs::{Cluster, ClusterInputs, kubeconfig_path, load_secrets_file};
 use serde_json::{Map, Value};
 
 use crate::args::InputArgs;
@@ -50,6 +50,10 @@ pub fn load(
         paths.config_dir = Some(absolute(dir));
         paths.cluster = Some(cluster.as_str().into());
         inputs.default_kubeconfig = from_dir.kubeconfig.map(|path| path.display().to_string());
+        if inputs.default_kubeconfig.is_none() {
+            inputs.missing_default_kubeconfig =
+                Some(kubeconfig_path(dir, cluster).display().to_string());
+        }
         if let Some(secrets) = from_dir.secrets {
             known.secrets = Some(secrets.value.clone());
             known.secrets_source = Some(secrets.path.display().to_string());

@@ -158,3 +158,31 @@ steps:
     let problem: serde_json::Value = serde_json::from_str(missing.stdout.trim()).unwrap();
     assert_eq!(problem["event"], "problem");
 }
+
+/// Options that would do nothing are not offered: `--state-dir` only where runs are read or
+/// written, `--output` only where there are two forms to choose from.
+#[test]
+fn options_that_do_nothing_are_not_accepted() {
+    let ws = Workspace::new();
+    for args in [
+        &["schema", "--state-dir", "x"][..],
+        &["schema", "--output", "json"],
+        &["completions", "bash", "--state-dir", "x"],
+        &["man", "--output", "json"],
+        &["validate", "x.yaml", "--state-dir", "x"],
+        &["plan", "x.yaml", "--state-dir", "x"],
+        &["graph", "x.yaml", "--state-dir", "x"],
+    ] {
+        let ran = ws.runbook(args);
+        assert_eq!(ran.code, exit::INVALID, "{args:?}: {ran}");
+        assert!(
+            ran.stderr.contains("unexpected argument"),
+            "{args:?}: {ran}"
+        );
+    }
+    let help = ws.runbook(&["schema", "--help"]);
+    assert!(!help.stdout.contains("--state-dir"), "{help}");
+    // Where they do something they still work.
+    let status = ws.runbook(&["status", "--state-dir", "elsewhere", "--output", "json"]);
+    assert_eq!(status.code, exit::OK, "{status}");
+}

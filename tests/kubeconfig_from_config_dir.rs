@@ -114,3 +114,88 @@ steps:
     assert_eq!(out.status.code(), Some(exit::STEP_FAILED), "{stdout}");
     assert!(stdout.contains("no key could decrypt"), "{stdout}");
 }
+
+#[test]
+fn a_missing_kubeconfig_is_found_at_plan_time_naming_where_it_looked() {
+    let ws = Workspace::new();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    std::fs::create_dir_all(ws.path("config")).unwrap();
+    std::fs::create_dir_all(ws.path("home")).unwrap();
+    for file in ["common-config.yaml", "sc-config.yaml"] {
+        std::fs::copy(
+            fixtures.join("ck8s-config").join(file),
+            ws.path("config").join(file),
+        )
+        .unwrap();
+    }
+    let file = ws.write(
+        "scale.yaml",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: scale
+connections:
+  cluster: {kind: kubernetes}
+steps:
+  - id: stop
+    uses: k8s.scale
+    with: {connection: cluster, namespace: monitoring, name: grafana, replicas: 0}
+"#,
+    );
+    let config_dir = ws.path("config");
+    let with_home = |command: &str, home: &Path| {
+        let mut args = vec![
+            command,
+            file.to_str().unwrap(),
+            "--config-dir",
+            config_dir.to_str().unwrap(),
+            "--cluster",
+            "sc",
+        ];
+        if command == "run" {
+            args.push("--yes");
+        }
+        ws.command(&args)
+            .env_remove("KUBECONFIG")
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env("HOME", home)
+            .output()
+            .unwrap()
+    };
+    let looked_for = config_dir.join(".state/kube_config_sc.yaml");
+
+    let home = ws.path("home");
+    for command in ["plan", "run"] {
+        let out = with_home(command, &home);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(exit::INVALID),
+            "{command}: {stderr}"
+        );
+        assert!(
+            stderr.contains("connection `cluster` has no kubeconfig")
+                && stderr.contains(&looked_for.display().to_string()),
+            "{command}: {stderr}"
+        );
+        assert!(
+            stderr.contains("scale.yaml:5:"),
+            "at the connection: {stderr}"
+        );
+    }
+    assert!(
+        !ws.path(".runbook/runs").exists()
+            || std::fs::read_dir(ws.path(".runbook/runs")).unwrap().count() == 0,
+        "nothing was run"
+    );
+
+    // Where kube would find one itself (~/.kube/config), there is nothing to refuse.
+    std::fs::create_dir_all(home.join(".kube")).unwrap();
+    std::fs::write(home.join(".kube/config"), "apiVersion: v1\nkind: Config\n").unwrap();
+    let out = with_home("plan", &home);
+    assert_eq!(
+        out.status.code(),
+        Some(exit::OK),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -31,6 +31,23 @@ pub struct Inputs {
     /// The kubeconfig a `kubernetes` connection uses when it names none: in the Compliant
     /// Kubernetes layout, the config directory's sops-encrypted `.state/kube_config_<cluster>.yaml`.
     pub default_kubeconfig: Option<String>,
+    /// Where that default was looked for when the config directory has none: a `kubernetes`
+    /// connection with nothing else to fall back on is refused before anything runs, naming it.
+    pub missing_default_kubeconfig: Option<String>,
+}
+
+impl Inputs {
+    /// Whether kube's own inference would find a kubeconfig: `KUBECONFIG`, `~/.kube/config`, or
+    /// running inside a cluster.
+    fn kube_can_infer(&self) -> bool {
+        let set = |name: &str| self.env.get(name).is_some_and(|v| !v.is_empty());
+        set("KUBECONFIG")
+            || set("KUBERNETES_SERVICE_HOST")
+            || self
+                .env
+                .get("HOME")
+                .is_some_and(|home| std::path::Path::new(home).join(".kube/config").exists())
+    }
 }
 
 impl Drop for Inputs {
@@ -279,11 +296,26 @@ pub fn resolve_frames(
         for def in &runbook.connections {
             match templates.render_value(&def.fields.to_json(), &scope) {
                 Ok(Value::Object(mut fields)) => {
-                    if def.kind == "kubernetes"
-                        && !fields.contains_key("kubeconfig")
-                        && let Some(default) = &inputs.default_kubeconfig
-                    {
-                        fields.insert("kubeconfig".into(), Value::String(default.clone()));
+                    if def.kind == "kubernetes" && !fields.contains_key("kubeconfig") {
+                        if let Some(default) = &inputs.default_kubeconfig {
+                            fields.insert("kubeconfig".into(), Value::String(default.clone()));
+                        } else if let Some(looked_for) = &inputs.missing_default_kubeconfig
+                            && !inputs.kube_can_infer()
+                        {
+                            diags.push(
+                                Diagnostic::new(
+                                    def.loc,
+                                    format!(
+                                        "connection `{}` has no kubeconfig: the config directory has none at {looked_for}, KUBECONFIG is not set and ~/.kube/config does not exist",
+                                        def.name
+                                    ),
+                                )
+                                .expected("a kubeconfig for the cluster")
+                                .help(format!(
+                                    "put the cluster's kubeconfig at {looked_for} (the Compliant Kubernetes layout; sops-encrypted is fine), set KUBECONFIG, or give `kubeconfig: FILE` in the connection"
+                                )),
+                            );
+                        }
                     }
                     connections.push(Connection {
                         name: def.name.clone(),

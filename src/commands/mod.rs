@@ -20,17 +20,30 @@ use runbook_engine::validate::{KnownInputs, validate_program};
 use runbook_engine::{expand, load};
 use serde_json::json;
 
-use crate::args::{Cli, Command, ConfigCommand, OutputFormat};
+use crate::args::{Cli, Command, ConfigCommand, OutputFormat, StateArgs};
 use crate::exit;
 use crate::ui::json::emit;
 
 pub fn dispatch(cli: Cli) -> i32 {
-    let output = cli.global.output;
-    let state_dir = runbook_engine::journal::StateDir::new(cli.global.state_dir.clone());
+    let runs = |state: &StateArgs| runbook_engine::journal::StateDir::new(state.state_dir.clone());
     match cli.command {
-        Command::Validate { files, inputs } => validate::run(&files, &inputs, output),
-        Command::Plan { file, inputs } => plan::run(&file, &inputs, output),
-        Command::Run { file, inputs, exec } => run::run(&file, &inputs, &exec, &state_dir, output),
+        Command::Validate {
+            files,
+            inputs,
+            output,
+        } => validate::run(&files, &inputs, output.output),
+        Command::Plan {
+            file,
+            inputs,
+            output,
+        } => plan::run(&file, &inputs, output.output),
+        Command::Run {
+            file,
+            inputs,
+            exec,
+            state,
+            output,
+        } => run::run(&file, &inputs, &exec, &runs(&state), output.output),
         Command::Resume {
             run_id,
             exec,
@@ -38,6 +51,8 @@ pub fn dispatch(cli: Cli) -> i32 {
             from,
             skip,
             inputs,
+            state,
+            output,
         } => resume::run(
             &run_id,
             &exec,
@@ -45,20 +60,38 @@ pub fn dispatch(cli: Cli) -> i32 {
             from,
             skip,
             &inputs,
-            &state_dir,
-            output,
+            &runs(&state),
+            output.output,
         ),
-        Command::Status { run_id } => status::run(run_id.as_deref(), &state_dir, output),
-        Command::Graph { file, format } => graph::run(&file, format, output),
+        Command::Status {
+            run_id,
+            state,
+            output,
+        } => status::run(run_id.as_deref(), &runs(&state), output.output),
+        Command::Graph {
+            file,
+            format,
+            output,
+        } => graph::run(&file, format, output.output),
         // `--output json` asks for the machine form: the JSON report.
-        Command::Report { run_id, format } => match output {
-            OutputFormat::Json => {
-                report::run(&run_id, crate::args::ReportFormat::Json, &state_dir, output)
-            }
-            OutputFormat::Human => report::run(&run_id, format, &state_dir, output),
+        Command::Report {
+            run_id,
+            format,
+            state,
+            output,
+        } => match output.output {
+            OutputFormat::Json => report::run(
+                &run_id,
+                crate::args::ReportFormat::Json,
+                &runs(&state),
+                output.output,
+            ),
+            OutputFormat::Human => report::run(&run_id, format, &runs(&state), output.output),
         },
         Command::Schema => schema::run(),
-        Command::Config(ConfigCommand::Show { inputs }) => config_show::run(&inputs, output),
+        Command::Config(ConfigCommand::Show { inputs, output }) => {
+            config_show::run(&inputs, output.output)
+        }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "runbook", &mut std::io::stdout());
@@ -68,7 +101,10 @@ pub fn dispatch(cli: Cli) -> i32 {
             let command = <Cli as clap::CommandFactory>::command();
             match clap_mangen::Man::new(command).render(&mut std::io::stdout()) {
                 Ok(()) => exit::OK,
-                Err(e) => input_error(&format!("writing the manual page: {e}"), output),
+                Err(e) => input_error(
+                    &format!("writing the manual page: {e}"),
+                    OutputFormat::Human,
+                ),
             }
         }
     }

@@ -776,21 +776,8 @@ impl Velero {
         };
         let now = now_rfc3339();
         let backup = run.backup.clone();
-        store.modify(restores_rt, ns, name, |o| {
-            o["status"]["phase"] = json!(phase);
-            o["status"]["completionTimestamp"] = json!(now);
-            o["status"]["progress"] = json!({"totalItems": total, "itemsRestored": done});
-            if !warnings.is_empty() {
-                o["status"]["warnings"] = json!(warnings.len());
-            }
-            if !errors.is_empty() {
-                o["status"]["errors"] = json!(errors.len());
-            }
-            if let Some(f) = &failure {
-                o["status"]["failureReason"] = json!(f);
-            }
-        });
-        drop(store);
+        // Results and logs are in the bucket before the phase says the restore ended, as Velero
+        // uploads them before it updates the Restore: a client that sees the phase can fetch them.
         let mut buckets = cluster.buckets();
         buckets.restore_results.insert(
             name.to_string(),
@@ -813,6 +800,22 @@ impl Velero {
             "time=\"{now}\" level=info msg=\"restore completed\" restore={ns}/{name}\n"
         ));
         buckets.restore_logs.insert(name.to_string(), log);
+        drop(buckets);
+        store.modify(restores_rt, ns, name, |o| {
+            o["status"]["phase"] = json!(phase);
+            o["status"]["completionTimestamp"] = json!(now);
+            o["status"]["progress"] = json!({"totalItems": total, "itemsRestored": done});
+            if !warnings.is_empty() {
+                o["status"]["warnings"] = json!(warnings.len());
+            }
+            if !errors.is_empty() {
+                o["status"]["errors"] = json!(errors.len());
+            }
+            if let Some(f) = &failure {
+                o["status"]["failureReason"] = json!(f);
+            }
+        });
+        drop(store);
         self.restores.remove(uid);
     }
 
