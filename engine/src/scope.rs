@@ -37,6 +37,20 @@ pub struct Inputs {
 }
 
 impl Inputs {
+    /// Why a `kubernetes` connection with these `fields` will have no kubeconfig, if it will not:
+    /// none in the connection, none in the config directory, and none kube could infer.
+    pub fn missing_kubeconfig(&self, fields: &Map<String, Value>) -> Option<String> {
+        if fields.contains_key("kubeconfig") || self.default_kubeconfig.is_some() {
+            return None;
+        }
+        let looked_for = self.missing_default_kubeconfig.as_ref()?;
+        (!self.kube_can_infer()).then(|| {
+            format!(
+                "no kubeconfig: the config directory has none at {looked_for}, KUBECONFIG is not set and ~/.kube/config does not exist"
+            )
+        })
+    }
+
     /// Whether kube's own inference would find a kubeconfig: `KUBECONFIG`, `~/.kube/config`, or
     /// running inside a cluster.
     fn kube_can_infer(&self) -> bool {
@@ -296,26 +310,27 @@ pub fn resolve_frames(
         for def in &runbook.connections {
             match templates.render_value(&def.fields.to_json(), &scope) {
                 Ok(Value::Object(mut fields)) => {
-                    if def.kind == "kubernetes" && !fields.contains_key("kubeconfig") {
-                        if let Some(default) = &inputs.default_kubeconfig {
-                            fields.insert("kubeconfig".into(), Value::String(default.clone()));
-                        } else if let Some(looked_for) = &inputs.missing_default_kubeconfig
-                            && !inputs.kube_can_infer()
-                        {
-                            diags.push(
-                                Diagnostic::new(
-                                    def.loc,
-                                    format!(
-                                        "connection `{}` has no kubeconfig: the config directory has none at {looked_for}, KUBECONFIG is not set and ~/.kube/config does not exist",
-                                        def.name
-                                    ),
-                                )
+                    // A run without a kubeconfig is refused before it starts; a plan shows it.
+                    let missing = (def.kind == "kubernetes")
+                        .then(|| inputs.missing_kubeconfig(&fields))
+                        .flatten();
+                    if let Some(why) = missing.filter(|_| !planning) {
+                        let looked_for = inputs
+                            .missing_default_kubeconfig
+                            .clone()
+                            .unwrap_or_default();
+                        diags.push(
+                            Diagnostic::new(def.loc, format!("connection `{}` has {why}", def.name))
                                 .expected("a kubeconfig for the cluster")
                                 .help(format!(
                                     "put the cluster's kubeconfig at {looked_for} (the Compliant Kubernetes layout; sops-encrypted is fine), set KUBECONFIG, or give `kubeconfig: FILE` in the connection"
                                 )),
-                            );
-                        }
+                        );
+                    } else if def.kind == "kubernetes"
+                        && !fields.contains_key("kubeconfig")
+                        && let Some(default) = &inputs.default_kubeconfig
+                    {
+                        fields.insert("kubeconfig".into(), Value::String(default.clone()));
                     }
                     connections.push(Connection {
                         name: def.name.clone(),

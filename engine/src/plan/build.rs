@@ -52,7 +52,7 @@ pub fn build_plan(
     let connections = frames
         .iter()
         .flat_map(|f| f.connections.0.iter())
-        .map(|c| planned_connection(c, &redactor))
+        .map(|c| planned_connection(c, inputs, &redactor))
         .collect();
     Ok(Plan {
         runbook: program.root().name.clone(),
@@ -67,7 +67,7 @@ pub fn build_plan(
     })
 }
 
-fn planned_connection(c: &Connection, redactor: &Redactor) -> PlannedConnection {
+fn planned_connection(c: &Connection, inputs: &Inputs, redactor: &Redactor) -> PlannedConnection {
     let endpoint = ["url", "endpoint", "kubeconfig"]
         .iter()
         .find_map(|f| c.str(f))
@@ -82,6 +82,10 @@ fn planned_connection(c: &Connection, redactor: &Redactor) -> PlannedConnection 
             .or_else(|| c.str("endpoint"))
             .is_some_and(|u| u.trim_start().to_ascii_lowercase().starts_with("http://")),
         ca_file: c.str("ca_file").map(str::to_string),
+        problem: (c.kind == "kubernetes")
+            .then(|| inputs.missing_kubeconfig(&c.fields))
+            .flatten()
+            .map(|why| format!("{why}; `run` refuses to start")),
     }
 }
 

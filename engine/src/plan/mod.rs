@@ -32,6 +32,8 @@ pub struct PlannedConnection {
     /// The endpoint is plain `http://`: nothing it carries (passwords included) is encrypted.
     pub plain_http: bool,
     pub ca_file: Option<String>,
+    /// Why a run would be refused for this connection (a `kubernetes` one with no kubeconfig).
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

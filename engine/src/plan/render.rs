@@ -46,6 +46,9 @@ impl Plan {
                     c.kind,
                     c.endpoint.as_deref().unwrap_or("-")
                 );
+                if let Some(problem) = &c.problem {
+                    let _ = writeln!(out, "  {red}{problem}{reset}");
+                }
             }
         }
         for (number, wave) in self.waves.iter().enumerate() {
