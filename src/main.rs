@@ -18,5 +18,6 @@ fn main() {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = args::Cli::parse();
     let code = commands::dispatch(cli);
+    ui::echo::restore();
     std::process::exit(code);
 }

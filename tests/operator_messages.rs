@@ -287,3 +287,56 @@ steps:
     }
     assert!(!ws.exists("marker"));
 }
+
+/// The screen as the operator sees it at the end: the pty's bytes through a terminal emulator.
+fn final_screen(terminal: &common::pty::Terminal) -> String {
+    let size = |n| std::num::NonZeroU16::new(n).expect("not zero");
+    let mut parser = vt100::Parser::new(size(common::pty::ROWS), size(common::pty::COLUMNS), 0);
+    parser.process(terminal.screen().as_bytes());
+    parser
+        .screen()
+        .rows(0, common::pty::COLUMNS)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn no_spinner_is_left_on_the_screen_after_an_interruption() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "flaky.yaml",
+        r#"apiVersion: runbook/v1
+kind: Runbook
+name: flaky
+steps:
+  - id: flaky
+    uses: command
+    with: {shell: 'echo try >> tries.txt; exit 1'}
+    retry: {attempts: 3, delay: 1h}
+  - id: slow
+    uses: command
+    with: {argv: [sleep, "1"]}
+"#,
+    );
+    let mut terminal = on_a_terminal(&ws, &["run", file.to_str().unwrap(), "--yes"]);
+    // The flaky step is waiting out its retry delay, with its line on the screen.
+    terminal.wait_for("retry", std::time::Duration::from_secs(20));
+    terminal.type_keys("\x03");
+    let code = terminal.exit_code(std::time::Duration::from_secs(20));
+    assert_eq!(code, Some(exit::INTERRUPTED), "{}", final_screen(&terminal));
+    let screen = final_screen(&terminal);
+    assert!(screen.contains("Interrupted"), "{screen}");
+    let spinners = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+    let frozen: Vec<&str> = screen
+        .lines()
+        .filter(|line| line.trim_start().starts_with(spinners))
+        .collect();
+    assert!(
+        frozen.is_empty(),
+        "spinner lines left behind: {frozen:?}\n{screen}"
+    );
+    assert!(
+        terminal.echoes_control_characters(),
+        "the terminal's settings were put back"
+    );
+}

@@ -1,6 +1,7 @@
 //! How a run shows itself: live progress on a terminal, one plain line per event otherwise,
 //! JSON lines for machines. Everything shown has been through the redactor.
 
+pub mod echo;
 pub mod json;
 mod plain;
 mod prompt;
@@ -38,6 +39,7 @@ impl Ui {
         let (observer, bars): (Arc<dyn Observer>, Option<indicatif::MultiProgress>) = match format {
             OutputFormat::Json => (Arc::new(JsonObserver), None),
             OutputFormat::Human if std::io::stdout().is_terminal() => {
+                echo::hide_control_characters();
                 let t = TerminalObserver::new(use_color());
                 let bars = t.bars();
                 (Arc::new(t), Some(bars))

@@ -9,6 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The size of the pseudo-terminal.
+pub const ROWS: u16 = 40;
+pub const COLUMNS: u16 = 100;
+
 pub struct Terminal {
     pub child: Child,
     master: std::fs::File,
@@ -19,13 +23,20 @@ impl Terminal {
     /// Start `command` with the slave side of a new pty as stdin, stdout and stderr.
     pub fn spawn(mut command: Command) -> Terminal {
         let (mut master, mut slave) = (0, 0);
+        // A terminal of a known size, so what is drawn can be read back as a screen.
+        let size = libc::winsize {
+            ws_row: ROWS,
+            ws_col: COLUMNS,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         let opened = unsafe {
             libc::openpty(
                 &mut master,
                 &mut slave,
                 std::ptr::null_mut(),
                 std::ptr::null(),
-                std::ptr::null(),
+                &size,
             )
         };
         assert_eq!(opened, 0, "openpty");
@@ -79,6 +90,19 @@ impl Terminal {
                 self.screen()
             );
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the terminal echoes control characters (`^C`): the settings a program leaves.
+    #[allow(dead_code)]
+    pub fn echoes_control_characters(&self) -> bool {
+        use std::os::fd::AsRawFd;
+        // SAFETY: tcgetattr into a termios we own, on the pty's master (Linux reports the pty's
+        // settings there).
+        unsafe {
+            let mut settings: libc::termios = std::mem::zeroed();
+            assert_eq!(libc::tcgetattr(self.master.as_raw_fd(), &mut settings), 0);
+            settings.c_lflag & libc::ECHOCTL != 0
         }
     }
 
