@@ -16,13 +16,9 @@ use crate::schema_check::DURATION_FORMAT;
 pub const MAX: Duration = Duration::from_secs(366 * 86400);
 
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
-    parse(text).map_err(DurationError)
-}
-
-fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
-        return Err("empty duration".into());
+        return Err(DurationError("empty duration".into()));
     }
     let mut total = Duration::ZERO;
     let mut rest = text;
@@ -31,11 +27,11 @@ fn parse(text: &str) -> Result<Duration, String> {
             .find(|c: char| !c.is_ascii_digit() && c != '.')
             .unwrap_or(rest.len());
         if digits == 0 {
-            return Err(format!("`{text}` is not a duration"));
+            return Err(DurationError(format!("`{text}` is not a duration")));
         }
         let number: f64 = rest[..digits]
             .parse()
-            .map_err(|_| format!("`{text}` is not a duration"))?;
+            .map_err(|_| DurationError(format!("`{text}` is not a duration")))?;
         rest = &rest[digits..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit())
@@ -46,14 +42,20 @@ fn parse(text: &str) -> Result<Duration, String> {
             "m" => number * 60.0,
             "h" => number * 3600.0,
             "d" => number * 86400.0,
-            "" => return Err(format!("`{text}` has no unit")),
-            other => return Err(format!("`{other}` is not a duration unit")),
+            "" => return Err(DurationError(format!("`{text}` has no unit"))),
+            other => {
+                return Err(DurationError(format!("`{other}` is not a duration unit")));
+            }
         };
         total = Duration::try_from_secs_f64(seconds)
             .ok()
             .and_then(|d| total.checked_add(d))
             .filter(|d| *d <= MAX)
-            .ok_or_else(|| format!("`{text}` is longer than the longest duration allowed, 366d"))?;
+            .ok_or_else(|| {
+                DurationError(format!(
+                    "`{text}` is longer than the longest duration allowed, 366d"
+                ))
+            })?;
         rest = &rest[unit_len..];
     }
     Ok(total)
