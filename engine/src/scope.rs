@@ -311,10 +311,10 @@ pub fn resolve_frames(
             match templates.render_value(&def.fields.to_json(), &scope) {
                 Ok(Value::Object(mut fields)) => {
                     // A run without a kubeconfig is refused before it starts; a plan shows it.
-                    let missing = (def.kind == "kubernetes")
+                    let missing = (def.kind == "kubernetes" && !planning)
                         .then(|| inputs.missing_kubeconfig(&fields))
                         .flatten();
-                    if let Some(why) = missing.filter(|_| !planning) {
+                    if let Some(why) = missing {
                         let looked_for = inputs
                             .missing_default_kubeconfig
                             .clone()

@@ -21,11 +21,7 @@ impl Execution<'_> {
         }
         let outputs = Value::Object(outputs);
         let key = self.key(step);
-        let attempt = self.steps[step]
-            .prior
-            .as_ref()
-            .map_or(0, StepRecord::attempts)
-            + 1;
+        let attempt = self.next_whole_attempt(step);
         self.append(Event::StepStarted {
             step: key.clone(),
             index: None,

@@ -195,6 +195,16 @@ impl<'p> Execution<'p> {
         &self.program.steps[step].def
     }
 
+    /// The attempt number of a step recorded as a whole (an include completing, a step failing
+    /// before any unit starts): one more than the journal knew.
+    fn next_whole_attempt(&self, step: usize) -> u32 {
+        self.steps[step]
+            .prior
+            .as_ref()
+            .map_or(0, StepRecord::attempts)
+            + 1
+    }
+
     fn key(&self, step: usize) -> String {
         self.program.steps[step].key.clone()
     }

@@ -30,19 +30,15 @@ impl Execution<'_> {
         };
         for (index, run) in self.steps.iter().enumerate() {
             let key = self.program.steps[index].key.clone();
+            // A step that failed, or whose units failed while others were still to run when the
+            // session drained.
+            let failed = run.status == StepStatus::Failed
+                || (run.status == StepStatus::Active
+                    && run.units.iter().any(|u| u.state == UnitState::Failed));
             match run.status {
                 StepStatus::Succeeded | StepStatus::Tolerated => outcome.succeeded += 1,
                 StepStatus::Skipped => outcome.skipped += 1,
-                StepStatus::Failed => {
-                    let error = run
-                        .units
-                        .iter()
-                        .filter_map(|u| u.error.clone())
-                        .next_back()
-                        .unwrap_or_default();
-                    outcome.failed.push((key, error));
-                }
-                StepStatus::Active if run.units.iter().any(|u| u.state == UnitState::Failed) => {
+                _ if failed => {
                     let error = run
                         .units
                         .iter()

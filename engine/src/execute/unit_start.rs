@@ -11,7 +11,7 @@ use super::Execution;
 use super::state::{StepStatus, TaskDone, Unit, UnitState};
 use crate::duration::format_duration;
 use crate::error::StateError;
-use crate::journal::{Event, StepRecord};
+use crate::journal::Event;
 use crate::kind::{StepContext, StepError, StepKind};
 use crate::progress::ProgressSink;
 
@@ -111,11 +111,7 @@ impl Execution<'_> {
         step: usize,
         error: String,
     ) -> Result<(), StateError> {
-        let attempt = self.steps[step]
-            .prior
-            .as_ref()
-            .map_or(0, StepRecord::attempts)
-            + 1;
+        let attempt = self.next_whole_attempt(step);
         let key = self.key(step);
         self.append(Event::StepStarted {
             step: key.clone(),
