@@ -72,6 +72,19 @@ impl StepState {
 
 impl std::fmt::Display for StepState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::RunStatus;
+
+    /// Tables (`status`) align these words with `{:<12}`: Display must honour the width.
+    #[test]
+    fn states_fill_their_column() {
+        assert_eq!(format!("{:<12}|", StepState::NotRun), "not run     |");
+        assert_eq!(format!("{:<12}|", RunStatus::Failed), "failed      |");
     }
 }
