@@ -4,7 +4,8 @@
 //! background thread and writes a kubeconfig for it, so a test spawns the `runbook` CLI with
 //! `KUBECONFIG` pointing there and the `kube` crate talks to it unmodified. Behind the API sit a
 //! versioned object store with watch history and small controllers (workloads, Jobs and pods,
-//! volumes, garbage collection, Velero) whose outcomes the test scripts.
+//! CronJobs, volumes, garbage collection, Velero) whose outcomes the test scripts. CronJobs run
+//! on the real clock: one seeded with an old `creationTimestamp` starts its missed run at once.
 //!
 //! ```no_run
 //! use runbook_testsupport::kube::{JobScript, KubeEmulator, RestoreScript};
@@ -38,7 +39,9 @@
 //! - CRDs: one schema per group/version/plural per process; no conversion webhooks, CEL
 //!   rules, defaults from the schema, `format` checks or `/scale` of custom kinds;
 //! - pods are deleted at once (no grace period); Deployments own pods directly (no ReplicaSets);
-//!   DaemonSets create no pods; CronJobs schedule nothing; no events are recorded;
+//!   DaemonSets create no pods; no events are recorded;
+//! - CronJobs know no `@every` schedules, and their `schedule` and `timeZone` are not validated
+//!   on write (the controller starts nothing for a bad one);
 //! - Velero's object storage is a per-location-name list of backups held in memory.
 
 mod controllers;

@@ -2,6 +2,8 @@
 //! for time-based transitions) and reconcile the whole store, writing through the same store
 //! as the API so that every change is versioned and watched.
 
+mod cron_schedule;
+mod cronjobs;
 mod garbage;
 mod jobs;
 mod pods;
@@ -32,6 +34,7 @@ pub fn spawn_all(cluster: &Arc<Cluster>) {
         Box::new(pods::PodLifecycle::default().into_reconcile()),
     );
     spawn(cluster, Box::new(jobs::reconcile));
+    spawn(cluster, Box::new(cronjobs::reconcile));
     spawn(cluster, Box::new(workloads::reconcile));
     spawn(
         cluster,

@@ -3,6 +3,7 @@
 
 mod api;
 mod crds;
+mod cronjobs;
 mod discovery;
 mod exec;
 mod jobs;
