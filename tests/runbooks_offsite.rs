@@ -27,8 +27,15 @@ struct World {
     config: Ck8sConfig,
 }
 
-/// The sync CronJobs the config implies, one of them already suspended by the operator.
+/// The sync CronJobs the config implies, one of them already suspended by the operator, none of
+/// them due before tomorrow's 05:00.
 fn world() -> World {
+    world_where(None)
+}
+
+/// The same, with the harbor bucket's CronJob created `age` ago: so tonight's 05:00 sync is due
+/// and the CronJob controller starts it at once.
+fn world_where(harbor_sync_age: Option<Duration>) -> World {
     let k8s = KubeEmulator::start();
     let main = MotoServer::start();
     let offsite = MotoServer::start();
@@ -43,8 +50,18 @@ fn world() -> World {
         ("ck8s-test-velero", false),
         ("ck8s-test-thanos", true),
     ] {
+        let created = match harbor_sync_age {
+            Some(age) if source == MAIN_BUCKET => time::OffsetDateTime::now_utc() - age,
+            _ => time::OffsetDateTime::now_utc(),
+        };
+        let created = created
+            .replace_nanosecond(0)
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
         k8s.apply(json!({"apiVersion": "batch/v1", "kind": "CronJob",
-            "metadata": {"name": format!("rclone-sync-{source}"), "namespace": "kube-system"},
+            "metadata": {"name": format!("rclone-sync-{source}"), "namespace": "kube-system",
+                         "creationTimestamp": created},
             "spec": {"schedule": "0 5 * * *", "suspend": suspended, "concurrencyPolicy": "Forbid",
                      "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never",
                         "containers": [{"name": "rclone", "image": "elastisys/rclone-sync:1.3.0",
@@ -139,9 +156,30 @@ fn harbor_backups() -> Vec<(String, String)> {
         .collect()
 }
 
+const HARBOR_SYNC: &str = "rclone-sync-ck8s-test-harbor";
+
 #[test]
 fn unencrypted_bucket_is_copied_back_with_the_sync_suspended_meanwhile() {
-    let w = world();
+    // Tonight's sync of the harbor bucket is still running when the import starts: its pod runs
+    // until released, which the test does 1.5 s after the runbook suspended the CronJob.
+    let released = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = released.clone();
+    let w = world_where(Some(Duration::from_secs(48 * 3600)));
+    w.k8s.script_job(
+        HARBOR_SYNC,
+        JobScript::run(move |_| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while !flag.load(std::sync::atomic::Ordering::SeqCst)
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            ActionOutcome {
+                exit_code: 0,
+                logs: "Transferred: 3 / 3, 100%\n".into(),
+            }
+        }),
+    );
     let mut put = format!("s3.create_bucket(Bucket='{OFFSITE_BUCKET}')\n");
     for (key, content) in harbor_backups() {
         put +=
@@ -149,31 +187,53 @@ fn unencrypted_bucket_is_copied_back_with_the_sync_suspended_meanwhile() {
     }
     w.offsite.python(&put);
 
-    // Tonight's sync of the harbor bucket is still running when the import starts.
-    w.k8s.modify("batch/v1", "CronJob", "kube-system", "rclone-sync-ck8s-test-harbor", |c| {
-        c["status"] = json!({"active": [{"kind": "Job", "namespace": "kube-system", "name": "rclone-sync-ck8s-test-harbor-29412300"}]});
-    });
+    let sync_job = w
+        .k8s
+        .wait_for("the sync Job to run", Duration::from_secs(15), |k| {
+            let cronjob = k.get("batch/v1", "CronJob", "kube-system", HARBOR_SYNC)?;
+            let job = cronjob["status"]["active"][0]["name"].as_str()?.to_string();
+            let running = k.get("batch/v1", "Job", "kube-system", &job)?["status"]["active"] == 1;
+            running.then_some(job)
+        });
     let ran = std::thread::scope(|scope| {
         scope.spawn(|| {
             // Once the CronJobs are suspended, the running sync finishes.
-            let runs = w.ws.path(".runbook/runs");
-            common::wait_until(Duration::from_secs(30), "the run to start", || {
-                runs.exists()
+            common::wait_until(Duration::from_secs(30), "the sync to be suspended", || {
+                w.k8s
+                    .get("batch/v1", "CronJob", "kube-system", HARBOR_SYNC)
+                    .is_some_and(|c| c["spec"]["suspend"] == true)
             });
             std::thread::sleep(Duration::from_millis(1500));
-            w.k8s.modify(
-                "batch/v1",
-                "CronJob",
-                "kube-system",
-                "rclone-sync-ck8s-test-harbor",
-                |c| {
-                    c["status"] = json!({"lastSuccessfulTime": "2026-11-23T05:00:00Z"});
-                },
-            );
+            released.store(true, std::sync::atomic::Ordering::SeqCst);
         });
         w.import(&["--set", "encrypted=false"])
     });
     assert_eq!(ran.code, exit::OK, "{ran}");
+    // The sync ran to its end, and no other started while the CronJobs were suspended.
+    let job = w
+        .k8s
+        .get("batch/v1", "Job", "kube-system", &sync_job)
+        .unwrap();
+    assert!(
+        job["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["type"] == "Complete" && c["status"] == "True"),
+        "{job}"
+    );
+    assert_eq!(
+        w.k8s.names("batch/v1", "Job", Some("kube-system")),
+        [format!("kube-system/{sync_job}")]
+    );
+    let cronjob = w
+        .k8s
+        .get("batch/v1", "CronJob", "kube-system", HARBOR_SYNC)
+        .unwrap();
+    assert_eq!(
+        cronjob["status"]["lastSuccessfulTime"], job["status"]["completionTime"],
+        "{cronjob}"
+    );
     let id = ran.run_id();
     let started = common::millis(&w.ws.events(&id, "step_started", "no-sync-running")[0]["at"]);
     let copy_started = common::millis(&w.ws.events(&id, "step_started", "copy")[0]["at"]);
