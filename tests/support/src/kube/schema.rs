@@ -63,6 +63,16 @@ fn definitions() -> &'static Map<String, Value> {
     })
 }
 
+/// A published definition by name (`io.k8s.api.core.v1.Container`).
+pub fn definition(name: &str) -> Option<&'static Value> {
+    definitions().get(name)
+}
+
+/// The published definition of a built-in kind.
+pub fn root_definition(rt: &ResourceType) -> Option<&'static Value> {
+    definition_of(rt).and_then(definition)
+}
+
 /// The definition name (`io.k8s.api.apps.v1.Deployment`) of a served built-in kind.
 fn definition_of(rt: &ResourceType) -> Option<&'static str> {
     definitions().iter().find_map(|(name, def)| {
