@@ -568,21 +568,25 @@ fn conflict_error(conflicts: &[(String, String, Path)]) -> ApiError {
 }
 
 /// The manager of a write: `fieldManager`, else what the User-Agent starts with up to its first
-/// `/` (printable characters, at most 128), else "unknown" (`managerOrUserAgent`,
+/// `/` (printable characters, at most 128 bytes), else "unknown" (`managerOrUserAgent`,
 /// `buildManagerInfo`).
 pub fn manager_of(field_manager: Option<&str>, user_agent: Option<&str>) -> String {
     if let Some(m) = field_manager.filter(|m| !m.is_empty()) {
         return m.to_string();
     }
-    let prefix: String = user_agent
-        .unwrap_or_default()
-        .split('/')
-        .next()
+    let mut prefix = String::new();
+    let first = user_agent.unwrap_or_default().split('/').next();
+    for c in first
         .unwrap_or_default()
         .chars()
         .filter(|c| !c.is_control())
-        .take(128)
-        .collect();
+    {
+        // FieldManagerMaxLength: 128 bytes.
+        if prefix.len() + c.len_utf8() > 128 {
+            break;
+        }
+        prefix.push(c);
+    }
     if prefix.is_empty() {
         "unknown".to_string()
     } else {

@@ -267,6 +267,8 @@ fn managed_fields_record_create_update_and_apply() {
 
         // An update by another manager takes the field it changed from the creator.
         let mut current = api.get("web").await.unwrap();
+        // Unconditional (no resourceVersion): the controller may write the status meanwhile.
+        current.metadata.resource_version = None;
         current.spec.replicas = Some(4);
         let pp = PostParams {
             field_manager: Some("editor".into()),
@@ -310,11 +312,38 @@ fn managed_fields_record_create_update_and_apply() {
 
         // Lists carry them too.
         let listed = api.list(&ListParams::default()).await.unwrap();
-        assert_eq!(managed_fields(&listed.items[0]), fields);
+        assert_eq!(
+            entry(&managed_fields(&listed.items[0]), "applier", "Apply"),
+            fields[0]
+        );
+
+        // A write through /status has its own entry, with the subresource, and only status.
+        let observer = PatchParams {
+            field_manager: Some("observer".into()),
+            ..PatchParams::default()
+        };
+        let observed = api
+            .patch_status(
+                "web",
+                &observer,
+                &Patch::Merge(
+                    json!({"spec": {"replicas": 9}, "status": {"observedGeneration": 99}}),
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(observed.spec.replicas, Some(4), "/status leaves the spec");
+        let status_entry = entry(&managed_fields(&observed), "observer", "Update");
+        assert_eq!(status_entry["subresource"], "status", "{status_entry:#}");
+        assert_eq!(
+            status_entry["fieldsV1"],
+            json!({"f:status": {"f:observedGeneration": {}}})
+        );
 
         // An update that sets managedFields to [] resets them.
         let mut current = api.get("web").await.unwrap();
         current.metadata.managed_fields = Some(vec![]);
+        current.metadata.resource_version = None;
         current.spec.replicas = Some(6);
         let reset = api
             .replace("web", &PostParams::default(), &current)
