@@ -14,12 +14,12 @@
 //!   generation, creationTimestamp, managedFields) are dropped from every set, and a write to
 //!   the main resource does not track `status` (nor one to `/status` the spec): the strategies'
 //!   reset fields.
+//! - Beyond ten update entries the oldest are folded into `ancient-changes`.
 //!
 //! Simplified: the "empty object" a create is compared with knows the few Go value-typed
 //! structs of workloads (template, strategy), not all of them, so a `".": {}` marks some
-//! structs the real server leaves unmarked; no cap of ten update managers (`ancient-changes`);
-//! no conversion of `kubectl.kubernetes.io/last-applied-configuration` on a switch from
-//! client-side apply.
+//! structs the real server leaves unmarked; no conversion of
+//! `kubectl.kubernetes.io/last-applied-configuration` on a switch from client-side apply.
 
 use serde_json::{Map, Value, json};
 
@@ -37,6 +37,11 @@ pub const CONTROLLER_MANAGER: &str = "kube-controller-manager";
 
 /// The manager that takes the fields of an untracked object on its first apply.
 const BEFORE_FIRST_APPLY: &str = "before-first-apply";
+
+/// How many update entries an object keeps (`DefaultMaxUpdateManagers`); the oldest beyond
+/// that are merged into one `ancient-changes` entry per API version.
+const MAX_UPDATE_MANAGERS: usize = 10;
+const ANCIENT_CHANGES: &str = "ancient-changes";
 
 /// Who makes a write, for its `managedFields`.
 #[derive(Debug, Clone, Copy)]
@@ -363,6 +368,57 @@ fn record_update(
         }
     }
     managed.retain(|e| !e.fields.is_empty());
+    cap_update_managers(managed);
+}
+
+/// Folds the oldest update entries (by time, then identifier) into `ancient-changes` until at
+/// most ten are left (`capManagersManager`): the first old entry of a version becomes the
+/// bucket, the next ones join it.
+fn cap_update_managers(managed: &mut Managed) {
+    let mut updaters: Vec<usize> = (0..managed.len())
+        .filter(|&i| managed[i].operation == Operation::Update)
+        .collect();
+    if updaters.len() <= MAX_UPDATE_MANAGERS {
+        return;
+    }
+    updaters.sort_by_key(|&i| {
+        let e = &managed[i];
+        (e.time.clone().unwrap_or_default(), e.identifier())
+    });
+    let mut first_of_version: Vec<(String, usize)> = Vec::new();
+    let mut folded: Vec<usize> = Vec::new();
+    let mut length = updaters.len();
+    for &i in &updaters {
+        if length <= MAX_UPDATE_MANAGERS {
+            break;
+        }
+        let version = managed[i].api_version.clone();
+        let is_bucket = |e: &Entry| e.is(ANCIENT_CHANGES, Operation::Update, &version, "");
+        let Some(&(_, first)) = first_of_version.iter().find(|(v, _)| *v == version) else {
+            first_of_version.push((version.clone(), i));
+            continue;
+        };
+        let bucket = match managed.iter().position(is_bucket) {
+            Some(b) => b,
+            None => {
+                // The first old entry of this version becomes the bucket.
+                managed[first].manager = ANCIENT_CHANGES.to_string();
+                managed[first].subresource = String::new();
+                first
+            }
+        };
+        let fields = managed[i].fields.union(&managed[bucket].fields);
+        managed[bucket].fields = fields;
+        managed[bucket].time = managed[i].time.clone();
+        folded.push(i);
+        length -= 1;
+    }
+    let mut index = 0;
+    managed.retain(|_| {
+        let keep = !folded.contains(&index);
+        index += 1;
+        keep
+    });
 }
 
 /// Tracks a non-apply write: `new` (the object as it will be stored, `live` the stored one,

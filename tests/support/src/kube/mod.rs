@@ -34,8 +34,8 @@
 //! - `resourceVersion` on list/get is ignored (always the latest state); pagination tokens are
 //!   `namespace/name` positions, not snapshots;
 //! - strategic merge knows a fixed table of merge keys; server-side apply and `managedFields`
-//!   follow the apiserver's field management (`managed_fields.rs`) but without the cap of ten
-//!   update managers or the take-over of client-side apply's last-applied annotation;
+//!   follow the apiserver's field management (`managed_fields.rs`) but without the take-over
+//!   of client-side apply's last-applied annotation;
 //! - CRDs: one schema per group/version/plural per process; no conversion webhooks, CEL
 //!   rules, defaults from the schema, `format` checks or `/scale` of custom kinds;
 //! - pods are deleted at once (no grace period); Deployments own pods directly (no ReplicaSets);

@@ -398,6 +398,56 @@ fn updates_without_field_manager_are_named_after_the_user_agent() {
     assert_eq!(e["fieldsV1"], json!({"f:data": {".": {}, "f:k": {}}}));
 }
 
+#[test]
+fn more_than_ten_updaters_fold_the_oldest_into_ancient_changes() {
+    let k8s = KubeEmulator::start();
+    run(async {
+        let api: Api<ConfigMap> = Api::namespaced(client(&k8s).await, "default");
+        // The create is the first update (m00), ten patches follow.
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": "cfg"}, "data": {"k00": "v"}}))
+                .unwrap();
+        let pp = PostParams {
+            field_manager: Some("m00".into()),
+            ..PostParams::default()
+        };
+        api.create(&pp, &cm).await.unwrap();
+        let mut last = None;
+        for i in 1..11 {
+            let params = PatchParams {
+                field_manager: Some(format!("m{i:02}")),
+                ..PatchParams::default()
+            };
+            let patch = json!({"data": {format!("k{i:02}"): "v"}});
+            last = Some(
+                api.patch("cfg", &params, &Patch::Merge(patch))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let fields = managed_fields(&last.unwrap());
+        let managers: Vec<&str> = fields
+            .iter()
+            .filter_map(|e| e["manager"].as_str())
+            .collect();
+        assert_eq!(fields.len(), 10, "{managers:?}");
+        let ancient = entry(&fields, "ancient-changes", "Update");
+        assert_eq!(
+            ancient["fieldsV1"]["f:data"],
+            json!({".": {}, "f:k00": {}, "f:k01": {}}),
+            "the two oldest updates: {fields:#?}"
+        );
+        assert!(
+            !managers.contains(&"m00") && !managers.contains(&"m01"),
+            "{managers:?}"
+        );
+        assert!(
+            managers.contains(&"m02") && managers.contains(&"m10"),
+            "{managers:?}"
+        );
+    });
+}
+
 const MANIFEST: &str = "apiVersion: apps/v1
 kind: Deployment
 metadata:
