@@ -22,6 +22,9 @@ use super::status::Cause;
 struct Registered {
     rt: &'static ResourceType,
     schema: Arc<Value>,
+    /// The `openAPIV3Schema` as the CRD gives it, `x-kubernetes-*` markers included (field
+    /// management reads list and map types from it).
+    structural: Arc<Value>,
     validator: Arc<jsonschema::Validator>,
 }
 
@@ -148,7 +151,8 @@ pub fn register(crd: &Value) -> Vec<&'static ResourceType> {
         if version["subresources"]["scale"].is_object() {
             subs.push("scale");
         }
-        let schema = Arc::new(to_json_schema(&version["schema"]["openAPIV3Schema"]));
+        let structural = Arc::new(version["schema"]["openAPIV3Schema"].clone());
+        let schema = Arc::new(to_json_schema(&structural));
         let mut reg = registry().write().unwrap_or_else(|e| e.into_inner());
         let existing = reg
             .iter()
@@ -156,6 +160,7 @@ pub fn register(crd: &Value) -> Vec<&'static ResourceType> {
         let same = existing.is_some_and(|i| {
             let r = reg[i].rt;
             *reg[i].schema == *schema
+                && *reg[i].structural == *structural
                 && r.subresources == subs.as_slice()
                 && r.kind == kind
                 && r.namespaced == namespaced
@@ -196,6 +201,7 @@ pub fn register(crd: &Value) -> Vec<&'static ResourceType> {
         let entry = Registered {
             rt,
             schema,
+            structural,
             validator,
         };
         match existing {
@@ -215,6 +221,16 @@ pub fn by_plural(group: &str, version: &str, plural: &str) -> Option<&'static Re
         .iter()
         .find(|r| r.rt.group == group && r.rt.version == version && r.rt.plural == plural)
         .map(|r| r.rt)
+}
+
+/// The `openAPIV3Schema` of a registered custom type, as its CRD declares it.
+pub fn structural_schema(rt: &ResourceType) -> Option<Arc<Value>> {
+    registry()
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|r| r.rt.group == rt.group && r.rt.version == rt.version && r.rt.plural == rt.plural)
+        .map(|r| r.structural.clone())
 }
 
 /// The registered type of an apiVersion and kind.

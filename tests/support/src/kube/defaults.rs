@@ -60,6 +60,18 @@ fn template(spec: &mut Value) {
 
 /// The defaults of a kind, applied on create and on every update.
 pub fn apply(rt: &ResourceType, obj: &mut Value) {
+    let had_spec = obj.get("spec").is_some();
+    apply_to_spec(rt, obj);
+    // Indexing `obj["spec"]` inserts a null into kinds without one (ConfigMap): drop it.
+    if !had_spec
+        && obj.get("spec").is_some_and(Value::is_null)
+        && let Some(o) = obj.as_object_mut()
+    {
+        o.remove("spec");
+    }
+}
+
+fn apply_to_spec(rt: &ResourceType, obj: &mut Value) {
     let spec = &mut obj["spec"];
     match (rt.group, rt.kind) {
         ("apps", "Deployment") if spec.is_object() => {

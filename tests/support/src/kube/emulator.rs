@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 
 use super::controllers;
 use super::kubeconfig;
+use super::managed_fields::Writer;
 use super::meta::{name_of, namespace_of};
 use super::resources::ResourceType;
 use super::routes;
@@ -398,6 +399,8 @@ impl KubeEmulator {
                 if ns.is_empty() { "default" } else { &ns },
                 object,
                 false,
+                // As `kubectl create -f` records its writes.
+                Writer::Update("kubectl-create"),
             )
             .map_err(|e: ApiError| e.to_status())
     }

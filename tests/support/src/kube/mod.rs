@@ -34,8 +34,9 @@
 //!   and no server-side printing (`kubectl get` shows NAME and AGE only);
 //! - `resourceVersion` on list/get is ignored (always the latest state); pagination tokens are
 //!   `namespace/name` positions, not snapshots;
-//! - strategic merge knows a fixed table of merge keys; server-side apply merges without field
-//!   ownership (no `managedFields`, no conflicts, `force` accepted and ignored);
+//! - strategic merge knows a fixed table of merge keys; server-side apply and `managedFields`
+//!   follow the apiserver's field management (`managed_fields.rs`) but without the take-over
+//!   of client-side apply's last-applied annotation;
 //! - CRDs: one schema per group/version/plural per process; no conversion webhooks, CEL
 //!   rules, defaults from the schema, `format` checks or `/scale` of custom kinds;
 //! - pods are deleted at once (no grace period); Deployments own pods directly (no ReplicaSets);
@@ -50,8 +51,12 @@ mod defaults;
 mod discovery;
 mod emulator;
 mod exec;
+mod field_set;
+mod field_shape;
+mod field_walk;
 mod kubeconfig;
 mod logs;
+mod managed_fields;
 mod meta;
 mod patch;
 mod pod_run;

@@ -6,9 +6,10 @@
 //!   ports, volumeMounts, conditions, ownerReferences, imagePullSecrets; `finalizers` merges as a
 //!   set) and the `$patch: delete|replace` and `$deleteFromPrimitiveList/<field>` directives;
 //!   every other list is replaced.
-//! - Server-side apply merges the applied configuration into the live object with those same
-//!   rules. It neither tracks field ownership (`managedFields` is not written) nor removes fields
-//!   a manager stops applying, and it never reports an apply conflict, so `force` changes nothing.
+//!
+//! Server-side apply is not done here but in `managed_fields.rs` (field ownership, conflicts,
+//! `force`), with the list and map types of the kind's schema; only an apply to `/scale` still
+//! merges with the rules above.
 
 use serde_json::{Map, Value, json};
 

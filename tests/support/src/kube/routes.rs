@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::discovery;
 use super::exec;
+use super::managed_fields::{self, Writer};
 use super::meta::{name_of, namespace_of};
 use super::patch::{self, PatchType};
 use super::resources::{self, ResourceType};
@@ -295,6 +296,7 @@ fn serve_resource(
     let target = resolve(cluster, group, version, rest).ok_or_else(ApiError::path_not_found)?;
     let rt = target.rt;
     let ns = target.namespace.clone().unwrap_or_default();
+    let manager = manager(query, headers);
     match (target.name.as_deref(), target.subresource.as_deref()) {
         (None, None) => match *method {
             Method::GET if query.flag("watch") => {
@@ -306,7 +308,13 @@ fn serve_resource(
                     return Err(ApiError::method_not_supported(rt, "create"));
                 }
                 let (obj, warnings) = decode_body(rt, headers, &body, query)?;
-                let created = cluster.store().create(rt, &ns, obj, query.dry_run())?;
+                let created = cluster.store().create(
+                    rt,
+                    &ns,
+                    obj,
+                    query.dry_run(),
+                    Writer::Update(&manager),
+                )?;
                 Ok(with_warnings(
                     json_response(StatusCode::CREATED, &created),
                     &warnings,
@@ -334,6 +342,7 @@ fn serve_resource(
                     obj,
                     WriteTarget::Main,
                     query.dry_run(),
+                    Writer::Update(&manager),
                 )?;
                 Ok(with_warnings(
                     json_response(StatusCode::OK, &updated),
@@ -370,6 +379,7 @@ fn serve_resource(
                     obj,
                     WriteTarget::Status,
                     query.dry_run(),
+                    Writer::Update(&manager),
                 )?;
                 Ok(json_response(StatusCode::OK, &updated))
             }
@@ -399,7 +409,9 @@ fn serve_resource(
             let finalizers = obj["spec"]["finalizers"].clone();
             let updated = cluster
                 .store()
-                .modify(rt, "", name, |o| o["spec"]["finalizers"] = finalizers)
+                .modify_as(rt, "", name, &manager, "finalize", |o| {
+                    o["spec"]["finalizers"] = finalizers
+                })
                 .ok_or_else(|| ApiError::not_found(rt, name))?;
             Ok(json_response(StatusCode::OK, &updated))
         }
@@ -563,6 +575,14 @@ fn delete_collection(
     ))
 }
 
+/// The field manager of a write: `fieldManager`, else from the User-Agent.
+fn manager(query: &Query, headers: &HeaderMap) -> String {
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    managed_fields::manager_of(query.get("fieldManager"), user_agent)
+}
+
 fn content_type(headers: &HeaderMap) -> &str {
     headers
         .get(header::CONTENT_TYPE)
@@ -612,6 +632,11 @@ fn patch_object(
     body: &Bytes,
 ) -> Result<Response, ApiError> {
     let (patch_type, patch_body) = prepare_patch(headers, query, body)?;
+    let manager = manager(query, headers);
+    let subresource = match target {
+        WriteTarget::Main => "",
+        WriteTarget::Status => "status",
+    };
     let mut store = cluster.store();
     let Some(current) = store.get(rt, ns, name).cloned() else {
         if patch_type == PatchType::Apply && target == WriteTarget::Main {
@@ -624,7 +649,15 @@ fn patch_object(
             }
             let mut patch_body = patch_body;
             let warnings = decode_object(rt, &mut patch_body, query)?;
-            let created = store.create(rt, ns, patch_body, query.dry_run())?;
+            let applied = managed_fields::apply(
+                rt,
+                None,
+                &patch_body,
+                &manager,
+                query.flag("force"),
+                subresource,
+            )?;
+            let created = store.create(rt, ns, applied, query.dry_run(), Writer::Apply)?;
             return Ok(with_warnings(
                 json_response(StatusCode::CREATED, &created),
                 &warnings,
@@ -643,8 +676,23 @@ fn patch_object(
             )));
         }
     }
-    let mut patched = patch::apply(patch_type, &current, &patch_body)?;
-    let warnings = decode_object(rt, &mut patched, query)?;
+    let (patched, warnings, writer) = if patch_type == PatchType::Apply {
+        let mut config = patch_body;
+        let warnings = decode_object(rt, &mut config, query)?;
+        let applied = managed_fields::apply(
+            rt,
+            Some(&current),
+            &config,
+            &manager,
+            query.flag("force"),
+            subresource,
+        )?;
+        (applied, warnings, Writer::Apply)
+    } else {
+        let mut patched = patch::apply(patch_type, &current, &patch_body)?;
+        let warnings = decode_object(rt, &mut patched, query)?;
+        (patched, warnings, Writer::Update(&manager))
+    };
     if name_of(&patched) != name {
         return Err(ApiError::bad_request(format!(
             "the name of the object ({}) does not match the name on the URL ({name})",
@@ -652,7 +700,7 @@ fn patch_object(
         )));
     }
     // A resourceVersion the patch sets is a precondition; a patch that leaves it keeps the current one.
-    let updated = store.replace(rt, ns, name, patched, target, query.dry_run())?;
+    let updated = store.replace(rt, ns, name, patched, target, query.dry_run(), writer)?;
     Ok(with_warnings(
         json_response(StatusCode::OK, &updated),
         &warnings,
@@ -727,7 +775,9 @@ fn serve_scale(
         return Ok(json_response(StatusCode::OK, &s));
     }
     let updated = store
-        .modify(rt, ns, name, |o| o["spec"]["replicas"] = json!(replicas))
+        .modify_as(rt, ns, name, &manager(query, headers), "scale", |o| {
+            o["spec"]["replicas"] = json!(replicas)
+        })
         .ok_or_else(|| ApiError::not_found(rt, name))?;
     Ok(json_response(StatusCode::OK, &scale_of(&updated)))
 }

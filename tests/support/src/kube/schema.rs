@@ -63,6 +63,23 @@ fn definitions() -> &'static Map<String, Value> {
     })
 }
 
+/// A published definition by name (`io.k8s.api.core.v1.Container`).
+pub fn definition(name: &str) -> Option<&'static Value> {
+    definitions().get(name)
+}
+
+/// The published definition of a built-in kind (looked up once per kind: every write asks).
+pub fn root_definition(rt: &ResourceType) -> Option<&'static Value> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Option<&'static str>>>> = OnceLock::new();
+    let key = format!("{}/{}/{}", rt.group, rt.version, rt.kind);
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let name = *cache.entry(key).or_insert_with(|| definition_of(rt));
+    name.and_then(definition)
+}
+
 /// The definition name (`io.k8s.api.apps.v1.Deployment`) of a served built-in kind.
 fn definition_of(rt: &ResourceType) -> Option<&'static str> {
     definitions().iter().find_map(|(name, def)| {

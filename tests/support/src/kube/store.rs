@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use super::defaults;
+use super::managed_fields::{self, CONTROLLER_MANAGER, Writer};
 use super::meta::{self, finalizers, is_terminating, name_of, namespace_of, now_rfc3339};
 use super::resources::{self, RESOURCES, ResourceType};
 use super::selectors::{FieldSelector, LabelSelector};
@@ -355,13 +356,15 @@ impl Store {
         }
     }
 
-    /// POST: creates an object in `ns` (ignored for cluster-scoped types).
+    /// POST: creates an object in `ns` (ignored for cluster-scoped types), its fields managed
+    /// by `writer`.
     pub fn create(
         &mut self,
         rt: &'static ResourceType,
         ns: &str,
         mut obj: Value,
         dry_run: bool,
+        writer: Writer,
     ) -> Result<Value, ApiError> {
         if !obj.is_object() {
             return Err(ApiError::bad_request(
@@ -447,6 +450,9 @@ impl Store {
         fold_string_data(rt, &mut obj);
         defaults::apply(rt, &mut obj);
         defaults::on_create(rt, &mut obj);
+        if let Writer::Update(manager) = writer {
+            managed_fields::track_update(rt, None, &mut obj, manager, "");
+        }
         let causes = validation::causes(rt, &obj);
         if !causes.is_empty() {
             return Err(ApiError::invalid_causes(rt, &name, &causes));
@@ -532,6 +538,7 @@ impl Store {
     }
 
     /// PUT: replaces an object, or its status. A stale `metadata.resourceVersion` is a 409.
+    #[allow(clippy::too_many_arguments)]
     pub fn replace(
         &mut self,
         rt: &'static ResourceType,
@@ -540,6 +547,7 @@ impl Store {
         mut body: Value,
         target: WriteTarget,
         dry_run: bool,
+        writer: Writer,
     ) -> Result<Value, ApiError> {
         if !body.is_object() || !body["metadata"].is_object() {
             return Err(ApiError::bad_request(
@@ -584,6 +592,17 @@ impl Store {
                 if n["status"].is_null() {
                     n.as_object_mut().map(|o| o.remove("status"));
                 }
+                if let Writer::Apply = writer {
+                    // An apply to /status computed the whole object's managed fields.
+                    match body["metadata"].get("managedFields") {
+                        Some(m) => n["metadata"]["managedFields"] = m.clone(),
+                        None => {
+                            n["metadata"]
+                                .as_object_mut()
+                                .map(|m| m.remove("managedFields"));
+                        }
+                    }
+                }
                 n
             }
             WriteTarget::Main => {
@@ -606,10 +625,15 @@ impl Store {
                 body
             }
         };
-        self.write(rt, &current, new, dry_run)
+        let subresource = match target {
+            WriteTarget::Main => "",
+            WriteTarget::Status => "status",
+        };
+        self.write(rt, &current, new, dry_run, writer, subresource)
     }
 
-    /// Applies a change made by an emulated controller (no preconditions; status writable).
+    /// Applies a change made by an emulated controller (no preconditions; status writable),
+    /// managed by `kube-controller-manager` (through `/status` when only the status changes).
     /// Returns the stored object, or `None` when it does not exist.
     pub fn modify(
         &mut self,
@@ -621,7 +645,40 @@ impl Store {
         let current = self.get(rt, ns, name)?.clone();
         let mut new = current.clone();
         change(&mut new);
-        self.write(rt, &current, new, false).ok()
+        let status_only = rt.has_status_subresource() && {
+            let strip = |o: &Value| {
+                let mut o = o.clone();
+                o.as_object_mut().map(|m| m.remove("status"));
+                o
+            };
+            strip(&current) == strip(&new)
+        };
+        let subresource = if status_only { "status" } else { "" };
+        self.modify_as(rt, ns, name, CONTROLLER_MANAGER, subresource, |o| *o = new)
+    }
+
+    /// A change through a subresource handler (`/scale`, `/finalize`) by a client's manager.
+    pub fn modify_as(
+        &mut self,
+        rt: &'static ResourceType,
+        ns: &str,
+        name: &str,
+        manager: &str,
+        subresource: &str,
+        change: impl FnOnce(&mut Value),
+    ) -> Option<Value> {
+        let current = self.get(rt, ns, name)?.clone();
+        let mut new = current.clone();
+        change(&mut new);
+        self.write(
+            rt,
+            &current,
+            new,
+            false,
+            Writer::Update(manager),
+            subresource,
+        )
+        .ok()
     }
 
     /// The common tail of every update: keeps what clients cannot change, bumps `generation`
@@ -633,6 +690,8 @@ impl Store {
         current: &Value,
         mut new: Value,
         dry_run: bool,
+        writer: Writer,
+        subresource: &str,
     ) -> Result<Value, ApiError> {
         new["apiVersion"] = json!(rt.api_version());
         new["kind"] = json!(rt.kind);
@@ -657,6 +716,9 @@ impl Store {
         if new.get("spec") != current.get("spec") && current["metadata"]["generation"].is_number() {
             let g = current["metadata"]["generation"].as_i64().unwrap_or(1);
             new["metadata"]["generation"] = json!(g + 1);
+        }
+        if let Writer::Update(manager) = writer {
+            managed_fields::track_update(rt, Some(current), &mut new, manager, subresource);
         }
         if new == *current {
             return Ok(new);

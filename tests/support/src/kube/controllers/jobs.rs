@@ -128,7 +128,15 @@ pub fn reconcile(cluster: &Cluster) {
             let wanted = parallelism.min(completions - succeeded).max(0);
             let missing = wanted - active.len() as i64;
             for _ in 0..missing.max(0) {
-                let _ = store.create(pods, &ns, pod_for(&job), false);
+                let _ = store.create(
+                    pods,
+                    &ns,
+                    pod_for(&job),
+                    false,
+                    crate::kube::managed_fields::Writer::Update(
+                        crate::kube::managed_fields::CONTROLLER_MANAGER,
+                    ),
+                );
             }
             let active_now = active.len() as i64 + missing.max(0);
             if active_now > 0 {

@@ -39,6 +39,9 @@ use crate::kube::state::Cluster;
 use crate::kube::store::{DeleteOptions, Store};
 use crate::kube::velero_objects;
 
+/// The manager of what Velero's server writes (its User-Agent starts `velero-server/`).
+const VELERO_MANAGER: &str = "velero-server";
+
 /// How often locations are synced (Velero's default `backupSyncPeriod` is a minute; tests can't wait that long).
 const SYNC_PERIOD: Duration = Duration::from_millis(200);
 /// How long a backup stays InProgress.
@@ -714,6 +717,7 @@ impl Velero {
                             updated,
                             crate::kube::store::WriteTarget::Main,
                             false,
+                            crate::kube::managed_fields::Writer::Update(VELERO_MANAGER),
                         ) {
                             run.warnings.push((
                                 scope,
@@ -736,7 +740,13 @@ impl Velero {
                     }
                 }
                 None => {
-                    if let Err(e) = store.create(t, &ons, obj.clone(), false) {
+                    if let Err(e) = store.create(
+                        t,
+                        &ons,
+                        obj.clone(),
+                        false,
+                        crate::kube::managed_fields::Writer::Update(VELERO_MANAGER),
+                    ) {
                         run.errors.push((
                             scope,
                             format!(

@@ -61,7 +61,18 @@ pub fn reconcile(cluster: &Cluster) {
                         "hostPath": {"path": format!("/var/lib/emulator/{pv_name}")},
                     },
                 });
-                if store.create(pvs, "", pv, false).is_err() {
+                if store
+                    .create(
+                        pvs,
+                        "",
+                        pv,
+                        false,
+                        crate::kube::managed_fields::Writer::Update(
+                            crate::kube::managed_fields::CONTROLLER_MANAGER,
+                        ),
+                    )
+                    .is_err()
+                {
                     continue;
                 }
                 pv_name

@@ -138,7 +138,15 @@ fn reconcile_replicated(store: &mut Store, owner_rt: &'static ResourceType) {
                 pod_name,
                 &[("pod-template-hash", hash.clone())],
             );
-            if let Ok(p) = store.create(rt("", "pods"), &ns, pod, false) {
+            if let Ok(p) = store.create(
+                rt("", "pods"),
+                &ns,
+                pod,
+                false,
+                crate::kube::managed_fields::Writer::Update(
+                    crate::kube::managed_fields::CONTROLLER_MANAGER,
+                ),
+            ) {
                 pods.push(p);
             }
         }
@@ -262,7 +270,15 @@ fn reconcile_statefulsets(store: &mut Store) {
                     if pvc["metadata"]["labels"].is_null() {
                         pvc["metadata"].as_object_mut().map(|m| m.remove("labels"));
                     }
-                    let _ = store.create(rt("", "persistentvolumeclaims"), &ns, pvc, false);
+                    let _ = store.create(
+                        rt("", "persistentvolumeclaims"),
+                        &ns,
+                        pvc,
+                        false,
+                        crate::kube::managed_fields::Writer::Update(
+                            crate::kube::managed_fields::CONTROLLER_MANAGER,
+                        ),
+                    );
                 }
             }
             let mut pod = new_pod(
@@ -286,7 +302,15 @@ fn reconcile_statefulsets(store: &mut Store) {
                 pod["spec"]["volumes"] = json!(volumes);
             }
             pod["spec"]["hostname"] = json!(pod_name);
-            let _ = store.create(rt("", "pods"), &ns, pod, false);
+            let _ = store.create(
+                rt("", "pods"),
+                &ns,
+                pod,
+                false,
+                crate::kube::managed_fields::Writer::Update(
+                    crate::kube::managed_fields::CONTROLLER_MANAGER,
+                ),
+            );
             break;
         }
         let pods = owned_pods(store, &ns, &uid);

@@ -26,7 +26,7 @@ fn kubectl_binary() -> PathBuf {
 
 /// One kubectl invocation against the emulator, with a private cache dir so that discovery is
 /// really asked each test.
-fn kubectl(k8s: &KubeEmulator, args: &[&str]) -> Output {
+pub(super) fn kubectl(k8s: &KubeEmulator, args: &[&str]) -> Output {
     let cache = k8s.temp_dir().join("kubectl-cache");
     Command::new(kubectl_binary())
         .env("KUBECONFIG", k8s.kubeconfig_path())
@@ -39,7 +39,7 @@ fn kubectl(k8s: &KubeEmulator, args: &[&str]) -> Output {
 }
 
 /// Runs kubectl and returns its stdout; panics with stderr when it fails.
-fn ok(k8s: &KubeEmulator, args: &[&str]) -> String {
+pub(super) fn ok(k8s: &KubeEmulator, args: &[&str]) -> String {
     let out = kubectl(k8s, args);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -52,7 +52,7 @@ fn ok(k8s: &KubeEmulator, args: &[&str]) -> String {
 }
 
 /// Runs kubectl expecting failure; returns stderr.
-fn fails(k8s: &KubeEmulator, args: &[&str]) -> String {
+pub(super) fn fails(k8s: &KubeEmulator, args: &[&str]) -> String {
     let out = kubectl(k8s, args);
     assert!(
         !out.status.success(),
@@ -62,20 +62,20 @@ fn fails(k8s: &KubeEmulator, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 
-fn get_json(k8s: &KubeEmulator, args: &[&str]) -> Value {
+pub(super) fn get_json(k8s: &KubeEmulator, args: &[&str]) -> Value {
     let mut all = vec!["get"];
     all.extend_from_slice(args);
     all.extend_from_slice(&["-o", "json"]);
     serde_json::from_str(&ok(k8s, &all)).expect("kubectl get -o json prints JSON")
 }
 
-fn write_manifest(k8s: &KubeEmulator, name: &str, yaml: &str) -> PathBuf {
+pub(super) fn write_manifest(k8s: &KubeEmulator, name: &str, yaml: &str) -> PathBuf {
     let path = k8s.temp_dir().join(name);
     std::fs::write(&path, yaml).expect("write manifest");
     path
 }
 
-fn path_arg(p: &Path) -> &str {
+pub(super) fn path_arg(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
 }
 

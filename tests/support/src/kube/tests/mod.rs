@@ -8,6 +8,7 @@ mod discovery;
 mod exec;
 mod jobs;
 mod kubectl;
+mod server_side_apply;
 mod validation;
 mod velero;
 mod volumes;
