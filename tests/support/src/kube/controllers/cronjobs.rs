@@ -319,6 +319,7 @@ fn schedule_next(store: &mut Store, cronjob: &Value, now: Timestamp, status: &mu
         ns,
         job_from_template(cronjob, &name, scheduled, &zone),
         false,
+        crate::kube::managed_fields::Writer::Update(crate::kube::managed_fields::CONTROLLER_MANAGER),
     ) {
         Ok(job) => job,
         Err(e) if e.reason == "AlreadyExists" => {
