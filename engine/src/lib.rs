@@ -28,6 +28,7 @@ pub mod program;
 pub mod progress;
 pub mod redact;
 pub mod report;
+mod requirements;
 pub mod schema;
 mod schema_check;
 pub mod scope;
@@ -36,6 +37,7 @@ pub mod source;
 mod suggest;
 pub mod template;
 pub mod validate;
+mod versions;
 mod wipe;
 pub mod yaml;
 

@@ -21,6 +21,7 @@ pub struct Runbook {
     pub description: Option<String>,
     pub params: Vec<ParamDef>,
     pub vars: Vec<VarDef>,
+    pub requires: Vec<Requirement>,
     pub connections: Vec<ConnectionDef>,
     pub steps: Vec<StepDef>,
 }
@@ -58,6 +59,17 @@ pub struct VarDef {
     pub loc: Loc,
     pub value: Node,
     pub secret: bool,
+}
+
+/// What must hold of the inputs for the runbook to apply at all (a release it supports, a
+/// feature the config enables), checked before anything runs.
+#[derive(Debug, Clone)]
+pub struct Requirement {
+    /// An expression over params, vars, config, secrets and env.
+    pub that: Expr,
+    /// Why the runbook refuses when `that` is false, and what to do instead (a template).
+    pub message: String,
+    pub message_loc: Loc,
 }
 
 #[derive(Debug, Clone)]

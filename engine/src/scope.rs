@@ -277,6 +277,11 @@ pub fn resolve_frames(
         }
         let mut base = shared.clone();
         base.insert("params".into(), from_json(&Value::Object(params.clone())));
+        let refusals = crate::requirements::unmet(runbook, &MjValue::from(base.clone()), templates);
+        if !refusals.is_empty() {
+            diags.0.extend(refusals);
+            continue;
+        }
         let mut vars = Map::new();
         for var in &runbook.vars {
             let overridden = if index == 0 {

@@ -59,6 +59,8 @@ impl Templates {
         env.add_filter("b64decode", b64decode);
         env.add_filter("latest", latest);
         env.add_filter("duration", duration);
+        env.add_test("version_at_least", crate::versions::version_at_least);
+        env.add_test("version_below", crate::versions::version_below);
         Templates { env }
     }
 

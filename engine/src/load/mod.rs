@@ -19,10 +19,12 @@ pub const TOP_KEYS: &[&str] = &[
     "description",
     "params",
     "vars",
+    "requires",
     "connections",
     "steps",
 ];
 pub const PARAM_KEYS: &[&str] = &["description", "required", "default", "secret"];
+pub const REQUIREMENT_KEYS: &[&str] = &["that", "message"];
 pub const STEP_KEYS: &[&str] = &[
     "id",
     "name",

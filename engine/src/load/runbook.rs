@@ -52,6 +52,9 @@ impl Loader {
         let description = get("description").and_then(|n| self.string(n, "description"));
         let params = get("params").map(|n| self.params(n)).unwrap_or_default();
         let vars = get("vars").map(|n| self.vars(n)).unwrap_or_default();
+        let requires = get("requires")
+            .map(|n| self.requires(n))
+            .unwrap_or_default();
         let connections = get("connections")
             .map(|n| self.connections(n))
             .unwrap_or_default();
@@ -70,9 +73,49 @@ impl Loader {
             description,
             params,
             vars,
+            requires,
             connections,
             steps,
         }
+    }
+
+    fn requires(&mut self, node: &Node) -> Vec<Requirement> {
+        let NodeValue::Seq(items) = &node.value else {
+            let loc = self.loc(node);
+            self.error(
+                loc,
+                format!("requires must be a list, found {}", node.type_name()),
+            )
+            .expected = Some("a list of `{that: EXPRESSION, message: TEXT}`".into());
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let entries = self.mapping(item, REQUIREMENT_KEYS, "a requirement");
+            if item.as_map().is_none() {
+                continue;
+            }
+            let mut field = |name: &str| {
+                let found = entries.iter().find(|(k, _)| k.name == name).map(|(_, v)| v);
+                if found.is_none() {
+                    let loc = self.loc(item);
+                    self.error(loc, format!("the requirement has no `{name}`")).help = Some(
+                        "write `{that: config.global.ck8sVersion is version_at_least(\"v0.36\"), message: \"needs v0.36 or later; on older releases use ...\"}`: `that` must hold for the runbook to apply, `message` says why it does not and what to do instead".into(),
+                    );
+                }
+                found.and_then(|v| Some((self.string(v, name)?, self.loc(v))))
+            };
+            if let (Some((that, loc)), Some((message, message_loc))) =
+                (field("that"), field("message"))
+            {
+                out.push(Requirement {
+                    that: Expr { text: that, loc },
+                    message,
+                    message_loc,
+                });
+            }
+        }
+        out
     }
 
     fn params(&mut self, node: &Node) -> Vec<ParamDef> {

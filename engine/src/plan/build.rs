@@ -57,14 +57,25 @@ pub fn build_plan(
     Ok(Plan {
         runbook: program.root().name.clone(),
         path: program.root().path.display().to_string(),
-        params: match redactor.redact_value(&Value::Object(frames[0].params.clone())) {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        },
+        params: redacted_map(&redactor, &frames[0].params),
+        vars: redacted_map(&redactor, &frames[0].vars),
+        requires: program
+            .root()
+            .requires
+            .iter()
+            .map(|r| expression_text(&r.that.text).to_string())
+            .collect(),
         connections,
         waves,
         destructive,
     })
+}
+
+fn redacted_map(redactor: &Redactor, map: &Map<String, Value>) -> Map<String, Value> {
+    match redactor.redact_value(&Value::Object(map.clone())) {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
 }
 
 fn planned_connection(c: &Connection, inputs: &Inputs, redactor: &Redactor) -> PlannedConnection {

@@ -17,6 +17,11 @@ pub struct Plan {
     pub runbook: String,
     pub path: String,
     pub params: Map<String, Value>,
+    /// The root runbook's vars as computed from the inputs (secrets masked): which variant of
+    /// a procedure applies shows here.
+    pub vars: Map<String, Value>,
+    /// The root runbook's `requires:` that hold (a plan is only made when all do).
+    pub requires: Vec<String>,
     pub connections: Vec<PlannedConnection>,
     pub waves: Vec<Vec<PlannedStep>>,
     pub destructive: Vec<String>,

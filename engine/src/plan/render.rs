@@ -27,6 +27,15 @@ impl Plan {
                 .collect();
             let _ = writeln!(out, "Params: {}", params.join(", "));
         }
+        if !self.vars.is_empty() {
+            let _ = writeln!(out, "Vars:");
+            for (name, value) in &self.vars {
+                let _ = writeln!(out, "  {name} = {}", shortened(value));
+            }
+        }
+        for requirement in &self.requires {
+            let _ = writeln!(out, "Requires: {requirement}  (holds)");
+        }
         if !self.connections.is_empty() {
             let _ = writeln!(out, "Connections:");
             for c in &self.connections {
@@ -151,4 +160,18 @@ impl Plan {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// A var's value on one line: long lists and texts cut, so the plan stays readable.
+fn shortened(value: &Value) -> String {
+    const LIMIT: usize = 120;
+    let text = match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let text = text.replace('\n', " ");
+    match text.char_indices().nth(LIMIT) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
 }

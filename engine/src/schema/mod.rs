@@ -82,6 +82,19 @@ pub fn runbook_schema(registry: &Registry) -> Value {
                 "propertyNames": {"pattern": IDENTIFIER},
                 "additionalProperties": var_schema(),
             },
+            "requires": {
+                "type": "array",
+                "description": "What must hold of the inputs for the runbook to apply (e.g. the releases it supports), checked before anything runs; a run is refused with the `message` when one does not hold.",
+                "items": {
+                    "type": "object",
+                    "required": ["that", "message"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "that": scalar("An expression over params, config, secrets and env, e.g. `config.global.ck8sVersion is version_at_least(\"v0.36\")`."),
+                        "message": scalar("Why the runbook does not apply when `that` is false, and what to do instead (a template)."),
+                    },
+                },
+            },
             "connections": {
                 "type": "object",
                 "description": "Endpoints with credentials, declared once and named; a step uses one with `with: {connection: NAME}`.",

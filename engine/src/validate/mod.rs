@@ -10,7 +10,7 @@ use crate::kind::Registry;
 use crate::model::Runbook;
 use crate::program::Program;
 use crate::schema_check::SchemaChecker;
-use crate::source::Loc;
+use crate::source::{FileId, Loc};
 use crate::suggest::did_you_mean;
 use crate::template::Templates;
 
@@ -63,13 +63,16 @@ pub fn validate_program(
     registry: &Registry,
     known: &KnownInputs,
 ) -> Diagnostics {
+    let templates = Templates::new();
+    let refused_by_config = refused_by_config(program, known, &templates);
     let mut v = Validator {
         program,
         registry,
         known,
-        templates: Templates::new(),
+        templates,
         diags: Diagnostics::default(),
         missing_config_reported: false,
+        refused_by_config,
     };
     for runbook in &program.runbooks {
         v.runbook_level(runbook);
@@ -87,6 +90,26 @@ struct Validator<'a> {
     templates: Templates,
     diags: Diagnostics,
     missing_config_reported: bool,
+    /// Runbooks whose `requires:` already fail on the loaded config: their missing config keys
+    /// are not reported, the refusal (when the runbook is planned or run) explains them.
+    refused_by_config: Vec<FileId>,
+}
+
+fn refused_by_config(program: &Program, known: &KnownInputs, templates: &Templates) -> Vec<FileId> {
+    let Some(config) = &known.config else {
+        return Vec::new();
+    };
+    let empty = Value::Object(Default::default());
+    let scope = crate::template::from_json(&serde_json::json!({
+        "config": config,
+        "secrets": known.secrets.as_ref().unwrap_or(&empty),
+    }));
+    program
+        .runbooks
+        .iter()
+        .filter(|r| crate::requirements::refused_by_config(r, &scope, templates))
+        .map(|r| r.file)
+        .collect()
 }
 
 /// Where a template sits, which decides what it may read.
@@ -100,12 +123,25 @@ enum Site {
     Step { step: usize, for_each: bool },
     /// An include step's `params`: evaluated in the including runbook before its steps run.
     IncludeParams,
+    /// A `requires:` entry: params, config, secrets and env, before any var is computed.
+    Requirement,
 }
 
 impl Validator<'_> {
     fn runbook_level(&mut self, runbook: &Runbook) {
         for (position, var) in runbook.vars.iter().enumerate() {
             self.templates_in(&var.value, runbook, Site::Var { position });
+        }
+        // Requirements are checked once the vars are known, before anything runs.
+        for requirement in &runbook.requires {
+            let that = &requirement.that;
+            self.expression(&that.text, that.loc, runbook, Site::Requirement, "that");
+            let message = crate::yaml::Node {
+                line: requirement.message_loc.line,
+                column: requirement.message_loc.column,
+                value: crate::yaml::NodeValue::Str(requirement.message.clone()),
+            };
+            self.templates_in(&message, runbook, Site::Requirement);
         }
         for connection in &runbook.connections {
             let kinds: Vec<&str> = CONNECTION_KINDS.iter().map(|(k, _)| *k).collect();

@@ -60,8 +60,9 @@ impl Validator<'_> {
         }
         let in_var = matches!(
             site,
-            Site::Var { .. } | Site::Connection | Site::IncludeParams
+            Site::Var { .. } | Site::Connection | Site::IncludeParams | Site::Requirement
         );
+        let refused = self.refused_by_config.contains(&runbook.file);
         match root {
             "params" => {
                 if let Some(name) = second
@@ -86,9 +87,15 @@ impl Validator<'_> {
                             .iter()
                             .map(|v| v.name.as_str())
                             .collect(),
+                        Site::Requirement => Vec::new(),
                         _ => runbook.vars.iter().map(|v| v.name.as_str()).collect(),
                     };
-                    if !visible.contains(&name) {
+                    if matches!(site, Site::Requirement) {
+                        self.diags.push(
+                            Diagnostic::new(loc, format!("`vars.{name}` cannot be read in `requires`: requirements are checked before vars are computed"))
+                                .help("read the params, config or secrets the var is computed from"),
+                        );
+                    } else if !visible.contains(&name) {
                         let later = runbook.vars.iter().any(|v| v.name == name);
                         let message = if later {
                             format!("`vars.{name}` is declared after the var that reads it")
@@ -135,6 +142,7 @@ impl Validator<'_> {
                     );
                 }
                 if let (Some(config), Some(_)) = (&self.known.config, second)
+                    && !refused
                     && lookup(config, &rest).is_none()
                 {
                     let looked = if self.known.config_files.is_empty() {
@@ -150,6 +158,7 @@ impl Validator<'_> {
             }
             "secrets" => {
                 if let (Some(secrets), Some(_)) = (&self.known.secrets, second)
+                    && !refused
                     && lookup(secrets, &rest).is_none()
                 {
                     let source = self
